@@ -1,0 +1,9 @@
+"""Decoding strategies; each is a generator of events over a ``RunContext``."""
+
+from .best_of_n import best_of_n
+from .stars import stars
+from .vanilla import vanilla
+
+STRATEGIES = {"stars": stars, "best-of-n": best_of_n, "vanilla": vanilla}
+
+__all__ = ["STRATEGIES", "best_of_n", "stars", "vanilla"]

@@ -1,0 +1,128 @@
+"""The segment loop STARS and vanilla share; they differ only in their ``Judge``.
+
+A judge sees one scored candidate and says whether it is accepted, and what
+threshold it faced (None where nothing is judged). STARS's judge compares the
+reward with the (scheduled) threshold; vanilla's accepts everything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..events import (
+    ACCEPTED,
+    NOT_NEEDED,
+    REJECTED,
+    AttemptScored,
+    Event,
+    RunFinished,
+    SegmentAccepted,
+)
+from ..params import Params
+from ..policy.base import Candidate
+from .common import RunContext
+
+
+class Judge(Protocol):
+    def threshold(self, params: Params, reply_tokens: int) -> float | None: ...
+
+    def accepts(self, params: Params, reward: float, threshold: float | None) -> bool: ...
+
+    def max_attempts(self, params: Params) -> int: ...
+
+    def per_round(self, params: Params) -> int: ...
+
+
+@dataclass
+class _Best:
+    candidate: Candidate
+    reward: float
+    threshold: float | None
+
+
+def run_segments(ctx: RunContext, judge: Judge, baseline: float | None) -> Iterator[Event]:
+    """Decode segment by segment until EOS, the token budget or cancellation."""
+    policy, tally = ctx.policy, ctx.tally
+    reply = ""
+    stop = "max_tokens"
+    segment = 0
+    while True:
+        changed = ctx.refresh_params(segment)
+        if changed:
+            yield changed
+        params = ctx.current
+        if tally.tokens_accepted >= params.max_new_tokens:
+            break
+        if ctx.cancel.is_set():
+            stop = "cancelled"
+            break
+        budget = min(params.segment_tokens, params.max_new_tokens - tally.tokens_accepted)
+        chosen: _Best | None = None
+        best: _Best | None = None
+        attempts = 0
+        limit = judge.max_attempts(params)
+        while chosen is None and attempts < limit:
+            n = min(judge.per_round(params), limit - attempts)
+            started = time.perf_counter()
+            candidates = policy.sample(n, budget, ctx.sampling(), ctx.cancel)
+            if ctx.cancel.is_set():
+                policy.discard()
+                break
+            rewards = ctx.score([reply + c.text for c in candidates])
+            share_ms = (time.perf_counter() - started) * 1000 / n
+            for candidate, reward in zip(candidates, rewards):
+                tau = judge.threshold(params, tally.tokens_accepted + candidate.tokens)
+                if chosen is not None:
+                    verdict = NOT_NEEDED
+                elif judge.accepts(params, reward, tau):
+                    verdict = ACCEPTED
+                    chosen = _Best(candidate, reward, tau)
+                else:
+                    verdict = REJECTED
+                if best is None or reward > best.reward:
+                    best = _Best(candidate, reward, tau)
+                tally.count_attempt(candidate, verdict)
+                yield AttemptScored(
+                    segment=segment,
+                    attempt=attempts,
+                    text=candidate.text,
+                    tokens=candidate.tokens,
+                    reward=reward,
+                    threshold=tau,
+                    verdict=verdict,
+                    elapsed_ms=round(share_ms, 3),
+                    eos=candidate.eos,
+                )
+                attempts += 1
+            if chosen is None and attempts < limit:
+                policy.discard()
+        if ctx.cancel.is_set() and chosen is None:
+            stop = "cancelled"
+            break
+        exhausted = chosen is None
+        taken = chosen or best
+        assert taken is not None
+        policy.commit(taken.candidate)
+        reply += taken.candidate.text
+        tally.tokens_accepted += taken.candidate.tokens
+        tally.segments += 1
+        tally.final_reward = taken.reward
+        yield SegmentAccepted(
+            segment=segment,
+            text=taken.candidate.text,
+            reward=taken.reward,
+            attempts=attempts,
+            exhausted=exhausted,
+            tokens=taken.candidate.tokens,
+            threshold=taken.threshold,
+        )
+        segment += 1
+        if taken.candidate.eos:
+            stop = "eos"
+            break
+    if tally.segments == 0:
+        tally.final_reward = baseline
+    yield RunFinished(text=reply, stop_reason=stop, stats=ctx.stats())

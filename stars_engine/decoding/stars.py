@@ -1,0 +1,63 @@
+"""STARS: segment-level rejection sampling against a (scheduled) reward threshold.
+
+Read next to the paper's pseudocode (arXiv 2511.03827) and DESIGN.md::
+
+    r0 <- r(prompt, "")                              # baseline for the schedule
+    while reply is short and has no EOS:
+        repeat: draw `candidates_per_round` segments as one batch, score them,
+                accept the FIRST one that passes the rule
+        until accepted or `max_attempts` drawn       # exhausted -> take the best
+        reply <- reply + accepted segment
+
+The loop itself lives in ``segments.run_segments``; this module is the judge:
+the threshold schedule and the hard / soft acceptance rule.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+
+from ..events import Event
+from ..params import Params
+from .common import RunContext
+from .segments import run_segments
+
+
+def scheduled_threshold(params: Params, baseline: float, reply_tokens: int) -> float:
+    """tau(t) = r0 + (threshold - r0) * min(1, t / T), as in CARDS; or the fixed threshold."""
+    if params.threshold_mode == "fixed":
+        return params.threshold
+    progress = min(1.0, reply_tokens / params.max_new_tokens)
+    return baseline + (params.threshold - baseline) * progress
+
+
+class StarsJudge:
+    def __init__(self, baseline: float, rng: random.Random):
+        self.baseline = baseline
+        self.rng = rng
+
+    def threshold(self, params: Params, reply_tokens: int) -> float:
+        return scheduled_threshold(params, self.baseline, reply_tokens)
+
+    def accepts(self, params: Params, reward: float, threshold: float | None) -> bool:
+        assert threshold is not None
+        if params.acceptance == "hard":
+            return reward >= threshold
+        # soft: accept with probability min(1, exp((s - tau) / beta))
+        gap = (reward - threshold) / params.beta
+        return gap >= 0 or self.rng.random() < math.exp(gap)
+
+    def max_attempts(self, params: Params) -> int:
+        return params.max_attempts
+
+    def per_round(self, params: Params) -> int:
+        return params.candidates_per_round
+
+
+def stars(ctx: RunContext) -> Iterator[Event]:
+    prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
+    baseline = ctx.score([""])[0]
+    yield ctx.started(prompt_tokens, baseline)
+    yield from run_segments(ctx, StarsJudge(baseline, ctx.rng), baseline)

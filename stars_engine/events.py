@@ -1,0 +1,123 @@
+"""The one event stream: engine -> recorder -> screen (and replay -> screen).
+
+Every event is a plain dataclass that round-trips through JSON with
+``to_dict`` / ``event_from_dict``; the ``type`` key names the class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+ACCEPTED, REJECTED, NOT_NEEDED = "accepted", "rejected", "not-needed"
+VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED)
+STOP_REASONS = ("eos", "max_tokens", "cancelled")
+
+
+@dataclass(frozen=True)
+class Event:
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    strategy: str
+    params: dict[str, Any]
+    messages: list[dict[str, str]]
+    policy_id: str
+    reward_id: str
+    seed: int
+    prompt_tokens: int
+    baseline_reward: float | None = None
+    started_at: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptScored(Event):
+    """One sampled and scored candidate segment.
+
+    ``threshold`` is None where the strategy does not judge (vanilla, best-of-n).
+    ``verdict`` is accepted / rejected / not-needed (sampled in a round after
+    the accepted one: it cost compute but was never judged).
+    """
+
+    segment: int
+    attempt: int
+    text: str
+    tokens: int
+    reward: float
+    threshold: float | None
+    verdict: str
+    elapsed_ms: float
+    eos: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentAccepted(Event):
+    segment: int
+    text: str
+    reward: float
+    attempts: int
+    exhausted: bool
+    tokens: int = 0
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class ParamsChanged(Event):
+    """Params changed before ``segment`` was drawn; ``changes`` is {field: [old, new]}."""
+
+    segment: int
+    changes: dict[str, list[Any]]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    tokens_generated: int = 0
+    tokens_accepted: int = 0
+    tokens_discarded: int = 0
+    reward_calls: int = 0
+    policy_forward_passes: int = 0
+    wall_seconds: float = 0.0
+    acceptance_rate: float | None = None
+    final_reward: float | None = None
+    segments: int = 0
+    attempts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    text: str
+    stop_reason: str
+    stats: RunStats
+
+
+@dataclass(frozen=True)
+class RunFailed(Event):
+    message: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (RunStarted, AttemptScored, SegmentAccepted, ParamsChanged, RunFinished, RunFailed)
+}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from ``Event.to_dict()`` output (or its JSON)."""
+    data = dict(data)
+    cls = EVENT_TYPES.get(data.pop("type", None))
+    if cls is None:
+        raise ValueError(f"unknown event type in {sorted(data)}")
+    known = {f.name for f in fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in known}
+    if cls is RunFinished:
+        kwargs["stats"] = RunStats(**kwargs["stats"])
+    if cls is ParamsChanged:
+        kwargs["changes"] = {k: list(v) for k, v in kwargs["changes"].items()}
+    return cls(**kwargs)

@@ -1,0 +1,140 @@
+"""Decoding parameters: one frozen dataclass, validated on construction.
+
+The same rules serve the CLI options, the TUI's parameter bar and the engine,
+so an invalid value is refused with the same message everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Callable
+
+from .errors import ParamError
+
+STRATEGIES = ("stars", "best-of-n", "vanilla")
+THRESHOLD_MODES = ("schedule", "fixed")
+ACCEPTANCE_RULES = ("hard", "soft")
+
+# Fields a running decode cannot take mid-way: they shape the whole run.
+RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n"})
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything that steers one run.
+
+    ``threshold`` is in the reward model's units; with ``threshold_mode="schedule"``
+    it is the value the threshold reaches at ``max_new_tokens`` (it starts from the
+    reward of the empty reply). ``beta`` is the temperature of the soft acceptance
+    rule. ``top_k=0`` and ``top_p=1`` switch those filters off. ``seed=None`` picks
+    a fresh seed per run; the one used is recorded in ``RunStarted``.
+    """
+
+    strategy: str = "stars"
+    segment_tokens: int = 16
+    threshold: float = 0.15
+    threshold_mode: str = "schedule"
+    acceptance: str = "hard"
+    beta: float = 0.05
+    max_attempts: int = 8
+    candidates_per_round: int = 4
+    best_of_n: int = 4
+    max_new_tokens: int = 128
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Params":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_changes(self, **changes: Any) -> "Params":
+        """A validated copy; raises ParamError naming the bad field."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ParamError(sorted(unknown)[0], "no such parameter")
+        return replace(self, **changes)
+
+    def diff(self, other: "Params") -> dict[str, tuple[Any, Any]]:
+        """Fields whose value differs, as {name: (self's, other's)}."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}
+
+
+def _int_at_least(name: str, value: Any, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamError(name, f"must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ParamError(name, f"must be {bound}, got {value}")
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamError(name, f"must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ParamError(name, f"must be a finite number, got {value}")
+    return float(value)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ParamError(name, f"must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def validate(p: Params) -> None:
+    """Raise ParamError for the first invalid field."""
+    _choice("strategy", p.strategy, STRATEGIES)
+    _int_at_least("segment_tokens", p.segment_tokens, 1, 4096)
+    _finite("threshold", p.threshold)
+    _choice("threshold_mode", p.threshold_mode, THRESHOLD_MODES)
+    _choice("acceptance", p.acceptance, ACCEPTANCE_RULES)
+    if _finite("beta", p.beta) <= 0:
+        raise ParamError("beta", f"must be greater than 0, got {p.beta}")
+    _int_at_least("max_attempts", p.max_attempts, 1, 1000)
+    _int_at_least("candidates_per_round", p.candidates_per_round, 1, 64)
+    _int_at_least("best_of_n", p.best_of_n, 1, 64)
+    _int_at_least("max_new_tokens", p.max_new_tokens, 1, 32768)
+    if not 0 < _finite("temperature", p.temperature) <= 10:
+        raise ParamError("temperature", f"must be greater than 0 and at most 10, got {p.temperature}")
+    if not 0 < _finite("top_p", p.top_p) <= 1:
+        raise ParamError("top_p", f"must be greater than 0 and at most 1, got {p.top_p}")
+    _int_at_least("top_k", p.top_k, 0)
+    if p.seed is not None:
+        _int_at_least("seed", p.seed, 0, 2**63 - 1)
+
+
+def parse_value(name: str, text: str) -> Any:
+    """Turn a user's text (TUI field, CLI ``--set``) into the field's type."""
+    kinds = {f.name: f.type for f in fields(Params)}
+    if name not in kinds:
+        raise ParamError(name, "no such parameter")
+    kind = str(kinds[name])
+    text = text.strip()
+    try:
+        if kind == "str":
+            return text
+        if kind == "float":
+            return float(text)
+        if text.lower() in ("", "none") and "None" in kind:
+            return None
+        return int(text)
+    except ValueError:
+        raise ParamError(name, f"cannot read {text!r} as a number") from None
+
+
+ParamsSource = Callable[[], Params]
+
+
+def constant(params: Params) -> ParamsSource:
+    """A params source that never changes (the CLI's case)."""
+    return lambda: params

@@ -1,0 +1,7 @@
+"""``stars bench`` (bench issue)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Nothing yet."""

@@ -1,0 +1,97 @@
+"""Options every decoding command shares (run, chat, bench), declared once.
+
+``decoding_options`` adds one ``--flag`` per ``Params`` field plus the model
+options to a Typer command's signature and hands the command a validated
+``Params`` and a ``ModelChoice`` instead, so ``run`` and ``chat`` never drift
+apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+
+from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params
+
+HELP = {
+    "strategy": f"Decoding strategy: {', '.join(STRATEGIES)}.",
+    "segment_tokens": "Tokens per segment.",
+    "threshold": "Reward threshold (the schedule's end value in schedule mode).",
+    "threshold_mode": f"Threshold mode: {', '.join(THRESHOLD_MODES)}.",
+    "acceptance": f"Acceptance rule: {', '.join(ACCEPTANCE_RULES)}.",
+    "beta": "Temperature of the soft acceptance rule.",
+    "max_attempts": "Most attempts per segment before the best is taken.",
+    "candidates_per_round": "Candidates sampled as one batch per round.",
+    "best_of_n": "N for the best-of-n strategy.",
+    "max_new_tokens": "Most tokens in the reply.",
+    "temperature": "Sampling temperature (> 0).",
+    "top_p": "Nucleus sampling mass (1 = off).",
+    "top_k": "Top-k filter (0 = off).",
+    "seed": "Random seed (default: a fresh one, recorded with the run).",
+}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which chat model and reward model to load (None = the bundled defaults)."""
+
+    model: str | None = None
+    reward: str | None = None
+    rubric: Path | None = None
+    device: str | None = None
+    allow_download: bool = False
+
+
+MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
+    "model": (
+        str | None,
+        typer.Option(None, "--model", "-m", help="Chat model: hub id or local path (default: bundled SmolLM2-135M)."),
+    ),
+    "reward": (
+        str | None,
+        typer.Option(
+            None, "--reward", "-r",
+            help="Reward model: hub id or local path of a one-logit sequence classifier (default: embedding rubric).",
+        ),
+    ),
+    "rubric": (
+        Path | None,
+        typer.Option(None, "--rubric", help="JSON file with prefer/avoid exemplars for the default reward."),
+    ),
+    "device": (str | None, typer.Option(None, "--device", help="cpu, cuda, cuda:1 … (default: CUDA if present).")),
+    "allow_download": (
+        bool,
+        typer.Option(False, "--allow-download", help="Let a hub id be fetched (off by default: offline)."),
+    ),
+}
+
+
+def _param_option(f) -> inspect.Parameter:
+    default = f.default if f.default is not MISSING else None
+    annotation = {"int": int, "float": float, "str": str, "int | None": int | None}[str(f.type)]
+    option = typer.Option(default, f"--{f.name.replace('_', '-')}", help=HELP[f.name])
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+
+
+def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``func(…, params: Params, models: ModelChoice)`` the shared CLI options."""
+    own = [p for p in inspect.signature(func).parameters.values() if p.name not in ("params", "models")]
+    added = [_param_option(f) for f in fields(Params)]
+    added += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
+        for name, (ann, opt) in MODEL_OPTIONS.items()
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {f.name: kwargs.pop(f.name) for f in fields(Params)}
+        models = ModelChoice(**{name: kwargs.pop(name) for name in MODEL_OPTIONS})
+        return func(*args, params=Params(**values), models=models, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
+    return wrapper
