@@ -1,0 +1,117 @@
+"""Per-strategy numbers and the goal check, from the cell and verdict records.
+
+Means are over finished cells; the guide reward gets a 95% percentile
+bootstrap interval (fixed seed, so the same records always give the same
+numbers). Nothing here knows how the records were made, so a summary can be
+rebuilt from the JSONL logs alone.
+"""
+
+from __future__ import annotations
+
+import random
+from statistics import fmean
+from typing import Any
+
+from .judge import LOSS, TIE, WIN
+from .judging import VS_BON, VS_VANILLA, Pair, ok
+
+STAT_FIELDS = ("tokens_generated", "tokens_accepted", "tokens_discarded", "reward_calls",
+               "policy_forward_passes", "wall_seconds")
+
+
+def bootstrap_ci(values: list[float], level: float = 0.95, resamples: int = 2000, seed: int = 0):
+    """(low, high) percentile bootstrap interval of the mean; (v, v) for one value."""
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (None, None)
+    rng = random.Random(seed)
+    means = sorted(fmean(rng.choices(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - level) / 2
+    return means[int(tail * resamples)], means[min(resamples - 1, int((1 - tail) * resamples))]
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return fmean(present) if present else None
+
+
+def _judge_tally(verdicts: list[dict[str, Any]], opponent: str) -> dict[str, Any]:
+    counts = {o: sum(v["outcome"] == o for v in verdicts) for o in (WIN, TIE, LOSS)}
+    margin = _mean([v["margin"] for v in verdicts])
+    return {"opponent": opponent, **counts, "n": len(verdicts), "mean_margin": margin}
+
+
+def _strategy(label: str, records: list[dict[str, Any]], judged: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    good = ok(records)
+    rewards = [r["guide_reward"] for r in good if r["guide_reward"] is not None]
+    low, high = bootstrap_ci(rewards)
+    wall = sum(r["stats"]["wall_seconds"] for r in good)
+    tokens = sum(r["stats"]["tokens_generated"] for r in good)
+    return {
+        "strategy": label,
+        "kind": records[0]["kind"],
+        "params": records[0]["params"],
+        "cells": len(good),
+        "failed": len(records) - len(good),
+        "errors": sorted({r["error"] for r in records if r.get("error")}),
+        "guide_reward": {"mean": _mean(rewards), "ci_low": low, "ci_high": high, "n": len(rewards)},
+        **{name: _mean([r["stats"][name] for r in good]) for name in STAT_FIELDS},
+        "wall_seconds_total": wall,
+        "tokens_per_second": tokens / wall if wall else None,
+        "acceptance_rate": _mean([r["stats"]["acceptance_rate"] for r in good]),
+        "attempts_per_segment": _mean([r["attempts_per_segment"] for r in good]),
+        "exhausted_segments": _mean([r["exhausted_segments"] for r in good]),
+        "judge": judged,
+    }
+
+
+def judge_results(pairs: list[Pair], verdicts: dict[str, dict[str, Any]], judge_id: str):
+    """{strategy: {role: win/tie/loss tally}} from the pairs that have a verdict."""
+    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for pair in pairs:
+        verdict = verdicts.get(pair.key(judge_id))
+        if verdict is not None:
+            grouped.setdefault((pair.strategy, pair.role, pair.opponent), []).append(verdict)
+    out: dict[str, dict[str, Any]] = {}
+    for (label, role, opponent), found in grouped.items():
+        out.setdefault(label, {})[role] = _judge_tally(found, opponent)
+    return out
+
+
+def goal_check(strategies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's goal: STARS reaches Best-of-N's mean guide reward with fewer tokens at
+    >= 3 of 4 budgets, and some STARS setting wins more than it loses against vanilla."""
+    stars = [s for s in strategies if s["kind"] == "stars" and s["guide_reward"]["mean"] is not None]
+    budgets = []
+    for bon in (s for s in strategies if s["kind"] == "best-of-n" and s["guide_reward"]["mean"] is not None):
+        reached = [
+            s["strategy"] for s in stars
+            if s["guide_reward"]["mean"] >= bon["guide_reward"]["mean"]
+            and s["tokens_generated"] < bon["tokens_generated"]
+        ]
+        budgets.append({"bon": bon["strategy"], "guide_reward": bon["guide_reward"]["mean"],
+                        "tokens_generated": bon["tokens_generated"], "reached_by": reached})
+    hit = sum(bool(b["reached_by"]) for b in budgets)
+    judge = {
+        s["strategy"]: {"win": t["win"], "loss": t["loss"], "wins_more": t["win"] > t["loss"]}
+        for s in stars if (t := s["judge"].get(VS_VANILLA))
+    }
+    return {
+        "budgets": budgets,
+        "budgets_reached": hit,
+        "frontier_goal_met": bool(budgets) and hit * 4 >= 3 * len(budgets),
+        "judge_vs_vanilla": judge,
+        "judge_goal_met": any(j["wins_more"] for j in judge.values()),
+    }
+
+
+def summarize(records: list[dict[str, Any]], pairs: list[Pair], verdicts: dict[str, dict[str, Any]],
+              judge_id: str | None) -> dict[str, Any]:
+    """Every number the bench reports, in strategy order of first appearance."""
+    judged = judge_results(pairs, verdicts, judge_id) if judge_id else {}
+    labels = list(dict.fromkeys(r["strategy"] for r in records))
+    strategies = [
+        _strategy(label, [r for r in records if r["strategy"] == label], judged.get(label, {}))
+        for label in labels
+    ]
+    return {"strategies": strategies, "goal": goal_check(strategies), "judge_id": judge_id,
+            "roles": {VS_VANILLA: "against vanilla", VS_BON: "against Best-of-N at the nearest mean tokens"}}

@@ -1,0 +1,117 @@
+"""Strategy specs: the short strings ``--strategies`` takes, turned into Params.
+
+    vanilla                          one sample
+    bon-N                            Best-of-N with N whole replies (N >= 1)
+    stars[:key=value...]             STARS; keys are Params fields or the short
+                                     names seg, tau, mode, k, attempts, rule
+
+The spec string is the strategy's label in every table, plot and JSON file,
+so a result can always be traced back to the exact settings that made it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ..errors import ParamError, StarsError
+from ..params import Params, parse_value
+
+ALIASES = {
+    "seg": "segment_tokens",
+    "tau": "threshold",
+    "mode": "threshold_mode",
+    "k": "candidates_per_round",
+    "attempts": "max_attempts",
+    "rule": "acceptance",
+}
+
+# Calibrated on the default embedding rubric (see benchmarks/RESULTS.md).
+DEFAULT_STRATEGIES = (
+    "vanilla,bon-2,bon-4,bon-8,bon-16,"
+    "stars:seg=8:tau=0.2:mode=schedule:k=4,"
+    "stars:seg=16:tau=0.2:mode=schedule:k=4,"
+    "stars:seg=8:tau=0.15:mode=fixed:k=2"
+)
+
+SPEC_HELP = "use vanilla, bon-N or stars[:key=value...]"
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One strategy to bench: its label and the Params fields it sets."""
+
+    label: str
+    overrides: tuple[tuple[str, Any], ...]
+
+    @property
+    def strategy(self) -> str:
+        return dict(self.overrides)["strategy"]
+
+    def params(self, base: Params, seed: int) -> Params:
+        """The run's Params: ``base`` with this spec's fields and ``seed``."""
+        try:
+            return base.with_changes(**dict(self.overrides), seed=seed)
+        except ParamError as exc:
+            raise StarsError(f"strategy {self.label!r}: {exc}") from None
+
+
+def _stars_overrides(label: str, parts: list[str]) -> dict[str, Any]:
+    known = {f.name for f in fields(Params)} - {"strategy", "seed"}
+    out: dict[str, Any] = {"strategy": "stars"}
+    for part in parts:
+        key, sep, text = part.partition("=")
+        name = ALIASES.get(key.strip(), key.strip())
+        if not sep or name not in known:
+            raise StarsError(f"strategy {label!r}: cannot read {part!r}; expected key=value")
+        try:
+            out[name] = parse_value(name, text)
+        except ParamError as exc:
+            raise StarsError(f"strategy {label!r}: {exc}") from None
+    return out
+
+
+def parse_spec(text: str) -> StrategySpec:
+    """Read one spec; an unknown name or a bad value is a StarsError naming it."""
+    label = text.strip()
+    if label == "vanilla":
+        overrides: dict[str, Any] = {"strategy": "vanilla"}
+    elif match := re.fullmatch(r"bon-(-?\d+)", label):
+        n = int(match.group(1))
+        if n < 1:
+            raise StarsError(f"strategy {label!r}: N must be at least 1, got {n}")
+        overrides = {"strategy": "best-of-n", "best_of_n": n}
+    elif label == "stars" or label.startswith("stars:"):
+        overrides = _stars_overrides(label, label.split(":")[1:])
+    else:
+        raise StarsError(f"unknown strategy {label!r}: {SPEC_HELP}")
+    return StrategySpec(label=label, overrides=tuple(overrides.items()))
+
+
+def parse_specs(text: str, base: Params) -> list[StrategySpec]:
+    """Read a comma-separated list and check each spec builds valid Params."""
+    labels = [part.strip() for part in text.split(",") if part.strip()]
+    if not labels:
+        raise StarsError(f"no strategies given: {SPEC_HELP}")
+    specs = [parse_spec(label) for label in labels]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.label in seen:
+            raise StarsError(f"strategy {spec.label!r} is listed twice")
+        seen.add(spec.label)
+        spec.params(base, 0)
+    return specs
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` -> [0, 1, 2]; every seed a non-negative integer, at least one."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise StarsError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise StarsError(f"--seeds must list at least one integer >= 0, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise StarsError(f"--seeds lists a seed twice: {text!r}")
+    return seeds

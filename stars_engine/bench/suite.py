@@ -1,0 +1,90 @@
+"""One bench run from start to finish: cells, then judge verdicts, then summary and plot.
+
+Files in the output folder:
+    cells.jsonl      one line per finished (prompt, strategy, seed) cell
+    verdicts.jsonl   one line per held-out judge comparison
+    summary.json     every number (what the table and plot show, and the goal check)
+    frontier.png/svg reward against tokens generated
+Run it again with the same folder and it picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..params import Params
+from ..policy.base import Policy
+from ..reward.base import Reward
+from .cells import Cell, EventWrapper, grid, run_cells
+from .judge import PairJudge
+from .judging import Pair, judge_pairs, plan_pairs
+from .log import JsonlLog
+from .metrics import summarize
+from .plot import plot_frontier
+from .prompts import BenchPrompt
+from .strategies import StrategySpec
+
+CELLS, VERDICTS, SUMMARY = "cells.jsonl", "verdicts.jsonl", "summary.json"
+
+
+@dataclass
+class Hooks:
+    """Progress callbacks (the CLI drives a progress bar with them); all optional."""
+
+    cells_total: Callable[[int], None] = lambda n: None
+    cell_done: Callable[[Cell, dict[str, Any], bool], None] = lambda c, r, s: None
+    pairs_total: Callable[[int], None] = lambda n: None
+    pair_done: Callable[[Pair, bool], None] = lambda p, s: None
+
+
+@dataclass
+class BenchPlan:
+    prompts: list[BenchPrompt]
+    specs: list[StrategySpec]
+    seeds: list[int]
+    base: Params
+    out_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        return grid(self.prompts, self.specs, self.seeds, self.base)
+
+
+def run_bench(
+    policy: Policy,
+    reward: Reward,
+    judge: PairJudge | None,
+    plan: BenchPlan,
+    hooks: Hooks | None = None,
+    wrap: EventWrapper | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the bench and write every output file; return the summary."""
+    hooks = hooks or Hooks()
+    out = Path(plan.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = plan.cells()
+    hooks.cells_total(len(cells))
+    records = run_cells(policy, reward, cells, JsonlLog(out / CELLS), hooks.cell_done, wrap, cancel)
+    pairs = plan_pairs(records) if judge else []
+    hooks.pairs_total(len(pairs))
+    verdicts = judge_pairs(judge, pairs, JsonlLog(out / VERDICTS), hooks.pair_done) if judge else {}
+    summary = summarize(records, pairs, verdicts, judge.judge_id if judge else None)
+    summary["config"] = {
+        **plan.config,
+        "prompts": len(plan.prompts),
+        "seeds": plan.seeds,
+        "strategies": [s.label for s in plan.specs],
+        "max_new_tokens": plan.base.max_new_tokens,
+        "base_params": plan.base.to_dict(),
+        "policy_id": policy.model_id,
+        "reward_id": reward.reward_id,
+    }
+    (out / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary["plots"] = [str(p) for p in plot_frontier(summary, out)]
+    return summary
