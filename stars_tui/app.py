@@ -1,0 +1,170 @@
+"""The Textual application: models, parameters and the store shared by every screen.
+
+The policy and reward come from loader callables run in a background thread,
+so the sessions and replay screens work while the model loads, and tests can
+hand in scripted ones. ``current_params`` is an immutable ``Params``; the
+engine reads it from the generation thread, which is safe because it is only
+ever replaced, never changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from stars_engine.engine import one_line
+from stars_engine.params import Params
+from stars_engine.policy.base import Policy
+from stars_engine.reward.base import Reward
+
+from .chat_session import ChatSession
+from .pump import ModelsLoaded
+from .screens.chat import ChatScreen
+
+PolicyLoader = Callable[[], Policy]
+RewardLoader = Callable[[], Reward]
+
+
+class StarsApp(App):
+    """The STARS workbench."""
+
+    CSS_PATH = "stars.tcss"
+    TITLE = "stars"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", tooltip="Stop any run and quit", priority=True)]
+
+    def __init__(
+        self,
+        policy_loader: PolicyLoader,
+        reward_loader: RewardLoader,
+        db_path: Path | None = None,
+        params: Params | None = None,
+    ) -> None:
+        super().__init__()
+        self.policy_loader = policy_loader
+        self.reward_loader = reward_loader
+        self.db_path = db_path
+        self.current_params = params or Params()
+        self.policy: Policy | None = None
+        self.reward: Reward | None = None
+        self.model_status = "loading models…"
+        self.chat = ChatSession(db_path)
+        self._load_started = time.monotonic()
+
+    def get_default_screen(self) -> Screen:
+        return ChatScreen()
+
+    def on_mount(self) -> None:
+        self.load_models()
+
+    @property
+    def chat_screen(self) -> ChatScreen:
+        return next(s for s in self.screen_stack if isinstance(s, ChatScreen))
+
+    # -- models -----------------------------------------------------------
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def load_models(self) -> None:
+        started = time.monotonic()
+        try:
+            policy = self.policy_loader()
+            reward = self.reward_loader()
+        except Exception as exc:  # noqa: BLE001 - a load failure is shown, the app stays usable
+            self.post_message(ModelsLoaded(None, None, one_line(exc), time.monotonic() - started))
+            return
+        self.post_message(ModelsLoaded(policy, reward, None, time.monotonic() - started))
+
+    @on(ModelsLoaded)
+    def models_loaded(self, message: ModelsLoaded) -> None:
+        if message.error:
+            self.model_status = f"model failed to load: {message.error}"
+            self.notify(message.error, title="Model failed to load", severity="error", timeout=10)
+        else:
+            self.policy, self.reward = message.policy, message.reward
+            ids = f"{self.policy.model_id} · {self.reward.reward_id}"
+            self.model_status = f"{ids} (loaded in {message.seconds:.1f} s)"
+        self.chat_screen.refresh_status()
+
+    # -- shared actions ---------------------------------------------------
+
+    def new_chat(self) -> None:
+        self.chat = ChatSession(self.db_path)
+
+    def action_quit(self) -> None:
+        """Stop the run first, so the generation thread ends within a token."""
+        self.chat_screen.cancel.set()
+        self.exit()
+
+    def action_sessions(self) -> None:
+        from .screens.sessions import SessionsScreen
+
+        if self._needs_store():
+            self.push_screen(SessionsScreen(self.db_path))
+
+    def action_replay_last(self) -> None:
+        if not self._needs_store():
+            return
+        if self.chat.last_run_id is None:
+            self.notify("No run recorded in this session yet; pick one on the sessions screen (F2).")
+            return
+        self.open_replay(self.chat.last_run_id)
+
+    def open_replay(self, run_id: str) -> None:
+        from .screens.replay import ReplayScreen
+        from .store_access import run_events
+
+        try:
+            events = run_events(self.db_path, run_id)
+        except Exception as exc:  # noqa: BLE001 - a bad run id or database is shown, not raised
+            self.notify(one_line(exc), title="Cannot replay", severity="error")
+            return
+        self.push_screen(ReplayScreen(events, title=f"run {run_id}"))
+
+    def action_export(self, kind: str = "", ident: str = "") -> None:
+        from .screens.export import ExportDialog
+
+        if not self._needs_store():
+            return
+        if not ident:
+            kind, ident = ("run", self.chat.last_run_id) if self.chat.last_run_id else ("session", "")
+        if not ident:
+            self.notify("Nothing recorded yet to export.")
+            return
+        self.push_screen(ExportDialog(self.db_path, kind, ident))
+
+    def action_rubric(self) -> None:
+        from .screens.rubric import RubricDialog
+
+        if self.reward is None or not hasattr(self.reward, "rubric"):
+            self.notify("The loaded reward has no editable rubric (only the default embedding rubric has).")
+            return
+        if self.chat_screen.running:
+            self.notify("Stop the reply first (Esc); the rubric changes between runs.", severity="warning")
+            return
+        self.push_screen(RubricDialog(self.reward))
+
+    def _needs_store(self) -> bool:
+        if self.db_path is None:
+            self.notify("No session database is open (pass --db).", severity="warning")
+            return False
+        return True
+
+    # -- command palette --------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every footer action of the current screen, plus Textual's own (quit among them)."""
+        yield from super().get_system_commands(screen)
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.show:
+                yield SystemCommand(binding.description, binding.tooltip or binding.description,
+                                    _runner(screen, binding.action))
+
+
+def _runner(screen: Screen, action: str) -> Callable[[], Any]:
+    return lambda: screen.run_action(action)

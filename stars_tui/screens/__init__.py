@@ -1,0 +1,1 @@
+"""Screens of the workbench: chat (the main one), sessions, replay, and the dialogs."""

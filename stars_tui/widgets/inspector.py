@@ -1,0 +1,128 @@
+"""The segment inspector: the reward chart, the segments so far, one segment's attempts.
+
+It follows the segment being decided until the user highlights an earlier one
+in the segments table; highlighting the last row follows again.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Label
+
+from stars_engine.events import ACCEPTED, NOT_NEEDED, REJECTED, AttemptScored
+
+from ..run_state import RunState, SegmentView
+from .reward_chart import RewardChart
+
+VERDICT_STYLES = {ACCEPTED: "bold green", REJECTED: "red", NOT_NEEDED: "dim"}
+
+
+def fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.3f}"
+
+
+def clip(text: str, width: int = 48) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def segment_row(view: SegmentView) -> tuple:
+    acc = view.accepted
+    if acc is None:
+        status = Text("deciding…", style="italic cyan")
+        reward = "—"
+    else:
+        label, style = ("best taken", "yellow") if acc.exhausted else (ACCEPTED, "green")
+        status = Text(label, style=style)
+        reward = fmt(acc.reward)
+    return (str(view.index), reward, fmt(view.threshold), str(len(view.attempts)), status)
+
+
+def attempt_row(attempt: AttemptScored) -> tuple:
+    verdict = Text(attempt.verdict, style=VERDICT_STYLES.get(attempt.verdict, ""))
+    text = clip(attempt.text) + (" ⏎" if attempt.eos else "")
+    return (str(attempt.attempt), fmt(attempt.reward), fmt(attempt.threshold), verdict, text)
+
+
+class SegmentInspector(Vertical):
+    """Live view of one run's segments and attempts."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = RunState()
+        self.selected: int | None = None  # None: follow the newest segment
+        self._shown_attempts: tuple[int, int] | None = None
+        self._segment_rows: dict[str, tuple] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Label("reward per segment", classes="pane-title")
+        yield RewardChart(id="chart")
+        yield Label("segments", classes="pane-title")
+        segments = DataTable(id="segments", cursor_type="row", zebra_stripes=True)
+        segments.add_columns("#", "reward", "threshold", "tries", "status")
+        yield segments
+        yield Label("attempts", id="attempts-title", classes="pane-title")
+        attempts = DataTable(id="attempts", cursor_type="none", zebra_stripes=True)
+        attempts.add_columns("try", "reward", "thresh", "verdict", "text")
+        yield attempts
+
+    def reset(self, state: RunState) -> None:
+        """Show a new run from its start."""
+        self.state = state
+        self.selected = None
+        self._shown_attempts = None
+        self._segment_rows = {}
+        self.query_one("#segments", DataTable).clear()
+        self.query_one("#attempts", DataTable).clear()
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        """Bring every part up to date with ``self.state``."""
+        self.query_one(RewardChart).set_points(self.state.chart_points())
+        self._sync_segments()
+        self._sync_attempts()
+
+    @property
+    def shown_segment(self) -> int | None:
+        if self.selected is not None:
+            return self.selected
+        return len(self.state.segments) - 1 if self.state.segments else None
+
+    def _sync_segments(self) -> None:
+        table = self.query_one("#segments", DataTable)
+        for view in self.state.segments:
+            key, row = str(view.index), segment_row(view)
+            if self._segment_rows.get(key) == row:
+                continue
+            if key in table.rows:
+                for column, value in zip(table.ordered_columns, row, strict=True):
+                    table.update_cell(key, column.key, value)
+            else:
+                table.add_row(*row, key=key)
+            self._segment_rows[key] = row
+        if self.selected is None and table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+
+    def _sync_attempts(self) -> None:
+        index = self.shown_segment
+        table = self.query_one("#attempts", DataTable)
+        if index is None:
+            return
+        attempts = self.state.segments[index].attempts
+        if self._shown_attempts is None or self._shown_attempts[0] != index:
+            table.clear()
+            self._shown_attempts = (index, 0)
+        for attempt in attempts[self._shown_attempts[1] :]:
+            table.add_row(*attempt_row(attempt))
+        self._shown_attempts = (index, len(attempts))
+        self.query_one("#attempts-title", Label).update(f"attempts of segment {index}")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "segments" or event.row_key.value is None:
+            return
+        index = int(event.row_key.value)
+        last = len(self.state.segments) - 1
+        self.selected = None if index >= last else index
+        self._sync_attempts()

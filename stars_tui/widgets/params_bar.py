@@ -1,0 +1,101 @@
+"""The parameter bar: the knobs a user turns while a reply is being written.
+
+Every edit goes through ``parse_value`` and ``Params.with_changes``, the rules
+the engine itself uses; a refused value leaves the old one in place and shows
+the reason. An accepted one is posted as ``ParamsBar.Changed`` and the app
+hands it to the engine, which picks it up at the next segment boundary.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, Label, Select
+
+from stars_engine.errors import ParamError
+from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params, parse_value
+
+# (field, short label, choices or None for a typed value)
+FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+    ("strategy", "strategy", STRATEGIES),
+    ("segment_tokens", "segment", None),
+    ("threshold", "threshold", None),
+    ("threshold_mode", "mode", THRESHOLD_MODES),
+    ("acceptance", "accept", ACCEPTANCE_RULES),
+    ("max_attempts", "max tries", None),
+    ("candidates_per_round", "per round", None),
+    ("temperature", "temp", None),
+)
+
+
+class ParamsBar(Vertical):
+    """One compact row of fields and a line for the last refusal or change."""
+
+    class Changed(Message):
+        def __init__(self, params: Params, field: str) -> None:
+            super().__init__()
+            self.params = params
+            self.field = field
+
+    def __init__(self, params: Params, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.params = params
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="param-fields"):
+            for name, label, choices in FIELDS:
+                with Horizontal(classes="param"):
+                    yield Label(label, classes="param-label")
+                    value = getattr(self.params, name)
+                    if choices:
+                        yield Select(
+                            [(c, c) for c in choices], value=value, allow_blank=False,
+                            compact=True, id=f"param-{name}",
+                        )
+                    else:
+                        yield Input(str(value), compact=True, id=f"param-{name}", select_on_focus=True)
+        yield Label("", id="param-message")
+
+    def set_params(self, params: Params) -> None:
+        """Show ``params`` (a new run's, or a refused edit's old value)."""
+        self.params = params
+        for name, _label, _choices in FIELDS:
+            if not self.query_one(f"#param-{name}").has_focus:
+                self._show(name, params)
+
+    def apply(self, name: str, raw: str) -> bool:
+        """Validate one field's new text; refuse with the reason or post the change."""
+        message = self.query_one("#param-message", Label)
+        try:
+            value = parse_value(name, raw)
+            if value == getattr(self.params, name):
+                return True
+            updated = self.params.with_changes(**{name: value})
+        except ParamError as exc:
+            message.update(f"refused: {exc}")
+            message.set_class(True, "error")
+            self._show(name, self.params)
+            return False
+        self.params = updated
+        message.set_class(False, "error")
+        note = " (from the next reply)" if name == "strategy" else " (from the next segment)"
+        message.update(f"{name} = {value}{note}")
+        self.post_message(self.Changed(updated, name))
+        return True
+
+    def _show(self, name: str, params: Params) -> None:
+        widget = self.query_one(f"#param-{name}")
+        widget.value = getattr(params, name) if isinstance(widget, Select) else str(getattr(params, name))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.apply(event.input.id.removeprefix("param-"), event.value)
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        self.apply(event.input.id.removeprefix("param-"), event.value)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.BLANK:
+            self.apply(event.select.id.removeprefix("param-"), str(event.value))
