@@ -1,7 +1,8 @@
 """Where model weights come from: the bundled defaults, the user cache, a path or a hub id.
 
-Nothing is downloaded unless the caller asks: ``HF_HUB_OFFLINE=1`` is set for
-every load that did not pass ``allow_download=True``.
+Nothing is downloaded unless the caller asks: every load passes
+``local_files_only=True`` unless ``allow_download=True`` (the same effect as
+``HF_HUB_OFFLINE=1``, which huggingface_hub only reads at import time).
 """
 
 from __future__ import annotations
@@ -58,9 +59,8 @@ class Source:
 
 
 def looks_like_path(ref: str) -> bool:
-    return ref.startswith(("/", ".", "~")) or os.sep in ref and Path(ref).expanduser().exists() or Path(
-        ref
-    ).expanduser().exists()
+    """A path names a folder on disk or starts like one; anything else is a hub id."""
+    return ref.startswith(("/", ".", "~")) or Path(ref).expanduser().exists()
 
 
 def resolve(ref: str, what: str, allow_download: bool) -> Source:
@@ -72,8 +72,6 @@ def resolve(ref: str, what: str, allow_download: bool) -> Source:
         if not (path / "config.json").is_file():
             raise StarsError(f"{what} path {path} has no config.json (not a transformers model folder)")
         return Source(str(path.resolve()), local=True)
-    if not allow_download:
-        os.environ["HF_HUB_OFFLINE"] = "1"
     return Source(ref, local=False)
 
 
@@ -85,3 +83,25 @@ def hub_error(ref: str, what: str, allow_download: bool, exc: Exception) -> Star
         )
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return StarsError(f"could not load {what} {ref!r}: {first}")
+
+
+def describe() -> dict[str, str]:
+    """What ``stars models`` prints: the defaults, their files, the cache, the device."""
+    import torch
+
+    def where(find) -> str:
+        try:
+            return str(find())
+        except StarsError as exc:
+            return f"missing ({exc})"
+
+    converted = cache_dir() / CONVERTED_NAME
+    return {
+        "chat model": DEFAULT_POLICY_ID,
+        "chat weights": where(bundled_gguf),
+        "converted cache": f"{converted} ({'ready' if (converted / 'config.json').is_file() else 'made on first use'})",
+        "reward model": DEFAULT_REWARD_ID + " — a stand-in for a trained reward model",
+        "reward weights": where(bundled_minilm),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "hub access": "off unless --allow-download",
+    }

@@ -33,7 +33,7 @@ class Params:
 
     strategy: str = "stars"
     segment_tokens: int = 16
-    threshold: float = 0.15
+    threshold: float = 0.45
     threshold_mode: str = "schedule"
     acceptance: str = "hard"
     beta: float = 0.05

@@ -1,0 +1,114 @@
+"""The default reward: an embedding rubric on all-MiniLM-L6-v2.
+
+It is a stand-in for a trained reward model, and says so: the score of a
+(partial) reply is how close it sits to the "prefer" exemplars minus how close
+it sits to the "avoid" exemplars, plus a weighted relevance to the prompt.
+All similarities are cosine similarities of mean-pooled sentence embeddings, so
+scores fall roughly in [-1, 1.5]. The exemplars are data: edit them in the TUI
+or pass ``--rubric FILE`` (JSON with "prefer", "avoid", "relevance_weight").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import StarsError
+
+DEFAULT_RUBRIC_FILE = Path(__file__).with_name("default_rubric.json")
+
+
+@dataclass(frozen=True)
+class Rubric:
+    prefer: list[str] = field(default_factory=list)
+    avoid: list[str] = field(default_factory=list)
+    relevance_weight: float = 0.5
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Rubric":
+        """Read a rubric JSON file (the bundled default when ``path`` is None)."""
+        path = Path(path) if path is not None else DEFAULT_RUBRIC_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StarsError(f"rubric file does not exist: {path}") from None
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StarsError(f"cannot read rubric {path}: {exc}") from None
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: object, where: str = "rubric") -> "Rubric":
+        if not isinstance(data, dict):
+            raise StarsError(f"{where}: expected a JSON object with 'prefer' and 'avoid' lists")
+        prefer, avoid = data.get("prefer"), data.get("avoid")
+        for name, items in (("prefer", prefer), ("avoid", avoid)):
+            if not isinstance(items, list) or not items or not all(isinstance(s, str) and s.strip() for s in items):
+                raise StarsError(f"{where}: '{name}' must be a non-empty list of non-empty strings")
+        weight = data.get("relevance_weight", 0.5)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
+            raise StarsError(f"{where}: 'relevance_weight' must be a number between 0 and 10")
+        return cls(prefer=list(prefer), avoid=list(avoid), relevance_weight=float(weight))
+
+
+class Embedder:
+    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 32):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.device = next(model.parameters()).device
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        chunks = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer(
+                texts[start : start + self.batch_size], padding=True, truncation=True,
+                max_length=256, return_tensors="pt",
+            ).to(self.device)
+            hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
+        return torch.cat(chunks)
+
+
+class RubricReward:
+    """Score = max sim(prefer) - max sim(avoid) + relevance_weight * sim(prompt)."""
+
+    def __init__(self, embedder: Embedder, rubric: Rubric, reward_id: str):
+        self.embed = embedder
+        self.reward_id = reward_id
+        self._prompt_cache: tuple[str, torch.Tensor] | None = None
+        self.rubric = rubric
+
+    @property
+    def rubric(self) -> Rubric:
+        return self._rubric
+
+    @rubric.setter
+    def rubric(self, rubric: Rubric) -> None:
+        """Replace the exemplars (between runs); their embeddings are computed once here."""
+        self._rubric = rubric
+        self._prefer = self.embed(rubric.prefer)
+        self._avoid = self.embed(rubric.avoid)
+
+    def _prompt_vector(self, prompt: str) -> torch.Tensor:
+        if self._prompt_cache is None or self._prompt_cache[0] != prompt:
+            self._prompt_cache = (prompt, self.embed([prompt])[0])
+        return self._prompt_cache[1]
+
+    def score(self, prompt: str, replies: list[str]) -> list[float]:
+        vectors = self.embed(replies)
+        prefer = (vectors @ self._prefer.T).max(dim=1).values
+        avoid = (vectors @ self._avoid.T).max(dim=1).values
+        relevance = vectors @ self._prompt_vector(prompt)
+        total = prefer - avoid + self._rubric.relevance_weight * relevance
+        return [round(float(x), 6) for x in total]

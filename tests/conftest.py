@@ -1,0 +1,24 @@
+"""Shared fixtures: the real default models, loaded once per test session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session")
+def real_policy():
+    from stars_engine.loading import load_policy
+
+    return load_policy()
+
+
+@pytest.fixture(scope="session")
+def real_reward():
+    from stars_engine.loading import load_reward
+
+    return load_reward()
