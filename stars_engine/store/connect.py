@@ -1,0 +1,168 @@
+"""Opening a session database safely: check first, then connect, then migrate.
+
+Every check that can refuse a file runs before anything writes to it, so a
+file that is not ours (not SQLite, truncated, from a newer ``stars``, another
+program's database) is left byte-for-byte as it was and the user gets one line
+saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from ..errors import StarsError
+from .schema import KNOWN_MIGRATIONS, MIGRATION_SET, SCHEMA_VERSION, migrations
+
+DEFAULT_DB = Path("sessions") / "stars.db"
+BUSY_TIMEOUT_MS = 30_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+HOST = socket.gethostname()
+
+
+def default_db_path(db: Path | None = None) -> Path:
+    """The ``--db`` value, else ``$STARS_DB``, else ``./sessions/stars.db``."""
+    if db is not None:
+        return Path(db)
+    env = os.environ.get("STARS_DB")
+    return Path(env) if env else DEFAULT_DB
+
+
+def _header_looks_whole(path: Path, size: int) -> bool:
+    """True when the file is at least as long as its own header says.
+
+    A cheap truncation test; a doubtful answer is settled by ``quick_check``.
+    """
+    with path.open("rb") as f:
+        head = f.read(100)
+    if len(head) < 100:
+        return False
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    size_is_valid = head[24:28] == head[92:96] and pages > 0
+    return size_is_valid and size % page_size == 0 and size >= pages * page_size
+
+
+def _probe(path: Path) -> None:
+    """Refuse a file we must not write to, opening it read-only to look."""
+    if path.is_dir():
+        raise StarsError(f"{path} is a folder, not a session database")
+    if not path.exists():
+        return
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return
+        with path.open("rb") as f:
+            magic = f.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise StarsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic != SQLITE_MAGIC:
+        raise StarsError(f"{path} is not a SQLite database")
+    if not os.access(path, os.W_OK):
+        raise StarsError(f"{path} is not writable")
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            if not _header_looks_whole(path, size):
+                result = conn.execute("PRAGMA quick_check").fetchone()[0]
+                if result != "ok":
+                    raise sqlite3.DatabaseError(result)
+            _check_schema(path, conn)
+    except sqlite3.DatabaseError as exc:
+        raise StarsError(f"{path} is damaged or truncated ({exc})") from None
+
+
+def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    applied: set[str] = set()
+    if "_sqlite_migrations" in tables:
+        rows = conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET])
+        applied = {row[0] for row in rows}
+    if version > SCHEMA_VERSION or applied - KNOWN_MIGRATIONS:
+        raise StarsError(
+            f"{path} was written by a newer version of stars (schema {version}, this one reads "
+            f"up to {SCHEMA_VERSION}); upgrade stars to open it"
+        )
+    if tables and not applied:
+        raise StarsError(f"{path} is a SQLite database but not a stars session store")
+
+
+def _create_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StarsError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def write(db: Database) -> Iterator[Database]:
+    """One short write transaction, taking the write lock up front.
+
+    ``BEGIN IMMEDIATE`` waits (busy timeout) for another writer instead of
+    failing later with "database is locked" when a read turns into a write.
+    Inside an open transaction (an import writing many runs at once) it adds
+    nothing: the outer transaction decides.
+    """
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_interrupted(db: Database) -> int:
+    """Runs left ``running`` by a process on this host that no longer exists become ``interrupted``."""
+    rows = db.execute("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", [HOST]).fetchall()
+    dead = [run_id for run_id, pid in rows if pid is None or not _pid_alive(pid)]
+    if dead:
+        with write(db):
+            db.execute(
+                f"UPDATE runs SET status = 'interrupted' WHERE id IN ({', '.join('?' * len(dead))})", dead
+            )
+    return len(dead)
+
+
+def connect(path: Path, check_same_thread: bool = True) -> Database:
+    """A migrated, WAL-mode connection to ``path`` (created if missing), for this thread only."""
+    path = Path(path)
+    _probe(path)
+    if not path.exists():
+        _create_parent(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=check_same_thread)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db = Database(conn)
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        with write(db):
+            migrations.apply(db)
+        mark_interrupted(db)
+    except sqlite3.OperationalError as exc:
+        raise StarsError(f"cannot open {path}: {exc}") from None
+    return db

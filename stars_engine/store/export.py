@@ -1,0 +1,299 @@
+"""Export a run or a whole session: Markdown, JSONL (lossless), HTML, CSV.
+
+Each format is one function from a ``Bundle`` (a session and some of its
+runs, with their events) to text, registered in ``FORMATS``; writing the file
+(refusing to overwrite without ``force``, never leaving half a file) is shared.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import StarsError
+from ..events import ACCEPTED, AttemptScored, Event, SegmentAccepted
+from .store import RunInfo, SessionInfo, Store
+
+JSONL_FORMAT = "stars-session"
+JSONL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Bundle:
+    session: SessionInfo
+    runs: list[tuple[RunInfo, list[Event]]]
+
+
+@dataclass
+class SegmentView:
+    """One segment as a reader sees it: the attempts drawn and the one taken."""
+
+    index: int
+    attempts: list[AttemptScored] = field(default_factory=list)
+    accepted: SegmentAccepted | None = None
+
+    @property
+    def rejected(self) -> list[AttemptScored]:
+        return [a for a in self.attempts if a.verdict != ACCEPTED]
+
+
+def segments_of(events: list[Event]) -> list[SegmentView]:
+    views: dict[int, SegmentView] = {}
+    for event in events:
+        if isinstance(event, (AttemptScored, SegmentAccepted)):
+            view = views.setdefault(event.segment, SegmentView(event.segment))
+            if isinstance(event, AttemptScored):
+                view.attempts.append(event)
+            else:
+                view.accepted = event
+    return [views[k] for k in sorted(views)]
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _outcome(run: RunInfo) -> str:
+    if run.status == "finished":
+        return f"finished ({run.stop_reason})"
+    return f"failed: {run.error}" if run.status == "failed" else run.status
+
+
+# -- JSONL -----------------------------------------------------------------
+def to_jsonl(bundle: Bundle) -> str:
+    """A session line, then per run a run line and its events, one JSON object a line."""
+    s = bundle.session
+    lines = [
+        {
+            "type": "session",
+            "format": JSONL_FORMAT,
+            "version": JSONL_VERSION,
+            "id": s.id,
+            "title": s.title,
+            "created_at": s.created_at,
+            "updated_at": s.updated_at,
+        }
+    ]
+    for run, events in bundle.runs:
+        lines.append({"type": "run", "id": run.id, "status": run.status, "finished_at": run.finished_at})
+        lines += [event.to_dict() for event in events]
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+
+
+# -- Markdown ----------------------------------------------------------------
+def _quote(text: str) -> str:
+    return "\n".join("> " + line for line in (text or " ").splitlines() or [" "])
+
+
+def _md_segment(view: SegmentView) -> list[str]:
+    taken = view.accepted
+    head = f"**Segment {view.index + 1}**"
+    if taken is not None:
+        head += f" · reward {_num(taken.reward)} · threshold {_num(taken.threshold)}"
+        head += f" · {taken.attempts} attempt(s)"
+        head += " · exhausted, best taken" if taken.exhausted else ""
+    out = [head, "", _quote(taken.text if taken else "(not finished)"), ""]
+    if view.rejected:
+        out.append(f"<details><summary>{len(view.rejected)} other attempt(s)</summary>\n")
+        out += [
+            f"- {a.verdict}, reward {_num(a.reward)} vs {_num(a.threshold)}: "
+            f"<code>{html.escape(a.text)}</code>"
+            for a in view.rejected
+        ]
+        out += ["", "</details>", ""]
+    return out
+
+
+def to_markdown(bundle: Bundle) -> str:
+    s = bundle.session
+    out = [f"# {s.title}", "", f"Session `{s.id}` · {s.created_at} · {len(bundle.runs)} turn(s)", ""]
+    for run, events in bundle.runs:
+        out += [f"## Turn {run.turn + 1} · run `{run.id}` · {run.strategy} · {_outcome(run)}", ""]
+        out += ["**User**", "", _quote(run.prompt), "", "**Assistant**", ""]
+        out += [
+            _quote(run.final_text or "".join(v.accepted.text for v in segments_of(events) if v.accepted)),
+            "",
+        ]
+        if run.stats:
+            st = run.stats
+            out += [
+                f"_{st['tokens_accepted']} tokens kept of {st['tokens_generated']} generated · "
+                f"{st['reward_calls']} reward calls · {st['wall_seconds']} s_",
+                "",
+            ]
+        out += ["### Segments", ""]
+        for view in segments_of(events):
+            out += _md_segment(view)
+    return "\n".join(out).rstrip() + "\n"
+
+
+# -- HTML --------------------------------------------------------------------
+HTML_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+.user{background:#eef2ff;padding:.6rem;border-radius:6px;white-space:pre-wrap}
+.reply{padding:.6rem;border:1px solid #ddd;border-radius:6px;white-space:pre-wrap}
+.accepted{background:#d9f7d9}.rejected{background:#fbdcdc}.not-needed{background:#eee;color:#777}
+.seg{border-bottom:2px solid #3a3}.seg.exhausted{border-bottom-color:#c80}
+table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0 1rem}
+td,th{border:1px solid #ddd;padding:.2rem .4rem;text-align:left;vertical-align:top}
+td.text{white-space:pre-wrap;font-family:monospace}.meta{color:#666;font-size:.9rem}
+"""
+
+
+def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
+    e = html.escape
+    views = segments_of(events)
+    spans = "".join(
+        f'<span class="seg{" exhausted" if v.accepted.exhausted else ""}" '
+        f'title="segment {v.index + 1}: reward {_num(v.accepted.reward)}">{e(v.accepted.text)}</span>'
+        for v in views
+        if v.accepted
+    )
+    out = [
+        f"<h2>Turn {run.turn + 1} · run <code>{e(run.id)}</code> · "
+        f"{e(run.strategy)} · {e(_outcome(run))}</h2>",
+        f'<div class="user">{e(run.prompt)}</div>',
+        f'<p class="meta">{e(run.policy_id)} · reward {e(run.reward_id)}</p>',
+        f'<div class="reply">{spans}</div>',
+        "<table><tr><th>segment</th><th>attempt</th><th>verdict</th><th>reward</th>"
+        "<th>threshold</th><th>tokens</th><th>text</th></tr>",
+    ]
+    out += [
+        f'<tr class="{e(a.verdict)}"><td>{v.index + 1}</td><td>{a.attempt + 1}</td><td>{e(a.verdict)}</td>'
+        f"<td>{_num(a.reward)}</td><td>{_num(a.threshold)}</td><td>{a.tokens}</td>"
+        f'<td class="text">{e(a.text)}</td></tr>'
+        for v in views
+        for a in v.attempts
+    ]
+    return out + ["</table>"]
+
+
+def to_html(bundle: Bundle) -> str:
+    s = bundle.session
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(s.title)}</title><style>{HTML_STYLE}</style></head><body>",
+        f"<h1>{html.escape(s.title)}</h1>",
+        f'<p class="meta">session <code>{html.escape(s.id)}</code> · {html.escape(s.created_at)}</p>',
+    ]
+    for run, events in bundle.runs:
+        out += _html_run(run, events)
+    return "\n".join(out + ["</body></html>"]) + "\n"
+
+
+# -- CSV ---------------------------------------------------------------------
+CSV_COLUMNS = (
+    "session_id",
+    "run_id",
+    "turn",
+    "strategy",
+    "segment",
+    "attempt",
+    "verdict",
+    "reward",
+    "threshold",
+    "tokens",
+    "elapsed_ms",
+    "eos",
+    "text",
+)
+
+
+def to_csv(bundle: Bundle) -> str:
+    """One row per scored attempt, every run of the bundle."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    for run, events in bundle.runs:
+        for a in (e for e in events if isinstance(e, AttemptScored)):
+            out.writerow(
+                [
+                    bundle.session.id,
+                    run.id,
+                    run.turn,
+                    run.strategy,
+                    a.segment,
+                    a.attempt,
+                    a.verdict,
+                    a.reward,
+                    "" if a.threshold is None else a.threshold,
+                    a.tokens,
+                    a.elapsed_ms,
+                    int(a.eos),
+                    a.text,
+                ]
+            )
+    return buffer.getvalue()
+
+
+FORMATS: dict[str, Callable[[Bundle], str]] = {
+    "md": to_markdown,
+    "jsonl": to_jsonl,
+    "html": to_html,
+    "csv": to_csv,
+}
+SUFFIXES = {".md": "md", ".markdown": "md", ".jsonl": "jsonl", ".html": "html", ".htm": "html", ".csv": "csv"}
+
+
+def format_for(path: Path, fmt: str | None = None) -> str:
+    """The format asked for, else the one the file's extension names."""
+    chosen = fmt or SUFFIXES.get(Path(path).suffix.lower())
+    if chosen is None:
+        raise StarsError(
+            f"cannot tell the format from {Path(path).name!r}; pass --format {'|'.join(FORMATS)}"
+        )
+    if chosen not in FORMATS:
+        raise StarsError(f"unknown format {chosen!r}; choose one of {', '.join(FORMATS)}")
+    return chosen
+
+
+def write_text(path: Path, text: str, force: bool = False) -> None:
+    """Write all of ``text`` or nothing: a temporary file renamed into place."""
+    path = Path(path)
+    if path.is_dir():
+        raise StarsError(f"{path} is a folder")
+    if path.exists() and not force:
+        raise StarsError(f"{path} already exists; use --force to overwrite it")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise StarsError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_bundle(store: Store, run_id: str) -> Bundle:
+    run = store.get_run(run_id)
+    return Bundle(store.session(run.session_id), [(run, store.run_events(run.id))])
+
+
+def session_bundle(store: Store, session_id: str) -> Bundle:
+    runs = store.runs_of(session_id)
+    return Bundle(store.session(session_id), [(run, store.run_events(run.id)) for run in runs])
+
+
+def export_run(store: Store, run_id: str, fmt: str | None, path: Path, force: bool = False) -> Path:
+    """Write one run (with its session's header) to ``path``; ``fmt`` None follows the extension."""
+    chosen = format_for(path, fmt)
+    write_text(path, FORMATS[chosen](run_bundle(store, run_id)), force)
+    return Path(path)
+
+
+def export_session(store: Store, session_id: str, fmt: str | None, path: Path, force: bool = False) -> Path:
+    """Write every run of a session to ``path``."""
+    chosen = format_for(path, fmt)
+    write_text(path, FORMATS[chosen](session_bundle(store, session_id)), force)
+    return Path(path)

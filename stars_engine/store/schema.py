@@ -1,0 +1,106 @@
+"""The database schema, created and upgraded by sqlite-utils ``Migrations``.
+
+Each migration is a numbered step; ``SCHEMA_VERSION`` is the number of the
+last one and is also written to ``PRAGMA user_version`` so a database made by
+a newer ``stars`` is recognised (and refused) before anything touches it.
+Add a step by appending a function; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+MIGRATION_SET = "stars"
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations(name="0001_initial")
+def _initial(db: Database) -> None:
+    db["sessions"].create(
+        {"id": str, "title": str, "created_at": str, "updated_at": str},
+        pk="id",
+    )
+    db["runs"].create(
+        {
+            "id": str,
+            "session_id": str,
+            "turn": int,
+            "status": str,  # running / finished / failed / interrupted
+            "strategy": str,
+            "params": str,  # JSON of the params the run started with
+            "messages": str,  # JSON of RunStarted.messages (the whole history sent)
+            "policy_id": str,
+            "reward_id": str,
+            "seed": int,
+            "prompt_tokens": int,
+            "baseline_reward": float,
+            "started_at": str,
+            "finished_at": str,
+            "stop_reason": str,
+            "final_text": str,
+            "stats": str,  # JSON of RunStats
+            "error": str,
+            "host": str,  # host and pid of the recording process: a dead pid
+            "pid": int,  # means the run was interrupted
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["runs"].create_index(["session_id", "turn"])
+    db["messages"].create(
+        {
+            "id": int,
+            "session_id": str,
+            "run_id": str,
+            "position": int,
+            "role": str,
+            "content": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id"), ("run_id", "runs", "id")],
+    )
+    db["messages"].create_index(["session_id", "position"])
+    db["messages"].enable_fts(["content"], fts_version="FTS5", create_triggers=True)
+    db["attempts"].create(
+        {
+            "run_id": str,
+            "seq": int,
+            "segment": int,
+            "attempt": int,
+            "text": str,
+            "tokens": int,
+            "reward": float,
+            "threshold": float,
+            "verdict": str,
+            "elapsed_ms": float,
+            "eos": int,
+        },
+        pk=("run_id", "seq"),
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["segments"].create(
+        {
+            "run_id": str,
+            "seq": int,
+            "segment": int,
+            "text": str,
+            "reward": float,
+            "attempts": int,
+            "exhausted": int,
+            "tokens": int,
+            "threshold": float,
+        },
+        pk=("run_id", "seq"),
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["param_changes"].create(
+        {"run_id": str, "seq": int, "segment": int, "changes": str, "params": str},
+        pk=("run_id", "seq"),
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db.execute("PRAGMA user_version = 1")
+
+
+SCHEMA_VERSION = 1
+KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))
