@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from stars_engine.engine import one_line
+from stars_engine.errors import StarsError
 from stars_engine.params import Params
 from stars_engine.policy.base import Policy
 from stars_engine.reward.base import Reward
@@ -116,15 +117,33 @@ class StarsApp(App):
         self.open_replay(self.chat.last_run_id)
 
     def open_replay(self, run_id: str) -> None:
+        from stars_engine.store import open_store
+
         from .screens.replay import ReplayScreen
-        from .store_access import run_events
 
         try:
-            events = run_events(self.db_path, run_id)
-        except Exception as exc:  # noqa: BLE001 - a bad run id or database is shown, not raised
-            self.notify(one_line(exc), title="Cannot replay", severity="error")
+            with open_store(self.db_path) as store:
+                events = store.run_events(run_id)
+        except StarsError as exc:
+            self.notify(str(exc), title="Cannot replay", severity="error")
             return
-        self.push_screen(ReplayScreen(events, title=f"run {run_id}"))
+        self.push_screen(ReplayScreen(events, title=f"run {run_id[:8]}"))
+
+    def open_session(self, session_id: str, turns: list[dict[str, str]], last_run_id: str | None) -> bool:
+        """Continue a saved session in the chat; refused while a reply is being written."""
+        if self.chat_screen.running:
+            self.notify("Stop the reply first (Esc).", severity="warning")
+            return False
+        self.chat = ChatSession(self.db_path)
+        self.chat.resume(session_id, turns, last_run_id)
+        self.chat_screen.show_history(turns)
+        return True
+
+    def forget_session(self, session_id: str) -> None:
+        """The open session was deleted: the next prompt starts a new one."""
+        if self.chat.session_id == session_id and not self.chat_screen.running:
+            self.new_chat()
+            self.chat_screen.show_history([])
 
     def action_export(self, kind: str = "", ident: str = "") -> None:
         from .screens.export import ExportDialog
@@ -147,7 +166,30 @@ class StarsApp(App):
         if self.chat_screen.running:
             self.notify("Stop the reply first (Esc); the rubric changes between runs.", severity="warning")
             return
-        self.push_screen(RubricDialog(self.reward))
+        self.push_screen(RubricDialog(self.reward.rubric), self._set_rubric)
+
+    def _set_rubric(self, rubric: Any) -> None:
+        if rubric is not None:
+            # No run may start (or score) while the exemplars are re-embedded.
+            reward, self.reward = self.reward, None
+            self.model_status = "re-embedding the rubric…"
+            self.apply_rubric(reward, rubric)
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def apply_rubric(self, reward: Reward, rubric: Any) -> None:
+        """Setting the rubric embeds its exemplars: model work, so off the UI thread."""
+        try:
+            reward.rubric = rubric
+            note = f"rubric updated: {len(rubric.prefer)} prefer, {len(rubric.avoid)} avoid exemplars"
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            note = f"rubric not applied: {one_line(exc)}"
+        self.call_from_thread(self._rubric_applied, reward, note)
+
+    def _rubric_applied(self, reward: Reward, note: str) -> None:
+        self.reward = reward
+        self.model_status = f"{self.policy.model_id} · {reward.reward_id} · {note}"
+        self.notify(note)
+        self.chat_screen.refresh_status()
 
     def _needs_store(self) -> bool:
         if self.db_path is None:

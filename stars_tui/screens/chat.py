@@ -38,8 +38,8 @@ class ChatScreen(Screen):
         Binding("f2", "app.sessions", "Sessions", tooltip="Browse, search, open, rename and delete sessions"),
         Binding("f3", "app.replay_last", "Replay", tooltip="Replay the last run of this session"),
         Binding("f4", "app.export", "Export", tooltip="Export the last run (md, jsonl, html, csv)"),
-        Binding("f5", "app.rubric", "Rubric", tooltip="Edit the default reward's prefer/avoid exemplars"),
-        Binding("f6", "focus_params", "Params", tooltip="Move the focus to the parameter bar"),
+        Binding("f8", "app.rubric", "Rubric", tooltip="Edit the default reward's prefer/avoid exemplars"),
+        Binding("f9", "focus_params", "Params", tooltip="Move the focus to the parameter bar"),
         Binding("ctrl+n", "new_chat", "New chat", tooltip="Start a new session"),
     ]
 
@@ -102,6 +102,9 @@ class ChatScreen(Screen):
         app = self.app
         error = None
         try:
+            check = getattr(app.policy, "check_prompt", None)
+            if check is not None:
+                check(messages, app.current_params.max_new_tokens)
             events = engine.run(app.policy, app.reward, messages, lambda: app.current_params, cancel)
             forward(app.chat.record(events, messages), pump, self.post_message)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into the UI
@@ -124,10 +127,21 @@ class ChatScreen(Screen):
         self.running = False
         if message.error and self.state.failed is None:
             self.notify(message.error, title="Run failed", severity="error")
-        if self.state.failed is None and self.state.text:
+        if self.state.started is None:
+            self._give_back_prompt()
+        elif self.state.failed is None and self.state.text:
             self.app.chat.add("assistant", self.state.text)
         self.redraw()
         self.query_one(PromptInput).focus()
+
+    def _give_back_prompt(self) -> None:
+        """A run that never started leaves no trace: its prompt goes back in the box."""
+        turn = self.app.chat.turns.pop()
+        self.query_one(PromptInput).text = turn["content"]
+        transcript = self.query_one(Transcript)
+        for widget in list(transcript.children)[-2:]:
+            widget.remove()
+        self.assistant = None
 
     # -- drawing ----------------------------------------------------------
 

@@ -1,0 +1,88 @@
+"""The export dialog: a run or a session to md / jsonl / html / csv.
+
+The format follows the file name's extension when the user types one, and
+the extension follows the format when they pick one. A refusal (file exists,
+folder missing) is shown in the dialog, which stays open.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select
+
+from stars_engine.errors import StarsError
+
+FORMAT_NAMES = ("md", "jsonl", "html", "csv")
+
+
+def default_path(kind: str, ident: str, fmt: str) -> Path:
+    return Path.cwd() / f"stars-{kind}-{ident[:8]}.{fmt}"
+
+
+def export(db_path: Path, kind: str, ident: str, fmt: str, path: Path, force: bool) -> Path:
+    """Write the run or session with the store's exporters; StarsError on any refusal."""
+    from stars_engine.store import export_run, export_session, open_store
+
+    writer = export_run if kind == "run" else export_session
+    with open_store(db_path) as store:
+        return writer(store, ident, fmt, path, force)
+
+
+class ExportDialog(ModalScreen[Path | None]):
+    """Pick a format and a file; dismissed with the written path, or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, db_path: Path, kind: str, ident: str) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.kind = kind
+        self.ident = ident
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"Export {self.kind} {self.ident[:8]}", classes="title")
+            yield Select([(f, f) for f in FORMAT_NAMES], value="md", allow_blank=False, id="format")
+            yield Input(str(default_path(self.kind, self.ident, "md")), id="path")
+            yield Checkbox("overwrite an existing file", id="force")
+            yield Label("", id="export-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Export", variant="primary", id="export")
+
+    @on(Select.Changed, "#format")
+    def format_changed(self, event: Select.Changed) -> None:
+        box = self.query_one("#path", Input)
+        path = Path(box.value)
+        if path.suffix.lstrip(".") in FORMAT_NAMES and path.suffix.lstrip(".") != event.value:
+            box.value = str(path.with_suffix(f".{event.value}"))
+
+    @on(Input.Changed, "#path")
+    def path_changed(self, event: Input.Changed) -> None:
+        suffix = Path(event.value).suffix.lstrip(".").lower()
+        if suffix in FORMAT_NAMES:
+            self.query_one("#format", Select).value = suffix
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#export")
+    def write(self) -> None:
+        fmt = str(self.query_one("#format", Select).value)
+        path = Path(self.query_one("#path", Input).value).expanduser()
+        force = self.query_one("#force", Checkbox).value
+        try:
+            written = export(self.db_path, self.kind, self.ident, fmt, path, force)
+        except StarsError as exc:
+            self.query_one("#export-error", Label).update(str(exc))
+            return
+        self.app.notify(f"Wrote {written}", title="Exported")
+        self.dismiss(written)
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        self.dismiss(None)
