@@ -64,9 +64,10 @@ class SearchHit:
     title: str
     run_id: str | None
     role: str
-    snippet: str  # the matching words wrapped in [ ]
+    snippet: str  # the matching words wrapped in MARK_START / MARK_END
 
 
+MARK_START, MARK_END = "«", "»"
 SESSION_COLUMNS = (
     "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id)"
 )
@@ -186,13 +187,13 @@ class Store:
         """Messages whose text matches every word of ``query`` (FTS5), best match first."""
         rows = self.db.execute(
             "SELECT m.session_id, s.title, m.run_id, m.role, "
-            "snippet(messages_fts, 0, '[', ']', '…', 12) "
+            f"snippet(messages_fts, 0, '{MARK_START}', '{MARK_END}', '…', 12) "
             "FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid "
             "JOIN sessions s ON s.id = m.session_id "
             "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
             [fts_query(query), limit],
         )
-        return [SearchHit(*row) for row in rows]
+        return [SearchHit(*row[:4], snippet=" ".join(row[4].split())) for row in rows]
 
     # -- runs --------------------------------------------------------------
     def _run_row(self, run_id: str) -> dict[str, Any]:

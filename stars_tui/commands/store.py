@@ -1,7 +1,299 @@
-"""sessions / replay / export / import commands (store issue)."""
+"""``stars sessions list|show|search|rename|delete``, ``stars replay``, ``stars export``, ``stars import``.
+
+Thin shells over ``stars_engine.store``: every id argument takes a unique
+prefix, every command takes ``--db`` (else ``$STARS_DB``, else
+``./sessions/stars.db``), and a problem is one ``error:`` line on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from stars_engine.errors import StarsError
+from stars_engine.events import (
+    ACCEPTED,
+    REJECTED,
+    AttemptScored,
+    Event,
+    ParamsChanged,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    SegmentAccepted,
+)
+from stars_engine.store import (
+    FORMATS,
+    Store,
+    default_db_path,
+    export_run,
+    export_session,
+    import_jsonl,
+    open_store,
+    pace,
+)
+from stars_engine.store.store import MARK_END, MARK_START
+
+DB_HELP = "Session database (default: $STARS_DB or ./sessions/stars.db)."
+console = Console(highlight=False)
+sessions_app = typer.Typer(
+    help="Browse, search, rename and delete recorded sessions.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+DbOption = Annotated[Path | None, typer.Option("--db", help=DB_HELP)]
+SessionArg = Annotated[str, typer.Argument(help="Session id (a unique prefix is enough).")]
+
+
+def _store(db: Path | None) -> Store:
+    return open_store(default_db_path(db))
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+# -- sessions --------------------------------------------------------------
+@sessions_app.command("list")
+def list_command(
+    db: DbOption = None,
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Most sessions to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Sessions, most recently active first."""
+    with _store(db) as store:
+        sessions = store.list_sessions(limit)
+    if as_json:
+        _print_json([asdict(s) for s in sessions])
+        return
+    if not sessions:
+        console.print("no sessions yet: `stars run PROMPT` or `stars chat` records one")
+        return
+    table = Table("id", "title", "turns", "last active", box=None)
+    for s in sessions:
+        table.add_row(s.id, escape(s.title), str(s.runs), s.updated_at)
+    console.print(table)
+
+
+@sessions_app.command("show")
+def show_command(
+    session: SessionArg,
+    db: DbOption = None,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """A session's turns: each prompt, reply, and how the run went."""
+    with _store(db) as store:
+        info = store.session(store.session_id(session))
+        runs = store.runs_of(info.id)
+    if as_json:
+        _print_json({**asdict(info), "runs": [asdict(r) for r in runs]})
+        return
+    console.print(f"[bold]{escape(info.title)}[/]  session {info.id} · {info.created_at}")
+    for run in runs:
+        console.print(f"\n[bold]turn {run.turn + 1}[/] · run {run.id} · {run.strategy} · {_outcome(run)}")
+        console.print(Text("user: ", style="cyan") + Text(run.prompt))
+        if run.final_text is not None:
+            console.print(Text("assistant: ", style="green") + Text(run.final_text))
+        if run.stats:
+            st = run.stats
+            console.print(
+                f"[dim]{run.attempts} attempts · {st['tokens_accepted']} tokens kept, "
+                f"{st['tokens_discarded']} discarded · {st['wall_seconds']} s[/]"
+            )
+
+
+def _outcome(run) -> str:
+    if run.status == "finished":
+        return f"finished ({run.stop_reason})"
+    if run.status == "failed":
+        return f"[red]failed: {escape(run.error or '')}[/]"
+    return f"[yellow]{run.status}[/]"
+
+
+@sessions_app.command("search")
+def search_command(
+    query: str = typer.Argument(..., help="Words to find in prompts and replies (all must appear)."),
+    db: DbOption = None,
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Most matches to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Full-text search over every recorded prompt and reply."""
+    with _store(db) as store:
+        hits = store.search(query, limit)
+    if as_json:
+        _print_json([asdict(h) for h in hits])
+        return
+    if not hits:
+        console.print(f"nothing matches {query!r}")
+        raise typer.Exit(1)
+    for hit in hits:
+        line = Text(f"{hit.session_id} {hit.role:>9}: ")
+        line.append_text(_marked(hit.snippet))
+        console.print(line + Text(f"  ({hit.title})", "dim"))
+
+
+def _marked(snippet: str) -> Text:
+    """The snippet with the matched words (between « and ») in bold."""
+    text = Text()
+    for i, part in enumerate(snippet.replace(MARK_END, MARK_START).split(MARK_START)):
+        text.append(part, "bold yellow" if i % 2 else "")
+    return text
+
+
+@sessions_app.command("rename")
+def rename_command(
+    session: SessionArg,
+    title: str = typer.Argument(..., help="The new title."),
+    db: DbOption = None,
+) -> None:
+    """Give a session a new title."""
+    with _store(db) as store:
+        session_id = store.session_id(session)
+        store.rename_session(session_id, title)
+    console.print(f"renamed session {session_id}")
+
+
+@sessions_app.command("delete")
+def delete_command(
+    session: SessionArg,
+    db: DbOption = None,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+) -> None:
+    """Delete a session with all its runs and attempts (asks first unless --yes)."""
+    with _store(db) as store:
+        info = store.session(store.session_id(session))
+        if not yes:
+            if not sys.stdin.isatty():
+                raise StarsError("not deleting without confirmation; pass --yes")
+            typer.confirm(f"Delete session {info.id} “{info.title}” ({info.runs} runs)?", abort=True)
+        store.delete_session(info.id)
+    console.print(f"deleted session {info.id}")
+
+
+# -- replay ----------------------------------------------------------------
+def _verdict_style(verdict: str) -> str:
+    return {ACCEPTED: "green", REJECTED: "red"}.get(verdict, "dim")
+
+
+def render(event: Event) -> Text | str | None:
+    """One line (or block) of plain replay for an event."""
+    if isinstance(event, RunStarted):
+        prompt = next((m["content"] for m in reversed(event.messages) if m["role"] == "user"), "")
+        return (
+            Text(f"{event.strategy} · {event.policy_id} · reward {event.reward_id}", "bold")
+            + Text(f" · seed {event.seed}\n", "bold")
+            + Text("user: ", "cyan")
+            + Text(prompt)
+        )
+    if isinstance(event, AttemptScored):
+        tau = "" if event.threshold is None else f" / τ {event.threshold:.3f}"
+        where = f"  seg {event.segment + 1} try {event.attempt + 1} {event.verdict:<10} "
+        head = Text(where, _verdict_style(event.verdict))
+        return head + Text(f"{event.reward:+.3f}{tau}  ") + Text(repr(event.text), "dim")
+    if isinstance(event, SegmentAccepted):
+        note = " (exhausted: best taken)" if event.exhausted else ""
+        return Text(f"✓ segment {event.segment + 1}{note}: ", "green bold") + Text(event.text)
+    if isinstance(event, ParamsChanged):
+        changes = ", ".join(f"{k} {old} → {new}" for k, (old, new) in event.changes.items())
+        return Text(f"params changed before segment {event.segment + 1}: {changes}", "yellow")
+    if isinstance(event, RunFinished):
+        from .run import summary
+
+        return Text("assistant: ", "green") + Text(event.text) + Text("\n" + summary(event), "dim")
+    if isinstance(event, RunFailed):
+        return Text(f"run failed: {event.message}", "red")
+    return None
+
+
+def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Event]]]:
+    """(title, events) per run: a run id in the database, or every run of a JSONL export."""
+    path = Path(store_or_file)
+    if path.suffix == ".jsonl" and path.is_file():
+        from stars_engine.store.importer import parse
+
+        return [
+            (f"run {run.header['id']} · {session.header['title']}", run.events)
+            for session in parse(path)
+            for run in session.runs
+        ]
+    with _store(db) as store:
+        kind, ident = store.resolve(store_or_file)
+        run_ids = [ident] if kind == "run" else [r.id for r in store.runs_of(ident)]
+        return [(f"run {r}", store.run_events(r)) for r in run_ids]
+
+
+def replay_command(
+    run: str = typer.Argument(..., help="Run id or session id (a unique prefix), or a JSONL export file."),
+    db: DbOption = None,
+    plain: bool = typer.Option(False, "--plain", help="Print in the terminal instead of the workbench."),
+    speed: float = typer.Option(
+        0.0, "--speed", min=0.0, help="Replay pace: 1 = as recorded, 2 = twice as fast, 0 = at once."
+    ),
+) -> None:
+    """Show a recorded run again, attempt by attempt (no model needed)."""
+    runs = _load_replay(run, db)
+    if not plain and sys.stdout.isatty():
+        _replay_in_workbench(runs, speed)
+        return
+    for title, events in runs:
+        console.rule(escape(title))
+        for event in pace(events, speed or None):
+            line = render(event)
+            if line is not None:
+                console.print(line)
+
+
+def _replay_in_workbench(runs: list[tuple[str, list[Event]]], speed: float) -> None:
+    try:
+        from ..replay_app import replay_app
+    except ImportError:
+        raise StarsError("the replay screen is not available; use --plain") from None
+    replay_app(runs, speed).run()
+
+
+# -- export / import -----------------------------------------------------
+def export_command(
+    ident: Annotated[str, typer.Argument(metavar="RUN|SESSION", help="Run or session id (a unique prefix).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help=f"{', '.join(FORMATS)} (default: from the file's extension)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    db: DbOption = None,
+) -> None:
+    """Export a run or a whole session: md (transcript), jsonl (lossless), html (one page), csv (attempts)."""
+    with _store(db) as store:
+        kind, full = store.resolve(ident)
+        exporter = export_run if kind == "run" else export_session
+        written = exporter(store, full, fmt, output, force)
+    console.print(f"wrote {kind} {full} to {escape(str(written))}")
+
+
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A JSONL file written by `stars export --format jsonl`.")],
+    db: DbOption = None,
+) -> None:
+    """Add the sessions of a JSONL export to the database (ids are kept)."""
+    with _store(db) as store:
+        ids = import_jsonl(store, file)
+        path = store.path
+    for session_id in ids:
+        console.print(f"imported session {session_id} into {escape(str(path))}")
 
 
 def register(app: typer.Typer) -> None:
-    """Nothing yet."""
+    app.add_typer(sessions_app, name="sessions")
+    app.command("replay")(replay_command)
+    app.command("export")(export_command)
+    app.command("import")(import_command)

@@ -1,0 +1,52 @@
+"""Shared by the store tests: record a scripted run, call the CLI in-process, fingerprint a file."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import pytest
+from fakes import ScriptedPolicy, ScriptedReward
+
+from stars_engine.engine import run
+from stars_engine.events import Event
+from stars_engine.params import Params
+from stars_engine.store import Recorder
+from stars_tui.cli import main
+
+
+def record_fake(
+    db: Path,
+    prompt: str = "be kind and clear",
+    session_id: str | None = None,
+    history: list[dict[str, str]] | None = None,
+    **params,
+) -> tuple[Recorder, list[Event]]:
+    """Record one scripted run; returns the recorder (run_id, session_id) and the events it passed on."""
+    messages = [*(history or []), {"role": "user", "content": prompt}]
+    settings = {"segment_tokens": 3, "max_new_tokens": 12, "max_attempts": 4, "seed": 7, **params}
+    recorder = Recorder(db, session_id=session_id)
+    events = list(
+        recorder.record(run(ScriptedPolicy(eos_after=10), ScriptedReward(), messages, Params(**settings)))
+    )
+    return recorder, events
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``stars ARGV`` in this process as the console script would: (exit code, stdout, stderr)."""
+    old = sys.argv
+    sys.argv = ["stars", *argv]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fingerprint(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
