@@ -46,6 +46,7 @@ class StarsApp(App):
         reward_loader: RewardLoader,
         db_path: Path | None = None,
         params: Params | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.policy_loader = policy_loader
@@ -56,7 +57,7 @@ class StarsApp(App):
         self.reward: Reward | None = None
         self.model_status = "loading models…"
         self.chat = ChatSession(db_path)
-        self._load_started = time.monotonic()
+        self.clock = clock  # tests freeze it so the status line draws the same each time
 
     def get_default_screen(self) -> Screen:
         return ChatScreen()
@@ -72,14 +73,14 @@ class StarsApp(App):
 
     @work(thread=True, group="load", exit_on_error=False)
     def load_models(self) -> None:
-        started = time.monotonic()
+        started = self.clock()
         try:
             policy = self.policy_loader()
             reward = self.reward_loader()
         except Exception as exc:  # noqa: BLE001 - a load failure is shown, the app stays usable
-            self.post_message(ModelsLoaded(None, None, one_line(exc), time.monotonic() - started))
+            self.post_message(ModelsLoaded(None, None, one_line(exc), self.clock() - started))
             return
-        self.post_message(ModelsLoaded(policy, reward, None, time.monotonic() - started))
+        self.post_message(ModelsLoaded(policy, reward, None, self.clock() - started))
 
     @on(ModelsLoaded)
     def models_loaded(self, message: ModelsLoaded) -> None:

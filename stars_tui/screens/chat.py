@@ -10,7 +10,6 @@ parameter bar lands at the next segment (and comes back as ``ParamsChanged``).
 from __future__ import annotations
 
 import threading
-import time
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -93,7 +92,7 @@ class ChatScreen(Screen):
         self.pump = EventPump(self._runs)
         self.cancel = threading.Event()
         self.running = True
-        self.run_started = time.monotonic()
+        self.run_started = self.app.clock()
         self.generate(self.app.chat.messages(), self.pump, self.cancel)
         self.redraw()
 
@@ -149,7 +148,7 @@ class ChatScreen(Screen):
     def elapsed(self) -> float:
         if self.state.finished is not None:
             return self.state.finished.stats.wall_seconds
-        return time.monotonic() - self.run_started if self.running else 0.0
+        return self.app.clock() - self.run_started if self.running else 0.0
 
     def redraw(self) -> None:
         if self.assistant is not None:

@@ -1,0 +1,97 @@
+"""Helpers for the workbench tests: a fast scripted engine, a gate to freeze a run mid-way."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fakes import ScriptedPolicy, ScriptedReward
+
+from stars_engine.params import Params
+from stars_tui.app import StarsApp
+
+SIZE = (140, 40)
+FAST = Params(
+    seed=7, segment_tokens=4, max_new_tokens=24, threshold=0.3, threshold_mode="fixed",
+    candidates_per_round=2, max_attempts=6,
+)
+
+
+class GatedPolicy(ScriptedPolicy):
+    """A scripted policy that stops, once, when the reply reaches ``pause_at`` tokens.
+
+    The test sees ``reached`` set, does what it wants with the run frozen
+    mid-way, and opens ``gate`` to let it go on.
+    """
+
+    def __init__(self, pause_at: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pause_at = pause_at
+        self.reached = threading.Event()
+        self.gate = threading.Event()
+
+    def sample(self, n, max_tokens, sampling, cancel=None):
+        if len(self.reply) >= self.pause_at and not self.reached.is_set():
+            self.reached.set()
+            self.gate.wait(30)
+        return super().sample(n, max_tokens, sampling, cancel)
+
+
+def make_app(
+    policy=None, db_path: Path | None = None, params: Params = FAST, reward=None, clock=None
+) -> StarsApp:
+    policy = policy or ScriptedPolicy()
+    reward = reward or ScriptedReward()
+    extra = {"clock": clock} if clock is not None else {}
+    return StarsApp(lambda: policy, lambda: reward, db_path=db_path, params=params, **extra)
+
+
+async def wait_until(pilot, predicate: Callable[[], bool], what: str, limit: float = 20.0) -> None:
+    """Let the app run until ``predicate`` holds; fail naming ``what`` if it never does."""
+    steps = int(limit / 0.02)
+    for _ in range(steps):
+        if predicate():
+            await pilot.pause()
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"gave up waiting for: {what}")
+
+
+def keys(text: str) -> list[str]:
+    """Key names Pilot.press takes for ``text``."""
+    names = {" ": "space", "-": "minus", ".": "full_stop", "/": "slash"}
+    return [names.get(c, c) for c in text]
+
+
+async def ready(pilot) -> None:
+    await wait_until(pilot, lambda: pilot.app.policy is not None, "models loaded")
+
+
+async def send(pilot, text: str) -> None:
+    """Type a prompt in the prompt box and press Enter."""
+    await ready(pilot)
+    pilot.app.chat_screen.query_one("#prompt").focus()
+    await pilot.press(*keys(text), "enter")
+
+
+async def finish(pilot) -> None:
+    screen = pilot.app.chat_screen
+    await wait_until(pilot, lambda: not screen.running and screen.state.done, "the run to finish")
+
+
+async def chat(pilot, text: str) -> None:
+    await send(pilot, text)
+    await finish(pilot)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "stars.db"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Pilot tests run on asyncio (through anyio's pytest plugin)."""
+    return "asyncio"
