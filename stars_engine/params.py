@@ -7,8 +7,9 @@ so an invalid value is refused with the same message everywhere.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ParamError
 
@@ -53,18 +54,18 @@ class Params:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Params":
+    def from_dict(cls, data: dict[str, Any]) -> Params:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def with_changes(self, **changes: Any) -> "Params":
+    def with_changes(self, **changes: Any) -> Params:
         """A validated copy; raises ParamError naming the bad field."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
             raise ParamError(sorted(unknown)[0], "no such parameter")
         return replace(self, **changes)
 
-    def diff(self, other: "Params") -> dict[str, tuple[Any, Any]]:
+    def diff(self, other: Params) -> dict[str, tuple[Any, Any]]:
         """Fields whose value differs, as {name: (self's, other's)}."""
         mine, theirs = self.to_dict(), other.to_dict()
         return {k: (mine[k], theirs[k]) for k in mine if mine[k] != theirs[k]}

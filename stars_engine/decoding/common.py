@@ -12,10 +12,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..events import ACCEPTED, REJECTED, ParamsChanged, RunStarted, RunStats
-from ..params import RUN_LEVEL_FIELDS, Params, ParamsSource
+from ..params import RUN_LEVEL_FIELDS, ParamsSource
 from ..policy.base import Candidate, Policy, Sampling
 from ..reward.base import Reward
 
@@ -115,7 +115,7 @@ class RunContext:
             seed=self.seed,
             prompt_tokens=prompt_tokens,
             baseline_reward=baseline,
-            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     def stats(self) -> RunStats:

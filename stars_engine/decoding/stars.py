@@ -30,7 +30,7 @@ def scheduled_threshold(params: Params, baseline: float, reply_tokens: int) -> f
     if params.threshold_mode == "fixed":
         return params.threshold
     progress = min(1.0, reply_tokens / params.max_new_tokens)
-    return baseline + (params.threshold - baseline) * progress
+    return baseline * (1.0 - progress) + params.threshold * progress  # exact at both ends
 
 
 class StarsJudge:

@@ -31,7 +31,7 @@ class Rubric:
         return asdict(self)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Rubric":
+    def load(cls, path: Path | None = None) -> Rubric:
         """Read a rubric JSON file (the bundled default when ``path`` is None)."""
         path = Path(path) if path is not None else DEFAULT_RUBRIC_FILE
         try:
@@ -43,7 +43,7 @@ class Rubric:
         return cls.from_dict(data, str(path))
 
     @classmethod
-    def from_dict(cls, data: object, where: str = "rubric") -> "Rubric":
+    def from_dict(cls, data: object, where: str = "rubric") -> Rubric:
         if not isinstance(data, dict):
             raise StarsError(f"{where}: expected a JSON object with 'prefer' and 'avoid' lists")
         prefer, avoid = data.get("prefer"), data.get("avoid")

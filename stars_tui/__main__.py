@@ -1,0 +1,5 @@
+"""``python -m stars_tui`` is ``stars``."""
+
+from .cli import main
+
+main()
