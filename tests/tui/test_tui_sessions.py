@@ -1,0 +1,155 @@
+"""Pilot tests of the sessions, replay and export screens over a real SQLite file."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SIZE, chat, keys, make_app, wait_until
+from textual.widgets import DataTable
+
+from stars_engine.store import open_store
+from stars_tui.screens.replay import ReplayScreen
+from stars_tui.screens.sessions import SessionsScreen
+
+pytestmark = pytest.mark.anyio
+
+
+async def two_sessions(pilot) -> tuple[str, str]:
+    await chat(pilot, "tell me about rivers")
+    first = pilot.app.chat.session_id
+    await pilot.press("ctrl+n")
+    await chat(pilot, "explain mountains")
+    return first, pilot.app.chat.session_id
+
+
+async def test_search_finds_the_session_with_the_word_and_enter_opens_it(db):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        rivers, mountains = await two_sessions(pilot)
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, SessionsScreen)
+        assert screen.query_one("#sessions", DataTable).row_count == 2
+        await pilot.press("slash", *keys("rivers"), "enter")
+        table = screen.query_one("#sessions", DataTable)
+        assert table.row_count == 1
+        assert screen.session_id == rivers
+        assert "rivers" in str(table.get_row_at(0)[4])
+        await pilot.press("enter")
+        assert app.screen is app.chat_screen
+        assert app.chat.session_id == rivers
+        assert app.chat.turns[0] == {"role": "user", "content": "tell me about rivers"}
+        await chat(pilot, "and lakes")
+        assert app.chat.session_id == rivers
+        with open_store(db) as store:
+            assert store.session(rivers).runs == 2
+
+
+async def test_rename_and_delete_a_session(db):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        rivers, mountains = await two_sessions(pilot)
+        await pilot.press("f2")
+        screen = app.screen
+        assert screen.session_id == mountains  # newest first
+        await pilot.press("r")
+        answer = app.screen.query_one("#answer")
+        answer.value = ""
+        await pilot.press(*keys("Peaks"), "enter")
+        with open_store(db) as store:
+            assert store.session(mountains).title == "Peaks"
+        assert "Peaks" in str(screen.query_one("#sessions", DataTable).get_row_at(0)[1])
+        await pilot.press("d")
+        await pilot.press("y")
+        with open_store(db) as store:
+            assert [s.id for s in store.list_sessions()] == [rivers]
+        assert screen.query_one("#sessions", DataTable).row_count == 1
+        assert app.chat.session_id is None  # the open session was the deleted one
+
+
+async def test_replay_steps_one_attempt_at_a_time_then_plays_to_the_end(db):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "replay me")
+        live = app.chat_screen.state
+        await pilot.press("f3")
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen)
+        assert screen.state.attempts == 0
+        await pilot.press("n", "n", "n")
+        assert screen.state.attempts == 3
+        shown = screen.query_one("#attempts", DataTable)
+        first = live.segments[0].attempts
+        assert shown.row_count == min(3, len(first))
+        screen.speed = 64.0
+        await pilot.press("space")
+        await wait_until(pilot, lambda: screen.finished and not screen.playing, "the replay to end")
+        assert screen.state.text == live.text
+        assert screen.state.attempts == live.attempts
+        assert screen.query_one("#segments", DataTable).row_count == len(live.segments)
+        await pilot.press("escape")
+        assert app.screen is app.chat_screen
+
+
+async def test_replay_speed_keys_change_the_speed():
+    from stars_tui.screens.replay import SPEEDS
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ReplayScreen([]))
+        await pilot.pause()
+        screen = app.screen
+        start = screen.speed
+        await pilot.press("plus")
+        assert screen.speed == SPEEDS[SPEEDS.index(start) + 1]
+        await pilot.press("minus", "minus")
+        assert screen.speed == SPEEDS[SPEEDS.index(start) - 1]
+
+
+async def test_export_writes_the_run_in_the_format_its_name_says(db, tmp_path):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "export <me> & mine")
+        await pilot.press("f4")
+        dialog = app.screen
+        target = tmp_path / "run.html"
+        dialog.query_one("#path").value = str(target)
+        await pilot.pause()
+        assert dialog.query_one("#format").value == "html"
+        await pilot.click("#export")
+        assert target.is_file()
+        page = target.read_text()
+        assert "<html" in page.lower() and "export &lt;me&gt; &amp; mine" in page
+        assert app.screen is app.chat_screen
+
+
+async def test_export_refuses_to_overwrite_and_says_why(db, tmp_path):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "twice")
+        target = tmp_path / "run.md"
+        target.write_text("keep me")
+        await pilot.press("f4")
+        app.screen.query_one("#path").value = str(target)
+        await pilot.click("#export")
+        assert "already exists" in str(app.screen.query_one("#export-error").render())
+        assert target.read_text() == "keep me"
+
+
+async def test_export_a_session_from_the_sessions_screen_as_csv(db, tmp_path):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "rows please")
+        attempts = app.chat_screen.state.attempts
+        await pilot.press("f2", "e")
+        target = tmp_path / "session.csv"
+        app.screen.query_one("#path").value = str(target)
+        await pilot.click("#export")
+        assert len(target.read_text().strip().splitlines()) == attempts + 1  # a header, a row per attempt
+
+
+async def test_without_a_database_the_store_actions_say_so():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        assert app.screen is app.chat_screen
+        assert any("No session database" in n.message for n in app._notifications)
