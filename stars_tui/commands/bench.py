@@ -1,7 +1,187 @@
-"""``stars bench`` (bench issue)."""
+"""``stars bench``: STARS against Best-of-N and vanilla at equal compute.
+
+The machinery is headless (``stars_engine.bench``); this module parses the
+options, loads the models once, draws the progress bar and the Rich table.
+Every option is checked before a model is loaded, so a typo costs nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from stars_engine.errors import StarsError
+
+from .options import MODEL_OPTIONS, ModelChoice
+
+JUDGES = ("chat", "none")
+DEFAULT_OUT = Path("bench-results")
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _wtl(tally: dict[str, Any] | None) -> str:
+    if not tally:
+        return "–"
+    return f"{tally['win']}/{tally['tie']}/{tally['loss']} vs {tally['opponent']}"
+
+
+def results_table(summary: dict[str, Any]):
+    """The terminal table: one row per strategy, every headline number."""
+    from rich.table import Table
+
+    table = Table(title="stars bench (means per reply; judge W/T/L)", show_lines=False)
+    for name in ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reward calls", "fwd passes",
+                 "wall s", "accept", "att/seg", "judge vs vanilla", "judge vs BoN"):
+        left = name == "strategy" or name.startswith("judge")
+        table.add_column(name, justify="left" if left else "right")
+    for s in summary["strategies"]:
+        g = s["guide_reward"]
+        table.add_row(
+            s["strategy"], str(s["cells"]) + (f" ({s['failed']} failed)" if s["failed"] else ""),
+            f"{_fmt(g['mean'])} [{_fmt(g['ci_low'])}, {_fmt(g['ci_high'])}]",
+            _fmt(s["tokens_generated"], ".0f"), _fmt(s["reward_calls"], ".1f"),
+            _fmt(s["policy_forward_passes"], ".0f"), _fmt(s["wall_seconds"], ".1f"),
+            _fmt(s["acceptance_rate"], ".0%"), _fmt(s["attempts_per_segment"], ".2f"),
+            _wtl(s["judge"].get("vs_vanilla")), _wtl(s["judge"].get("vs_bon")),
+        )
+    return table
+
+
+def goal_lines(goal: dict[str, Any]) -> list[str]:
+    lines = []
+    for b in goal["budgets"]:
+        who = ", ".join(b["reached_by"]) or "no STARS setting"
+        lines.append(f"{b['bon']} (reward {b['guide_reward']:.3f} at {b['tokens_generated']:.0f} tokens): "
+                     f"reached with fewer tokens by {who}")
+    met = "met" if goal["frontier_goal_met"] else "not met"
+    reached = f"{goal['budgets_reached']}/{len(goal['budgets'])}"
+    lines.append(f"frontier goal (>= 3 of 4 budgets): {met} ({reached})")
+    if goal["judge_vs_vanilla"]:
+        met = "met" if goal["judge_goal_met"] else "not met"
+        lines.append(f"judge goal (a STARS setting wins more than it loses vs vanilla): {met}")
+    return lines
+
+
+def _progress_hooks(progress, cells_task, pairs_task):
+    from stars_engine.bench import Hooks
+
+    def cell_done(cell, record, skipped):
+        note = "resumed" if skipped else ("failed" if record.get("error") else "done")
+        progress.update(cells_task, advance=1, description=f"{cell.prompt.id} · {cell.spec.label} ({note})")
+
+    return Hooks(
+        cells_total=lambda n: progress.update(cells_task, total=n),
+        cell_done=cell_done,
+        pairs_total=lambda n: progress.update(pairs_task, total=n, visible=True),
+        pair_done=lambda pair, skipped: progress.update(pairs_task, advance=1),
+    )
+
+
+def _recorder(db: Path | None):
+    if db is None:
+        return None
+    from stars_engine.store import Recorder
+
+    recorder = Recorder(db, title="stars bench")
+    return recorder.record
+
+
+def bench_command(
+    prompts: Annotated[Path | None, typer.Option(
+        "--prompts", help="Prompt file, JSONL with a 'prompt' per line (default: shipped set).")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", help="Use the first N prompts, taken round-robin across categories.")] = None,
+    strategies: Annotated[str | None, typer.Option(
+        "--strategies",
+        help="Comma-separated: vanilla, bon-N, stars[:key=value…] (keys: seg, tau, mode, k, attempts, "
+             "rule or any Params field). Default: vanilla, bon-2/4/8/16 and three STARS settings.")] = None,
+    seeds: Annotated[str, typer.Option(
+        "--seeds", help="Comma-separated seeds; every cell runs once per seed.")] = "0",
+    max_new_tokens: Annotated[int, typer.Option(
+        "--max-new-tokens", help="Most tokens per reply, for every strategy.")] = 48,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Output folder; run again with the same folder to resume.")] = DEFAULT_OUT,
+    judge: Annotated[str, typer.Option(
+        "--judge", help="Held-out judge: chat (the chat model, pairwise) or none.")] = "chat",
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="Also record every run into this session database.")] = None,
+    **model_kwargs: Any,
+) -> None:
+    """Run strategies over a prompt set and compare reward against compute (resumable)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from stars_engine.bench import (
+        DEFAULT_STRATEGIES,
+        BenchPlan,
+        load_prompts,
+        parse_seeds,
+        parse_specs,
+        run_bench,
+        take,
+    )
+    from stars_engine.bench.judge import chat_judge_for
+    from stars_engine.params import Params
+
+    from .run import load_models
+
+    if judge not in JUDGES:
+        raise StarsError(f"--judge must be one of {', '.join(JUDGES)}; got {judge!r}")
+    if out.exists() and not out.is_dir():
+        raise StarsError(f"--out {out} exists and is not a folder")
+    try:
+        base = Params(max_new_tokens=max_new_tokens)
+    except StarsError as exc:
+        raise StarsError(f"--max-new-tokens: {exc}") from None
+    chosen = take(load_prompts(prompts), limit)
+    specs = parse_specs(strategies or DEFAULT_STRATEGIES, base)
+    config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]])}
+    plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config)
+    wrap = _recorder(db)
+    policy, reward = load_models(ModelChoice(**model_kwargs))
+    held_out = chat_judge_for(policy) if judge == "chat" else None
+    console = Console(stderr=True)
+    cancel = threading.Event()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            cells_task = progress.add_task("cells", total=None)
+            pairs_task = progress.add_task("judge", total=None, visible=False)
+            hooks = _progress_hooks(progress, cells_task, pairs_task)
+            summary = run_bench(policy, reward, held_out, plan, hooks, wrap, cancel)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished cells are kept in {out}; run the same command to resume",
+              file=sys.stderr)
+        raise typer.Exit(130) from None
+    Console().print(results_table(summary))
+    for line in goal_lines(summary["goal"]):
+        print(line)
+    print(f"wrote {out / 'summary.json'}, " + ", ".join(summary["plots"]))
+
+
+def _with_model_options(func):
+    """Add the shared model options (--model, --reward, --rubric, --device, --allow-download)."""
+    import functools
+    import inspect
+
+    own = [p for p in inspect.signature(func).parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
+             for name, (ann, opt) in MODEL_OPTIONS.items()]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        return func(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
+    return wrapper
+
 
 def register(app: typer.Typer) -> None:
-    """Nothing yet."""
+    app.command("bench")(_with_model_options(bench_command))
