@@ -140,9 +140,7 @@ def mark_interrupted(db: Database) -> int:
     dead = [run_id for run_id, pid in rows if pid is None or not _pid_alive(pid)]
     if dead:
         with write(db):
-            db.execute(
-                f"UPDATE runs SET status = 'interrupted' WHERE id IN ({', '.join('?' * len(dead))})", dead
-            )
+            db.execute(f"UPDATE runs SET status = 'interrupted' WHERE id IN ({', '.join('?' * len(dead))})", dead)
     return len(dead)
 
 

@@ -103,8 +103,7 @@ def _md_segment(view: SegmentView) -> list[str]:
     if view.rejected:
         out.append(f"<details><summary>{len(view.rejected)} other attempt(s)</summary>\n")
         out += [
-            f"- {a.verdict}, reward {_num(a.reward)} vs {_num(a.threshold)}: "
-            f"<code>{html.escape(a.text)}</code>"
+            f"- {a.verdict}, reward {_num(a.reward)} vs {_num(a.threshold)}: <code>{html.escape(a.text)}</code>"
             for a in view.rejected
         ]
         out += ["", "</details>", ""]
@@ -157,8 +156,7 @@ def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
         if v.accepted
     )
     out = [
-        f"<h2>Turn {run.turn + 1} · run <code>{e(run.id)}</code> · "
-        f"{e(run.strategy)} · {e(_outcome(run))}</h2>",
+        f"<h2>Turn {run.turn + 1} · run <code>{e(run.id)}</code> · {e(run.strategy)} · {e(_outcome(run))}</h2>",
         f'<div class="user">{e(run.prompt)}</div>',
         f'<p class="meta">{e(run.policy_id)} · reward {e(run.reward_id)}</p>',
         f'<div class="reply">{spans}</div>',
@@ -247,9 +245,7 @@ def format_for(path: Path, fmt: str | None = None) -> str:
     """The format asked for, else the one the file's extension names."""
     chosen = fmt or SUFFIXES.get(Path(path).suffix.lower())
     if chosen is None:
-        raise StarsError(
-            f"cannot tell the format from {Path(path).name!r}; pass --format {'|'.join(FORMATS)}"
-        )
+        raise StarsError(f"cannot tell the format from {Path(path).name!r}; pass --format {'|'.join(FORMATS)}")
     if chosen not in FORMATS:
         raise StarsError(f"unknown format {chosen!r}; choose one of {', '.join(FORMATS)}")
     return chosen

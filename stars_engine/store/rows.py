@@ -9,6 +9,7 @@ run's own row.
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
 from ..events import (
@@ -43,15 +44,22 @@ def step_row(run_id: str, seq: int, event: Event) -> tuple[str, dict[str, Any]]:
     return table, {"run_id": run_id, "seq": seq, **row}
 
 
-def step_event(table: str, row: dict[str, Any]) -> Event:
-    """The event a step row was written from."""
+def step_columns(table: str) -> list[str]:
+    """The table's event columns, in the order of the event's fields (so a row is its arguments)."""
+    return [f.name for f in fields(STEP_TABLES[table][0])]
+
+
+def step_event(table: str, values: tuple[Any, ...]) -> Event:
+    """The event a step row was written from; ``values`` are the ``step_columns`` in order."""
     cls, json_cols, bool_cols = STEP_TABLES[table]
-    data = {k: v for k, v in row.items() if k not in ("run_id", "seq")}
-    for col in json_cols:
-        data[col] = json.loads(data[col])
-    for col in bool_cols:
-        data[col] = bool(data[col])
-    return event_from_dict({"type": cls.__name__, **data})
+    if json_cols or bool_cols:
+        named = dict(zip(step_columns(table), values, strict=True))
+        for col in json_cols:
+            named[col] = json.loads(named[col])
+        for col in bool_cols:
+            named[col] = bool(named[col])
+        return cls(**named)
+    return cls(*values)
 
 
 def started_row(event: RunStarted) -> dict[str, Any]:

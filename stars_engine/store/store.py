@@ -17,7 +17,7 @@ from ..errors import StarsError
 from ..events import Event
 from . import ids
 from .connect import connect, write
-from .rows import STEP_TABLES, closing_event, started_event, step_event
+from .rows import STEP_TABLES, closing_event, started_event, step_columns, step_event
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,7 @@ class SearchHit:
 
 
 MARK_START, MARK_END = "«", "»"
-SESSION_COLUMNS = (
-    "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id)"
-)
+SESSION_COLUMNS = "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id)"
 RUN_COLUMNS = "*, (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id) AS attempt_count"
 
 
@@ -140,9 +138,7 @@ class Store:
         return [SessionInfo(*row) for row in self.db.execute(sql)]
 
     def session(self, session_id: str) -> SessionInfo:
-        row = self.db.execute(
-            f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", [session_id]
-        ).fetchone()
+        row = self.db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", [session_id]).fetchone()
         if row is None:
             raise StarsError(f"no session with id {session_id!r}")
         return SessionInfo(*row)
@@ -150,9 +146,7 @@ class Store:
     def runs_of(self, session_id: str) -> list[RunInfo]:
         """The session's runs (its turns), oldest first."""
         self.session(session_id)
-        rows = self.db.query(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE session_id = ? ORDER BY turn", [session_id]
-        )
+        rows = self.db.query(f"SELECT {RUN_COLUMNS} FROM runs WHERE session_id = ? ORDER BY turn", [session_id])
         return [_run_info(row) for row in rows]
 
     def messages_of(self, session_id: str) -> list[Message]:
@@ -202,22 +196,21 @@ class Store:
             raise StarsError(f"no run with id {run_id!r}")
         return rows[0]
 
+    def _steps(self, table: str, run_id: str) -> list[tuple[int, str, tuple]]:
+        columns = ", ".join(step_columns(table))
+        rows = self.db.execute(f"SELECT seq, {columns} FROM {table} WHERE run_id = ? ORDER BY seq", [run_id])
+        return [(row[0], table, row[1:]) for row in rows]
+
     def get_run(self, run_id: str) -> RunInfo:
         return _run_info(self._run_row(run_id))
 
     def run_events(self, run_id: str) -> list[Event]:
         """The run's events in the order the engine produced them (a live stream, replayed)."""
         run = self._run_row(run_id)
-        steps = [
-            [
-                (row["seq"], table, row)
-                for row in self.db.query(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY seq", [run_id])
-            ]
-            for table in STEP_TABLES
-        ]
+        steps = [self._steps(table, run_id) for table in STEP_TABLES]
         merged = heapq.merge(*steps, key=lambda item: item[0])
         events: list[Event] = [started_event(run)]
-        events += [step_event(table, row) for _, table, row in merged]
+        events += [step_event(table, values) for _, table, values in merged]
         last = closing_event(run)
         if last is not None:
             events.append(last)
