@@ -62,6 +62,10 @@ class ChatScreen(Screen):
         yield StatusLine(id="status")
         yield Footer()
 
+    def on_unmount(self) -> None:
+        """However the app ends, the generation thread is told to stop."""
+        self.cancel.set()
+
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         self.set_interval(1.0, self.refresh_status)

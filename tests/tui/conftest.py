@@ -20,22 +20,32 @@ FAST = Params(
 
 
 class GatedPolicy(ScriptedPolicy):
-    """A scripted policy that stops, once, when the reply reaches ``pause_at`` tokens.
+    """A scripted policy that stops once: when the reply reaches ``pause_at`` tokens,
+    or at its ``pause_on_call``-th round of sampling.
 
     The test sees ``reached`` set, does what it wants with the run frozen
-    mid-way, and opens ``gate`` to let it go on.
+    mid-way, and opens ``gate`` to let it go on (or the run is cancelled).
     """
 
-    def __init__(self, pause_at: int, **kwargs) -> None:
+    def __init__(self, pause_at: int | None = None, pause_on_call: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.pause_at = pause_at
+        self.pause_on_call = pause_on_call
+        self.calls = 0
         self.reached = threading.Event()
         self.gate = threading.Event()
 
+    def _due(self) -> bool:
+        if self.pause_on_call is not None:
+            return self.calls == self.pause_on_call
+        return len(self.reply) >= self.pause_at
+
     def sample(self, n, max_tokens, sampling, cancel=None):
-        if len(self.reply) >= self.pause_at and not self.reached.is_set():
+        self.calls += 1
+        if self._due() and not self.reached.is_set():
             self.reached.set()
-            self.gate.wait(30)
+            while not self.gate.wait(0.02) and not (cancel is not None and cancel.is_set()):
+                pass
         return super().sample(n, max_tokens, sampling, cancel)
 
 

@@ -1,0 +1,96 @@
+"""Pictures of the three main screens (pytest-textual-snapshot), made deterministic.
+
+A frozen clock fixes the status line; a gated scripted policy freezes the run
+mid-way; recorded timings, ids and dates are replaced by fixed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import FAST, SIZE, GatedPolicy, make_app, send, wait_until
+from fakes import ScriptedPolicy, ScriptedReward
+
+from stars_engine import engine
+from stars_engine.events import AttemptScored, Event, RunFinished, RunStarted
+from stars_tui.screens.replay import ReplayScreen
+
+
+class FrozenClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fixed_events(prompt: str) -> list[Event]:
+    """A scripted run with its timings and date replaced by fixed values."""
+    events = list(engine.run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": prompt}], FAST))
+    fixed = []
+    for event in events:
+        if isinstance(event, AttemptScored):
+            event = dataclasses.replace(event, elapsed_ms=25.0)
+        elif isinstance(event, RunStarted):
+            event = dataclasses.replace(event, started_at="2026-01-02T03:04:05+00:00")
+        elif isinstance(event, RunFinished):
+            event = dataclasses.replace(event, stats=dataclasses.replace(event.stats, wall_seconds=1.5))
+        fixed.append(event)
+    return fixed
+
+
+def test_main_screen_mid_run(snap_compare):
+    clock = FrozenClock()
+    # With seed 14, segment 2's first round is two rejections: stop in its second round.
+    policy = GatedPolicy(pause_on_call=4)
+    app = make_app(policy=policy, clock=clock, params=FAST.with_changes(seed=14))
+
+    async def mid_run(pilot) -> None:
+        await send(pilot, "Say something kind about rivers")
+        await wait_until(pilot, policy.reached.is_set, "the run to reach segment 2's second round")
+        state = app.chat_screen.state
+        await wait_until(pilot, lambda: state.attempts == 6, "segment 2's first round shown")
+        clock.now = 102.5
+        app.chat_screen.refresh_status()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=mid_run)
+
+
+def test_replay_screen_part_way(snap_compare):
+    app = make_app(clock=FrozenClock())
+
+    async def replay(pilot) -> None:
+        app.push_screen(ReplayScreen(fixed_events("Describe a mountain"), title="run 0000beef"))
+        await pilot.pause()
+        await pilot.press(*["n"] * 9)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=replay)
+
+
+def test_sessions_screen(snap_compare, db, monkeypatch):
+    from stars_engine.store import Recorder, recorder
+
+    ids = iter(f"{n:08x}" for n in range(0xA0, 0x100))
+    monkeypatch.setattr(recorder, "new_id", lambda: next(ids))
+    monkeypatch.setattr(recorder, "now", lambda: "2026-01-02T03:04:05+00:00")
+    for prompt in ("Tell me about rivers", "Explain mountains", "A poem about the sea"):
+        list(Recorder(db).record(fixed_events(prompt)))
+    app = make_app(db_path=db, clock=FrozenClock())
+
+    async def open_sessions(pilot) -> None:
+        await wait_until(pilot, lambda: app.policy is not None, "models loaded")
+        await pilot.press("f2")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=open_sessions)
+
+
+@pytest.fixture(autouse=True)
+def _no_blink(monkeypatch):
+    """A blinking cursor would make two pictures of one screen differ."""
+    from textual.widgets import Input, TextArea
+
+    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
+    monkeypatch.setattr(TextArea, "cursor_blink", False, raising=False)
