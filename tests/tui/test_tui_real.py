@@ -1,0 +1,32 @@
+"""The workbench on the real default models: a short prompt, a segment accepted and shown, recorded."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SIZE, chat
+from textual.widgets import DataTable
+
+from stars_engine.params import Params
+from stars_engine.store import open_store
+from stars_tui.app import StarsApp
+from stars_tui.widgets.transcript import AssistantTurn
+
+pytestmark = [pytest.mark.real, pytest.mark.anyio]
+
+
+async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, real_reward, db):
+    params = Params(seed=3, segment_tokens=8, max_new_tokens=16, max_attempts=3, candidates_per_round=2)
+    app = StarsApp(lambda: real_policy, lambda: real_reward, db_path=db, params=params)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "Name a fruit.")
+        state = app.chat_screen.state
+        assert state.failed is None, state.failed
+        accepted = [s.accepted for s in state.segments if s.accepted is not None]
+        assert accepted and state.text.strip()
+        assert state.text.strip() in str(app.chat_screen.query(AssistantTurn).last().render())
+        assert app.chat_screen.query_one("#segments", DataTable).row_count == len(state.segments)
+        with open_store(db) as store:
+            run = store.get_run(app.chat.last_run_id)
+            assert run.final_text == state.text
+            assert run.prompt == "Name a fruit."
+            assert run.attempts == state.attempts
