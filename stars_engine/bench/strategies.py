@@ -30,9 +30,9 @@ ALIASES = {
 # Calibrated on the default embedding rubric (see benchmarks/RESULTS.md).
 DEFAULT_STRATEGIES = (
     "vanilla,bon-2,bon-4,bon-8,bon-16,"
-    "stars:seg=8:tau=0.2:mode=schedule:k=4,"
-    "stars:seg=16:tau=0.2:mode=schedule:k=4,"
-    "stars:seg=8:tau=0.15:mode=fixed:k=2"
+    "stars:seg=8:tau=0.45:mode=schedule:k=1,"
+    "stars:seg=8:tau=0.25:mode=fixed:k=1,"
+    "stars:seg=16:tau=0.45:mode=schedule:k=2"
 )
 
 SPEC_HELP = "use vanilla, bon-N or stars[:key=value...]"

@@ -1,0 +1,47 @@
+"""``stars bench`` refuses bad options with one line and exit code 2, before loading a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from stars_tui import cli
+
+
+def run_cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr("sys.argv", ["stars", "bench", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategies", "vanilla,sampling"], "error: unknown strategy 'sampling'"),
+        (["--strategies", "bon-0"], "error: strategy 'bon-0': N must be at least 1"),
+        (["--limit", "0"], "error: --limit must be at least 1"),
+        (["--seeds", "a,b"], "error: --seeds must be comma-separated integers"),
+        (["--max-new-tokens", "0"], "error: --max-new-tokens: max_new_tokens: must be between"),
+        (["--judge", "oracle"], "error: --judge must be one of chat, none"),
+    ],
+)
+def test_bad_options(monkeypatch, capsys, args, message):
+    code, err = run_cli(monkeypatch, capsys, *args)
+    assert code == 2
+    assert err.strip().startswith(message)
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_empty_prompt_file(monkeypatch, capsys, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    code, err = run_cli(monkeypatch, capsys, "--prompts", str(empty))
+    assert code == 2 and "has no prompts" in err
+
+
+def test_out_must_be_a_folder(monkeypatch, capsys, tmp_path):
+    clash = tmp_path / "file"
+    clash.write_text("keep me")
+    code, err = run_cli(monkeypatch, capsys, "--out", str(clash))
+    assert code == 2 and "not a folder" in err
+    assert clash.read_text() == "keep me"
