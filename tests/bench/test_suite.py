@@ -129,3 +129,14 @@ def test_goal_check_counts_budgets(reached):
     goal = goal_check([*bons, star])
     assert goal["budgets_reached"] == reached
     assert goal["frontier_goal_met"] is (reached >= 3)
+
+
+def test_runs_can_be_recorded_into_a_session_database(tmp_path):
+    from stars_engine.store import Recorder, open_store
+
+    db = tmp_path / "bench.db"
+    summary = run_bench(ScriptedPolicy(), ScriptedReward(), None, plan(tmp_path, "vanilla,bon-2", (0,)),
+                        wrap=Recorder(db, title="stars bench").record)
+    with open_store(db) as store:
+        runs = [run for s in store.list_sessions() for run in store.runs_of(s.id)]
+    assert len(runs) == 4 == sum(s["cells"] for s in summary["strategies"])
