@@ -4,6 +4,7 @@ Files in the output folder:
     cells.jsonl      one line per finished (prompt, strategy, seed) cell
     verdicts.jsonl   one line per held-out judge comparison
     summary.json     every number (what the table and plot show, and the goal check)
+    summary.md       the table as Markdown
     frontier.png/svg reward against tokens generated
 Run it again with the same folder and it picks up where it stopped.
 """
@@ -27,6 +28,7 @@ from .log import JsonlLog
 from .metrics import summarize
 from .plot import plot_frontier
 from .prompts import BenchPrompt
+from .report import markdown_table
 from .strategies import StrategySpec
 
 CELLS, VERDICTS, SUMMARY = "cells.jsonl", "verdicts.jsonl", "summary.json"
@@ -86,5 +88,6 @@ def run_bench(
         "reward_id": reward.reward_id,
     }
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "summary.md").write_text(markdown_table(summary), encoding="utf-8")
     summary["plots"] = [str(p) for p in plot_frontier(summary, out)]
     return summary

@@ -22,35 +22,18 @@ JUDGES = ("chat", "none")
 DEFAULT_OUT = Path("bench-results")
 
 
-def _fmt(value: float | None, spec: str = ".3f") -> str:
-    return "–" if value is None else format(value, spec)
-
-
-def _wtl(tally: dict[str, Any] | None) -> str:
-    if not tally:
-        return "–"
-    return f"{tally['win']}/{tally['tie']}/{tally['loss']} vs {tally['opponent']}"
-
-
 def results_table(summary: dict[str, Any]):
     """The terminal table: one row per strategy, every headline number."""
     from rich.table import Table
 
-    table = Table(title="stars bench (means per reply; judge W/T/L)", show_lines=False)
-    for name in ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reward calls", "fwd passes",
-                 "wall s", "accept", "att/seg", "judge vs vanilla", "judge vs BoN"):
+    from stars_engine.bench.report import COLUMNS, row
+
+    table = Table(title="stars bench (means per reply)")
+    for name in COLUMNS:
         left = name == "strategy" or name.startswith("judge")
         table.add_column(name, justify="left" if left else "right")
     for s in summary["strategies"]:
-        g = s["guide_reward"]
-        table.add_row(
-            s["strategy"], str(s["cells"]) + (f" ({s['failed']} failed)" if s["failed"] else ""),
-            f"{_fmt(g['mean'])} [{_fmt(g['ci_low'])}, {_fmt(g['ci_high'])}]",
-            _fmt(s["tokens_generated"], ".0f"), _fmt(s["reward_calls"], ".1f"),
-            _fmt(s["policy_forward_passes"], ".0f"), _fmt(s["wall_seconds"], ".1f"),
-            _fmt(s["acceptance_rate"], ".0%"), _fmt(s["attempts_per_segment"], ".2f"),
-            _wtl(s["judge"].get("vs_vanilla")), _wtl(s["judge"].get("vs_bon")),
-        )
+        table.add_row(*row(s))
     return table
 
 

@@ -45,3 +45,23 @@ def test_out_must_be_a_folder(monkeypatch, capsys, tmp_path):
     code, err = run_cli(monkeypatch, capsys, "--out", str(clash))
     assert code == 2 and "not a folder" in err
     assert clash.read_text() == "keep me"
+
+
+def test_terminal_table_and_goal_lines_show_every_strategy(tmp_path):
+    from fakes import ScriptedPolicy, ScriptedReward
+    from rich.console import Console
+
+    from stars_engine.bench import BenchPlan, parse_specs, run_bench
+    from stars_engine.bench.prompts import BenchPrompt
+    from stars_engine.params import Params
+    from stars_tui.commands.bench import goal_lines, results_table
+
+    base = Params(max_new_tokens=4)
+    specs = parse_specs("vanilla,bon-2,stars:seg=2:k=1", base)
+    summary = run_bench(ScriptedPolicy(), ScriptedReward(), None,
+                        BenchPlan([BenchPrompt("a", "x", "hello")], specs, [0], base, tmp_path))
+    console = Console(record=True, width=250)
+    console.print(results_table(summary))
+    text = console.export_text()
+    assert all(spec.label in text for spec in specs)
+    assert goal_lines(summary["goal"])[0].startswith("bon-2 (reward")

@@ -44,6 +44,7 @@ def test_summary_has_every_metric_and_the_plots_exist(tmp_path):
     assert sum(stars["judge"]["vs_vanilla"][o] for o in (WIN, TIE, LOSS)) == 4
     assert saved["goal"]["budgets"] and "frontier_goal_met" in saved["goal"]
     assert saved["config"]["max_new_tokens"] == 6
+    assert (tmp_path / "out" / "summary.md").read_text().count("\n| `") == len(SPECS.split(","))
     for path in summary["plots"]:
         assert (tmp_path / "out" / path.split("/")[-1]).stat().st_size > 1000
 
