@@ -244,7 +244,7 @@ def replay_command(
     """Show a recorded run again, attempt by attempt (no model needed)."""
     runs = _load_replay(run, db)
     if not plain and sys.stdout.isatty():
-        _replay_in_workbench(runs, speed)
+        replay_app(runs, speed).run()
         return
     for title, events in runs:
         console.rule(escape(title))
@@ -254,12 +254,29 @@ def replay_command(
                 console.print(line)
 
 
-def _replay_in_workbench(runs: list[tuple[str, list[Event]]], speed: float) -> None:
-    try:
-        from ..replay_app import replay_app
-    except ImportError:
-        raise StarsError("the replay screen is not available; use --plain") from None
-    replay_app(runs, speed).run()
+def replay_app(runs: list[tuple[str, list[Event]]], speed: float):
+    """The workbench's replay screen alone, no model loaded; a session shows its last run,
+    whose history holds the earlier turns. ``speed`` 0 keeps the screen's default."""
+    from textual.app import App
+
+    from ..screens.replay import ReplayScreen
+
+    title, events = runs[-1]
+
+    class ReplayApp(App):
+        CSS_PATH = str(Path(__file__).resolve().parents[1] / "stars.tcss")
+        TITLE = "stars replay"
+
+        def on_mount(self) -> None:
+            screen = ReplayScreen(events, title=title)
+            if speed:
+                screen.speed = speed
+            self.push_screen(screen)
+
+        def action_pop_screen(self) -> None:
+            self.exit()  # the replay is the only screen: "back" means done
+
+    return ReplayApp()
 
 
 # -- export / import -----------------------------------------------------

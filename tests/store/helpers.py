@@ -27,9 +27,7 @@ def record_fake(
     messages = [*(history or []), {"role": "user", "content": prompt}]
     settings = {"segment_tokens": 3, "max_new_tokens": 12, "max_attempts": 4, "seed": 7, **params}
     recorder = Recorder(db, session_id=session_id)
-    events = list(
-        recorder.record(run(ScriptedPolicy(eos_after=10), ScriptedReward(), messages, Params(**settings)))
-    )
+    events = list(recorder.record(run(ScriptedPolicy(eos_after=10), ScriptedReward(), messages, Params(**settings))))
     return recorder, events
 
 

@@ -22,9 +22,7 @@ def main(db: Path, runs: int) -> int:
     attempts = 0
     params = Params(segment_tokens=2, max_new_tokens=12, max_attempts=4, candidates_per_round=2, seed=1)
     for i in range(runs):
-        events = run(
-            ScriptedPolicy(delay=0.0005), ScriptedReward(), [{"role": "user", "content": f"run {i}"}], params
-        )
+        events = run(ScriptedPolicy(delay=0.0005), ScriptedReward(), [{"role": "user", "content": f"run {i}"}], params)
         attempts += sum(isinstance(e, AttemptScored) for e in Recorder(db).record(events))
     return attempts
 

@@ -55,8 +55,7 @@ def test_a_database_from_a_newer_schema(tmp_path, good_db, capsys):
     with sqlite3.connect(newer) as conn:
         conn.execute("PRAGMA user_version = 99")
         conn.execute(
-            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
-            "VALUES ('stars', '0099_future', '')"
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('stars', '0099_future', '')"
         )
     conn.close()
     before = fingerprint(newer)
@@ -105,9 +104,7 @@ def test_exporting_onto_an_existing_file_needs_force(good_db, tmp_path, capsys):
 
 def test_an_unknown_export_format(good_db, tmp_path, capsys):
     db, recorder = good_db
-    assert_refused(
-        ["export", recorder.run_id, "-o", str(tmp_path / "x.txt"), "--db", str(db)], capsys, "--format"
-    )
+    assert_refused(["export", recorder.run_id, "-o", str(tmp_path / "x.txt"), "--db", str(db)], capsys, "--format")
     assert_refused(
         ["export", recorder.run_id, "-o", str(tmp_path / "x.md"), "-f", "pdf", "--db", str(db)], capsys, "pdf"
     )

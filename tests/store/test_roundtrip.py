@@ -33,14 +33,10 @@ def test_params_changed_mid_run_is_replayed_in_place(tmp_path):
     def source() -> Params:
         calls.append(1)
         threshold = 0.1 if len(calls) < 3 else 0.3
-        return Params(
-            segment_tokens=2, max_new_tokens=10, seed=3, threshold=threshold, threshold_mode="fixed"
-        )
+        return Params(segment_tokens=2, max_new_tokens=10, seed=3, threshold=threshold, threshold_mode="fixed")
 
     recorder = Recorder(tmp_path / "s.db")
-    events = list(
-        recorder.record(run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": "hi"}], source))
-    )
+    events = list(recorder.record(run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": "hi"}], source)))
     assert any(isinstance(e, ParamsChanged) for e in events)
     with open_store(tmp_path / "s.db") as store:
         assert store.run_events(recorder.run_id) == events
@@ -64,9 +60,7 @@ def test_second_turn_joins_the_session_and_stores_each_turn_once(tmp_path):
 def test_a_stream_abandoned_by_its_reader_reads_as_interrupted(tmp_path):
     db = tmp_path / "s.db"
     recorder = Recorder(db)
-    stream = recorder.record(
-        run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": "x"}], Params())
-    )
+    stream = recorder.record(run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": "x"}], Params()))
     for event in stream:
         if isinstance(event, AttemptScored):
             break
