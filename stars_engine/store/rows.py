@@ -62,32 +62,17 @@ def step_event(table: str, values: tuple[Any, ...]) -> Event:
     return cls(*values)
 
 
+STARTED_JSON = ("params", "messages")  # RunStarted fields kept as JSON text in the runs row
+
+
 def started_row(event: RunStarted) -> dict[str, Any]:
-    return {
-        "strategy": event.strategy,
-        "params": json.dumps(event.params),
-        "messages": json.dumps(event.messages),
-        "policy_id": event.policy_id,
-        "reward_id": event.reward_id,
-        "seed": event.seed,
-        "prompt_tokens": event.prompt_tokens,
-        "baseline_reward": event.baseline_reward,
-        "started_at": event.started_at,
-    }
+    row = {f.name: getattr(event, f.name) for f in fields(RunStarted)}
+    return {**row, **{k: json.dumps(row[k]) for k in STARTED_JSON}}
 
 
 def started_event(run: dict[str, Any]) -> RunStarted:
-    return RunStarted(
-        strategy=run["strategy"],
-        params=json.loads(run["params"]),
-        messages=json.loads(run["messages"]),
-        policy_id=run["policy_id"],
-        reward_id=run["reward_id"],
-        seed=run["seed"],
-        prompt_tokens=run["prompt_tokens"],
-        baseline_reward=run["baseline_reward"],
-        started_at=run["started_at"],
-    )
+    data = {f.name: run[f.name] for f in fields(RunStarted)}
+    return RunStarted(**{**data, **{k: json.loads(data[k]) for k in STARTED_JSON}})
 
 
 def closing_row(event: RunFinished | RunFailed) -> dict[str, Any]:
