@@ -189,3 +189,27 @@ async def test_new_chat_starts_a_fresh_session(db):
         assert app.chat.turns == [] and not app.chat_screen.query(UserTurn)
         await chat(pilot, "two")
         assert app.chat.session_id != first
+
+
+async def test_the_transcript_follows_the_reply_until_the_user_scrolls_up():
+    from stars_engine.params import Params
+    from stars_tui.widgets.transcript import Transcript
+
+    policy = GatedPolicy(pause_at=120)
+    params = Params(seed=2, segment_tokens=8, max_new_tokens=240, threshold=0.0, threshold_mode="fixed")
+    app = make_app(policy=policy, params=params)
+    async with app.run_test(size=(80, 20)) as pilot:
+        await send(pilot, "a long one")
+        await wait_until(pilot, policy.reached.is_set, "a reply longer than the transcript")
+        transcript = app.chat_screen.query_one(Transcript)
+        await wait_until(pilot, lambda: transcript.max_scroll_y > 0, "the transcript to overflow")
+        await pilot.pause(0.1)
+        assert transcript.scroll_y == transcript.max_scroll_y  # following the reply
+        transcript.scroll_home(animate=False)
+        await pilot.pause()
+        before = transcript.max_scroll_y
+        policy.gate.set()
+        await finish(pilot)
+        await pilot.pause(0.1)
+        assert transcript.max_scroll_y > before
+        assert transcript.scroll_y == 0  # left where the user put it

@@ -1,0 +1,91 @@
+"""Tokens per second of one prompt and seed in the workbench vs headless ``stars run``.
+
+    .venv/bin/python benchmarks/tui_throughput.py [--repeats 3] [--tokens 32] [--device cuda]
+
+Both sides run the real default models, loaded once, with the same params and
+seed, and record to a SQLite file, so they differ only in what consumes the
+event stream: ``stars run``'s loop (the engine wrapped in the store's
+recorder, as ``stars_tui/commands/run.py`` does it) or the Textual app (a
+thread worker posting to the UI, which redraws the transcript, inspector and
+status line), driven headless by ``App.run_test``. tok/s is RunFinished's
+``tokens_generated / wall_seconds`` on both sides. Runs alternate and the
+median ratio is kept, so drift in machine load hits both sides alike.
+Target: workbench / headless >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from stars_engine.engine import run
+from stars_engine.events import RunFinished
+from stars_engine.loading import load_policy, load_reward
+from stars_engine.params import Params
+from stars_engine.store import Recorder
+
+PROMPT = "Write a short story about a lighthouse keeper and a storm."
+
+
+def headless_tok_s(policy, reward, params: Params, db: Path) -> float:
+    events = Recorder(db).record(run(policy, reward, [{"role": "user", "content": PROMPT}], params))
+    finished = [e for e in events if isinstance(e, RunFinished)][0]
+    return finished.stats.tokens_generated / finished.stats.wall_seconds
+
+
+async def _tui_run(policy, reward, params: Params, db: Path) -> RunFinished:
+    from stars_tui.app import StarsApp
+
+    app = StarsApp(lambda: policy, lambda: reward, db_path=db, params=params)
+    async with app.run_test(size=(140, 40)) as pilot:
+        while app.policy is None:
+            await pilot.pause(0.05)
+        app.chat_screen.query_one("#prompt").text = PROMPT
+        await pilot.press("enter")
+        while app.chat_screen.state.finished is None:
+            await pilot.pause(0.05)
+        return app.chat_screen.state.finished
+
+
+def tui_tok_s(policy, reward, params: Params, db: Path) -> float:
+    finished = asyncio.run(_tui_run(policy, reward, params, db))
+    return finished.stats.tokens_generated / finished.stats.wall_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+    policy, reward = load_policy(device=args.device), load_reward(device=args.device)
+    params = Params(
+        seed=args.seed, max_new_tokens=args.tokens, segment_tokens=8, candidates_per_round=2, max_attempts=4
+    )
+    headless_tok_s(policy, reward, params.with_changes(max_new_tokens=16), Path(tempfile.mkdtemp()) / "w.db")
+    tui, headless = [], []
+    for _ in range(args.repeats):
+        folder = Path(tempfile.mkdtemp())
+        headless.append(headless_tok_s(policy, reward, params, folder / "headless.db"))
+        tui.append(tui_tok_s(policy, reward, params, folder / "tui.db"))
+        print(f"headless {headless[-1]:.1f} tok/s · workbench {tui[-1]:.1f} tok/s", file=sys.stderr)
+    ratios = [t / h for t, h in zip(tui, headless, strict=True)]
+    print(json.dumps({
+        "device": str(policy.device),
+        "prompt": PROMPT,
+        "params": params.to_dict(),
+        "headless_tok_s": [round(x, 2) for x in headless],
+        "workbench_tok_s": [round(x, 2) for x in tui],
+        "median_ratio": round(statistics.median(ratios), 3),
+        "target": 0.95,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
