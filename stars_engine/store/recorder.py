@@ -19,7 +19,7 @@ from ..errors import StarsError
 from ..events import Event, RunFailed, RunFinished, RunStarted
 from .connect import HOST, connect, write
 from .ids import new_id
-from .rows import TABLE_OF, closing_row, started_row, step_row
+from .rows import TABLE_OF, closing_row, started_row, step_insert
 
 TITLE_CHARS = 60
 
@@ -66,8 +66,7 @@ class RunWriter:
             elif isinstance(event, (RunFinished, RunFailed)):
                 self._close(event, at or now())
             elif type(event) in TABLE_OF:
-                table, row = step_row(self.run_id, self.seq, event)
-                self.db[table].insert(row)
+                self.db.execute(*step_insert(self.run_id, self.seq, event))
             self.seq += 1
 
     def _start(self, event: RunStarted, at: str) -> None:

@@ -32,16 +32,17 @@ STEP_TABLES: dict[str, tuple[type[Event], tuple[str, ...], tuple[str, ...]]] = {
 TABLE_OF = {cls: table for table, (cls, _, _) in STEP_TABLES.items()}
 
 
-def step_row(run_id: str, seq: int, event: Event) -> tuple[str, dict[str, Any]]:
-    """The table and row for an in-run event."""
+def step_insert(run_id: str, seq: int, event: Event) -> tuple[str, list[Any]]:
+    """The INSERT statement and its values for an in-run event (plain SQL: this is the hot path)."""
     table = TABLE_OF[type(event)]
     _, json_cols, bool_cols = STEP_TABLES[table]
-    row = {k: v for k, v in event.to_dict().items() if k != "type"}
-    for col in json_cols:
-        row[col] = json.dumps(row[col])
-    for col in bool_cols:
-        row[col] = int(row[col])
-    return table, {"run_id": run_id, "seq": seq, **row}
+    columns = step_columns(table)
+    values: list[Any] = [run_id, seq]
+    for name in columns:
+        value = getattr(event, name)
+        values.append(json.dumps(value) if name in json_cols else int(value) if name in bool_cols else value)
+    marks = ", ".join("?" * len(values))
+    return f"INSERT INTO {table} (run_id, seq, {', '.join(columns)}) VALUES ({marks})", values
 
 
 def step_columns(table: str) -> list[str]:
