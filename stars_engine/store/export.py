@@ -143,6 +143,7 @@ body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0
 table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.4rem 0 1rem}
 td,th{border:1px solid #ddd;padding:.2rem .4rem;text-align:left;vertical-align:top}
 td.text{white-space:pre-wrap;font-family:monospace}.meta{color:#666;font-size:.9rem}
+sup.r{color:#3a3;font-size:.7rem;margin:0 .2rem}
 """
 
 
@@ -152,6 +153,7 @@ def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
     spans = "".join(
         f'<span class="seg{" exhausted" if v.accepted.exhausted else ""}" '
         f'title="segment {v.index + 1}: reward {_num(v.accepted.reward)}">{e(v.accepted.text)}</span>'
+        f'<sup class="r">{_num(v.accepted.reward)}</sup>'
         for v in views
         if v.accepted
     )
