@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,17 @@ async def test_workbench_replay_plays_and_escape_quits(db):
         await pilot.press("escape")
         await pilot.pause()
     assert app.return_code == 0
+
+
+DEMO = Path(__file__).resolve().parents[2] / "sessions" / "demo.jsonl"
+
+
+def test_the_committed_demo_session_imports_replays_and_exports_unchanged(tmp_path, capsys):
+    code, out, _ = cli(["replay", str(DEMO), "--plain"], capsys)
+    assert code == 0 and "SmolLM2" in out and "assistant:" in out
+    db = tmp_path / "s.db"
+    assert cli(["import", str(DEMO), "--db", str(db)], capsys)[0] == 0
+    with open_store(db) as store:
+        (session,) = store.list_sessions()
+    assert cli(["export", session.id, "-o", str(tmp_path / "again.jsonl"), "--db", str(db)], capsys)[0] == 0
+    assert (tmp_path / "again.jsonl").read_bytes() == DEMO.read_bytes()
