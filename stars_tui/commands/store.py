@@ -236,7 +236,7 @@ def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Ev
 def replay_command(
     run: str = typer.Argument(..., help="Run id or session id (a unique prefix), or a JSONL export file."),
     db: DbOption = None,
-    plain: bool = typer.Option(False, "--plain", help="Print in the terminal instead of the workbench."),
+    plain: bool = typer.Option(False, "--plain", help="Print in the terminal (the default when not on a terminal)."),
     speed: float = typer.Option(
         0.0, "--speed", min=0.0, help="Replay pace: 1 = as recorded, 2 = twice as fast, 0 = at once."
     ),
