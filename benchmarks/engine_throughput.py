@@ -1,0 +1,128 @@
+"""Engine throughput on the real default models, reported as ratios measured in one run.
+
+    .venv/bin/python benchmarks/engine_throughput.py [--repeats 3] [--tokens 96] [--model PATH] [--device cuda]
+
+1. vanilla tok/s (the engine, reward scoring at segment boundaries included)
+   / ``model.generate`` tok/s, same model, sampling, length; target >= 0.9
+2. attempts/s with candidates_per_round = 4 / with 1 (nothing passes the
+   threshold, so every attempt is drawn); target >= 2
+3. policy seconds per segment at segment 1 and at segment 12 of one long
+   reply: flat, because the accepted prefix's KV cache is reused.
+
+Runs alternate between the two sides of each ratio and the median is kept,
+so drift in machine load hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from stars_engine.engine import run
+from stars_engine.events import RunFinished
+from stars_engine.loading import load_policy, load_reward
+from stars_engine.params import Params
+from stars_engine.policy.base import Sampling
+
+PROMPT = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper and a storm."}]
+
+
+def engine_tok_s(policy, reward, params: Params) -> float:
+    finished = [e for e in run(policy, reward, PROMPT, params) if isinstance(e, RunFinished)][0]
+    return finished.stats.tokens_generated / finished.stats.wall_seconds
+
+
+def generate_tok_s(policy, tokens: int, seed: int) -> float:
+    ids = torch.tensor([policy.encode_chat(PROMPT)], device=policy.device)
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        out = policy.model.generate(
+            ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=0.8, top_p=0.95, top_k=50,
+            max_new_tokens=tokens, min_new_tokens=tokens, pad_token_id=policy.eos_ids[0],
+        )
+    return (out.shape[1] - ids.shape[1]) / (time.perf_counter() - started)
+
+
+def attempts_per_s(policy, reward, candidates: int, seed: int) -> float:
+    params = Params(seed=seed, threshold=9.0, threshold_mode="fixed", segment_tokens=16, max_new_tokens=16,
+                    max_attempts=8, candidates_per_round=candidates)
+    finished = [e for e in run(policy, reward, PROMPT, params) if isinstance(e, RunFinished)][0]
+    return finished.stats.attempts / finished.stats.wall_seconds
+
+
+def segment_costs(policy, segments: int, segment_tokens: int, seed: int) -> list[float]:
+    """Seconds of policy work (sample + commit) for each segment of one long reply."""
+    policy.start(PROMPT, seed)
+    costs = []
+    for _ in range(segments):
+        started = time.perf_counter()
+        candidates = policy.sample(1, segment_tokens, Sampling())
+        policy.commit(candidates[0])
+        costs.append(time.perf_counter() - started)
+    return costs
+
+
+def median_ratio(numerator, denominator, repeats: int) -> tuple[float, float, float]:
+    tops, bottoms = [], []
+    for i in range(repeats):
+        tops.append(numerator(i))
+        bottoms.append(denominator(i))
+        print(f"  repeat {i}: {tops[-1]:.2f} vs {bottoms[-1]:.2f}", file=sys.stderr, flush=True)
+    top, bottom = statistics.median(tops), statistics.median(bottoms)
+    return top, bottom, top / bottom
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=96)
+    parser.add_argument("--model", default=None, help="chat model path (default: the bundled one)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--json", dest="as_json", action="store_true")
+    args = parser.parse_args()
+
+    policy = load_policy(args.model, args.device)
+    reward = load_reward(device=args.device)
+    segment_costs(policy, 2, 8, 0)  # warm-up
+    vanilla = Params(strategy="vanilla", segment_tokens=16, max_new_tokens=args.tokens)
+
+    engine, generate, r1 = median_ratio(
+        lambda i: engine_tok_s(policy, reward, vanilla.with_changes(seed=i)),
+        lambda i: generate_tok_s(policy, args.tokens, i),
+        args.repeats,
+    )
+    batched, single, r2 = median_ratio(
+        lambda i: attempts_per_s(policy, reward, 4, i), lambda i: attempts_per_s(policy, reward, 1, i), args.repeats
+    )
+    runs = [segment_costs(policy, 12, 16, seed) for seed in range(args.repeats)]
+    first = statistics.median(r[0] for r in runs)
+    twelfth = statistics.median(r[11] for r in runs)
+
+    report = {
+        "device": str(policy.device),
+        "model": policy.model_id,
+        "vanilla_tok_s": round(engine, 2),
+        "generate_tok_s": round(generate, 2),
+        "vanilla_over_generate": round(r1, 3),
+        "attempts_s_4_per_round": round(batched, 2),
+        "attempts_s_1_per_round": round(single, 2),
+        "batched_over_single": round(r2, 3),
+        "segment_1_policy_s": round(first, 4),
+        "segment_12_policy_s": round(twelfth, 4),
+        "segment_12_over_1": round(twelfth / first, 3),
+    }
+    if args.as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            print(f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()
