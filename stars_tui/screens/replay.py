@@ -36,11 +36,12 @@ class ReplayScreen(Screen):
         Binding("plus,equals_sign", "faster", "Faster", tooltip="Replay faster"),
         Binding("minus", "slower", "Slower", tooltip="Replay slower"),
         Binding("r,home", "restart", "Restart", tooltip="Back to the start of the run"),
-        Binding("escape", "app.pop_screen", "Back", tooltip="Back to the previous screen"),
+        Binding("escape", "back", "Back", tooltip="Back to the previous screen"),
     ]
 
-    def __init__(self, events: list[Event], title: str = "replay") -> None:
+    def __init__(self, events: list[Event], title: str = "replay", autoplay: bool = False) -> None:
         super().__init__()
+        self.autoplay = autoplay
         self.events = list(events)
         self.run_title = title
         self.position = 0
@@ -61,6 +62,8 @@ class ReplayScreen(Screen):
 
     def on_mount(self) -> None:
         self.restart()
+        if self.autoplay:
+            self.action_toggle_play()
 
     @property
     def finished(self) -> bool:
@@ -152,6 +155,15 @@ class ReplayScreen(Screen):
     def action_slower(self) -> None:
         self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), self.speed)
         self.redraw()
+
+    def action_back(self) -> None:
+        """Back to the screen below, or out of a replay-only app."""
+        self.playing = False
+        self._stop_timer()
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        else:
+            self.app.exit()
 
     def action_restart(self) -> None:
         self.playing = False

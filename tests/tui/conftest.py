@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 from fakes import ScriptedPolicy, ScriptedReward
 
+from stars_engine import engine
+from stars_engine.events import AttemptScored, Event, RunFinished, RunStarted
 from stars_engine.params import Params
 from stars_tui.app import StarsApp
 
@@ -47,6 +50,29 @@ class GatedPolicy(ScriptedPolicy):
             while not self.gate.wait(0.02) and not (cancel is not None and cancel.is_set()):
                 pass
         return super().sample(n, max_tokens, sampling, cancel)
+
+
+class FrozenClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fixed_events(prompt: str) -> list[Event]:
+    """A scripted run with its timings and date replaced by fixed values."""
+    events = list(engine.run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": prompt}], FAST))
+    fixed = []
+    for event in events:
+        if isinstance(event, AttemptScored):
+            event = dataclasses.replace(event, elapsed_ms=25.0)
+        elif isinstance(event, RunStarted):
+            event = dataclasses.replace(event, started_at="2026-01-02T03:04:05+00:00")
+        elif isinstance(event, RunFinished):
+            event = dataclasses.replace(event, stats=dataclasses.replace(event.stats, wall_seconds=1.5))
+        fixed.append(event)
+    return fixed
 
 
 def make_app(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, chat, keys, make_app, wait_until
+from conftest import SIZE, chat, fixed_events, keys, make_app, wait_until
 from textual.widgets import DataTable
 
 from stars_engine.store import open_store
@@ -153,3 +153,18 @@ async def test_without_a_database_the_store_actions_say_so():
         await pilot.press("f2")
         assert app.screen is app.chat_screen
         assert any("No session database" in n.message for n in app._notifications)
+
+
+async def test_the_replay_only_app_plays_a_run_and_esc_quits():
+    from stars_tui.replay_app import ReplayApp
+
+    events = fixed_events("replay alone")
+    app = ReplayApp(events, title="run demo")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ReplayScreen) and screen.playing
+        screen.speed = 64.0
+        await wait_until(pilot, lambda: screen.finished, "the replay to end")
+        assert screen.state.finished is not None
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app._exit, "the app to quit")

@@ -6,38 +6,10 @@ mid-way; recorded timings, ids and dates are replaced by fixed ones.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
-from conftest import FAST, SIZE, GatedPolicy, make_app, send, wait_until
-from fakes import ScriptedPolicy, ScriptedReward
+from conftest import FAST, SIZE, FrozenClock, GatedPolicy, fixed_events, make_app, send, wait_until
 
-from stars_engine import engine
-from stars_engine.events import AttemptScored, Event, RunFinished, RunStarted
 from stars_tui.screens.replay import ReplayScreen
-
-
-class FrozenClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def fixed_events(prompt: str) -> list[Event]:
-    """A scripted run with its timings and date replaced by fixed values."""
-    events = list(engine.run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": prompt}], FAST))
-    fixed = []
-    for event in events:
-        if isinstance(event, AttemptScored):
-            event = dataclasses.replace(event, elapsed_ms=25.0)
-        elif isinstance(event, RunStarted):
-            event = dataclasses.replace(event, started_at="2026-01-02T03:04:05+00:00")
-        elif isinstance(event, RunFinished):
-            event = dataclasses.replace(event, stats=dataclasses.replace(event.stats, wall_seconds=1.5))
-        fixed.append(event)
-    return fixed
 
 
 def test_main_screen_mid_run(snap_compare):
