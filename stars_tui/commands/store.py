@@ -238,13 +238,13 @@ def replay_command(
     db: DbOption = None,
     plain: bool = typer.Option(False, "--plain", help="Print in the terminal (the default when not on a terminal)."),
     speed: float = typer.Option(
-        0.0, "--speed", min=0.0, help="Replay pace: 1 = as recorded, 2 = twice as fast, 0 = at once."
+        0.0, "--speed", min=0.0, help="With --plain: 1 = the recorded pace, 2 = twice as fast, 0 = at once."
     ),
 ) -> None:
     """Show a recorded run again, attempt by attempt (no model needed)."""
     runs = _load_replay(run, db)
     if not plain and sys.stdout.isatty():
-        replay_app(runs, speed).run()
+        replay_app(runs).run()
         return
     for title, events in runs:
         console.rule(escape(title))
@@ -254,29 +254,13 @@ def replay_command(
                 console.print(line)
 
 
-def replay_app(runs: list[tuple[str, list[Event]]], speed: float):
+def replay_app(runs: list[tuple[str, list[Event]]]):
     """The workbench's replay screen alone, no model loaded; a session shows its last run,
-    whose history holds the earlier turns. ``speed`` 0 keeps the screen's default."""
-    from textual.app import App
-
-    from ..screens.replay import ReplayScreen
+    whose history holds the earlier turns (speed: + and - on the screen)."""
+    from ..replay_app import ReplayApp
 
     title, events = runs[-1]
-
-    class ReplayApp(App):
-        CSS_PATH = str(Path(__file__).resolve().parents[1] / "stars.tcss")
-        TITLE = "stars replay"
-
-        def on_mount(self) -> None:
-            screen = ReplayScreen(events, title=title)
-            if speed:
-                screen.speed = speed
-            self.push_screen(screen)
-
-        def action_pop_screen(self) -> None:
-            self.exit()  # the replay is the only screen: "back" means done
-
-    return ReplayApp()
+    return ReplayApp(events, title)
 
 
 # -- export / import -----------------------------------------------------
