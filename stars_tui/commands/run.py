@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -34,17 +36,25 @@ def read_prompt(prompt: str) -> str:
     return text
 
 
-def drain(events: Iterator[Event], cancel: threading.Event) -> Iterator[Event]:
-    """Pass events on; Ctrl-C asks the engine to stop and lets it finish the run cleanly."""
-    while True:
-        try:
-            event = next(events)
-        except StopIteration:
-            return
-        except KeyboardInterrupt:
-            cancel.set()
-            continue
-        yield event
+@contextmanager
+def ctrl_c_cancels(cancel: threading.Event) -> Iterator[None]:
+    """First Ctrl-C asks the engine to stop (the run ends as ``cancelled`` and is saved
+    as such); a second one interrupts at once."""
+
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("stopping after the current token… (Ctrl-C again to abort)", file=sys.stderr)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def summary(finished: RunFinished) -> str:
@@ -74,15 +84,26 @@ def run_command(
 
     text = read_prompt(prompt)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    recorder = None
+    if not no_save:  # opened first, so a bad --db fails before the slow model load
+        from stars_engine.store import Recorder, default_db_path
+
+        recorder = Recorder(default_db_path(db))
     policy, reward = load_models(models)
     policy.check_prompt(messages, params.max_new_tokens)
     cancel = threading.Event()
     events = run(policy, reward, messages, params, cancel)
-    if not no_save:
-        from stars_engine.store import Recorder, default_db_path
+    if recorder is not None:
+        events = recorder.record(events)
+    with ctrl_c_cancels(cancel):
+        show(events, as_json)
+    if recorder is not None and recorder.run_id:
+        print(f"saved run {recorder.run_id} in session {recorder.session_id}", file=sys.stderr)
 
-        events = Recorder(default_db_path(db)).record(events)
-    for event in drain(events, cancel):
+
+def show(events: Iterator[Event], as_json: bool) -> None:
+    """Print the stream: every event as JSON, or the reply and a summary; a failure exits 1."""
+    for event in events:
         if as_json:
             print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
         elif isinstance(event, RunFinished):

@@ -108,3 +108,32 @@ def test_attempt_events_carry_real_scores(real_policy, real_reward):
     attempts = [e for e in run(real_policy, real_reward, MESSAGES, params) if isinstance(e, AttemptScored)]
     assert len({round(a.reward, 6) for a in attempts}) > 1  # scores depend on the text
     assert all(-2.0 < a.reward < 2.0 for a in attempts)
+
+
+def test_ctrl_c_ends_stars_run_as_cancelled_and_saved(tmp_path):
+    """SIGINT mid-run: the engine stops, the stream ends with RunFinished(cancelled), the run is saved."""
+    import signal
+
+    from stars_engine.store import open_store
+
+    db = tmp_path / "s.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stars_tui", "run", "Tell me about rivers.", "--json", "--db", str(db),
+         "--seed", "1", "--max-new-tokens", "400", "--segment-tokens", "4", "--candidates-per-round", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if '"AttemptScored"' in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, err = proc.communicate(timeout=120)
+    lines += rest.splitlines()
+    assert proc.returncode == 0, err
+    last = event_from_dict(json.loads(lines[-1]))
+    assert isinstance(last, RunFinished) and last.stop_reason == "cancelled"
+    assert "saved run" in err
+    run_id = err.split("saved run ", 1)[1].split()[0]
+    events = open_store(db).run_events(run_id)
+    assert isinstance(events[-1], RunFinished) and events[-1].stop_reason == "cancelled"
