@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from ..events import ACCEPTED, REJECTED, AttemptScored, Event, RunFinished, SegmentAccepted
+from ..events import ACCEPTED, REJECTED, Event, RunFinished, SegmentAccepted
 from .common import RunContext
 
 
@@ -27,19 +27,7 @@ def best_of_n(ctx: RunContext) -> Iterator[Event]:
     share_ms = (time.perf_counter() - started) * 1000 / len(candidates)
     winner = max(range(len(candidates)), key=lambda i: rewards[i])
     for i, (candidate, reward) in enumerate(zip(candidates, rewards)):
-        verdict = ACCEPTED if i == winner else REJECTED
-        tally.count_attempt(candidate, verdict)
-        yield AttemptScored(
-            segment=0,
-            attempt=i,
-            text=candidate.text,
-            tokens=candidate.tokens,
-            reward=reward,
-            threshold=None,
-            verdict=verdict,
-            elapsed_ms=round(share_ms, 3),
-            eos=candidate.eos,
-        )
+        yield ctx.attempt(0, i, candidate, reward, None, ACCEPTED if i == winner else REJECTED, share_ms)
     best = candidates[winner]
     ctx.policy.commit(best)
     tally.tokens_accepted = best.tokens

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..events import ACCEPTED, REJECTED, ParamsChanged, RunStarted, RunStats
+from ..events import ACCEPTED, REJECTED, AttemptScored, ParamsChanged, RunStarted, RunStats
 from ..params import RUN_LEVEL_FIELDS, ParamsSource
 from ..policy.base import Candidate, Policy, Sampling
 from ..reward.base import Reward
@@ -116,6 +116,17 @@ class RunContext:
             prompt_tokens=prompt_tokens,
             baseline_reward=baseline,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
+    def attempt(
+        self, segment: int, index: int, candidate: Candidate, reward: float,
+        threshold: float | None, verdict: str, share_ms: float,
+    ) -> AttemptScored:
+        """Count one scored candidate and describe it as an event."""
+        self.tally.count_attempt(candidate, verdict)
+        return AttemptScored(
+            segment=segment, attempt=index, text=candidate.text, tokens=candidate.tokens, reward=reward,
+            threshold=threshold, verdict=verdict, elapsed_ms=round(share_ms, 3), eos=candidate.eos,
         )
 
     def stats(self) -> RunStats:

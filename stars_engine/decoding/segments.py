@@ -16,7 +16,6 @@ from ..events import (
     ACCEPTED,
     NOT_NEEDED,
     REJECTED,
-    AttemptScored,
     Event,
     RunFinished,
     SegmentAccepted,
@@ -84,18 +83,7 @@ def run_segments(ctx: RunContext, judge: Judge, baseline: float | None) -> Itera
                     verdict = REJECTED
                 if best is None or reward > best.reward:
                     best = _Best(candidate, reward, tau)
-                tally.count_attempt(candidate, verdict)
-                yield AttemptScored(
-                    segment=segment,
-                    attempt=attempts,
-                    text=candidate.text,
-                    tokens=candidate.tokens,
-                    reward=reward,
-                    threshold=tau,
-                    verdict=verdict,
-                    elapsed_ms=round(share_ms, 3),
-                    eos=candidate.eos,
-                )
+                yield ctx.attempt(segment, attempts, candidate, reward, tau, verdict, share_ms)
                 attempts += 1
             if chosen is None and attempts < limit:
                 policy.discard()
