@@ -143,7 +143,7 @@ def bench_command(
         print(f"interrupted: finished cells are kept in {out}; run the same command to resume",
               file=sys.stderr)
         raise typer.Exit(130) from None
-    Console().print(results_table(summary))
+    Console(width=None if sys.stdout.isatty() else 220).print(results_table(summary))
     for line in goal_lines(summary["goal"]):
         print(line)
     print(f"wrote {out / 'summary.json'}, " + ", ".join(summary["plots"]))
