@@ -10,7 +10,10 @@ thread worker posting to the UI, which redraws the transcript, inspector and
 status line), driven headless by ``App.run_test``. tok/s is RunFinished's
 ``tokens_generated / wall_seconds`` on both sides. Runs alternate and the
 median ratio is kept, so drift in machine load hits both sides alike.
-Target: workbench / headless >= 0.95.
+Target: workbench / headless >= 0.95. A third side runs the headless loop
+in a plain thread: on a CPU-oversubscribed machine, OpenMP's busy-waiting made
+the engine several times slower in the main thread than in any other thread
+(set ``OMP_WAIT_POLICY=PASSIVE`` to compare the UI's own cost fairly).
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from stars_engine.engine import run
@@ -36,6 +41,15 @@ def headless_tok_s(policy, reward, params: Params, db: Path) -> float:
     events = Recorder(db).record(run(policy, reward, [{"role": "user", "content": PROMPT}], params))
     finished = [e for e in events if isinstance(e, RunFinished)][0]
     return finished.stats.tokens_generated / finished.stats.wall_seconds
+
+
+def threaded_tok_s(policy, reward, params: Params, db: Path) -> float:
+    """The headless loop in a plain thread, as the workbench's worker runs it (no UI)."""
+    result: list[float] = []
+    worker = threading.Thread(target=lambda: result.append(headless_tok_s(policy, reward, params, db)))
+    worker.start()
+    worker.join()
+    return result[0]
 
 
 async def _tui_run(policy, reward, params: Params, db: Path) -> RunFinished:
@@ -69,15 +83,20 @@ def main() -> None:
         seed=args.seed, max_new_tokens=args.tokens, segment_tokens=8, candidates_per_round=2, max_attempts=4
     )
     headless_tok_s(policy, reward, params.with_changes(max_new_tokens=16), Path(tempfile.mkdtemp()) / "w.db")
-    tui, headless = [], []
+    tui, headless, threaded = [], [], []
     for _ in range(args.repeats):
         folder = Path(tempfile.mkdtemp())
         headless.append(headless_tok_s(policy, reward, params, folder / "headless.db"))
         tui.append(tui_tok_s(policy, reward, params, folder / "tui.db"))
-        print(f"headless {headless[-1]:.1f} tok/s · workbench {tui[-1]:.1f} tok/s", file=sys.stderr)
+        threaded.append(threaded_tok_s(policy, reward, params, folder / "threaded.db"))
+        print(f"headless {headless[-1]:.1f} · workbench {tui[-1]:.1f} · headless in a thread "
+              f"{threaded[-1]:.1f} tok/s", file=sys.stderr)
     ratios = [t / h for t, h in zip(tui, headless, strict=True)]
     print(json.dumps({
         "device": str(policy.device),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        "headless_in_a_thread_tok_s": [round(x, 2) for x in threaded],
+        "median_ratio_vs_thread": round(statistics.median(t / h for t, h in zip(tui, threaded, strict=True)), 3),
         "prompt": PROMPT,
         "params": params.to_dict(),
         "headless_tok_s": [round(x, 2) for x in headless],

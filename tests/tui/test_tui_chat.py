@@ -213,3 +213,11 @@ async def test_the_transcript_follows_the_reply_until_the_user_scrolls_up():
         await pilot.pause(0.1)
         assert transcript.max_scroll_y > before
         assert transcript.scroll_y == 0  # left where the user put it
+
+
+async def test_a_command_palette_entry_runs_its_action(db):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Sessions")
+        app.call_later(command.callback)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "SessionsScreen", "the sessions screen")
