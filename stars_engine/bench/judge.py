@@ -1,11 +1,14 @@
 """The held-out judge: a pairwise comparison that did not steer decoding.
 
-The default judge is the chat model itself, asked which of two replies is
+The chat judge is the chat model itself, asked which of two replies is
 better, read as the log-odds of the answer token "A" against "B" (no sampling,
-so it is deterministic). Every pair is asked in both orders: a reply wins only
-when it is preferred in both positions, loses only when the other is, and
-anything else (the judge just picked a position) is a tie. So position bias
-turns into ties instead of into wins for whoever happened to be shown first.
+so it is deterministic). Every pair is asked in both orders and scored by the
+mean of the two log-odds, each taken for the same reply: a constant preference
+for the first position enters once with each sign and cancels. The pair is a
+tie only when that mean is within the judge's ``tie_margin`` of zero. (The
+first round required a win in both orders; SmolLM2-135M always answered "A",
+so that rule called every pair a tie and measured nothing.) Half the
+difference of the two log-odds is the position bias, kept in every verdict.
 
 Why that is fair: the guide reward (an embedding rubric) is what STARS and
 Best-of-N optimise, so it cannot also grade them; the chat model never saw a
@@ -35,6 +38,7 @@ JUDGE_PROMPT = (
 
 class PairJudge(Protocol):
     judge_id: str
+    tie_margin: float
 
     def prefer(self, prompt: str, first: str, second: str) -> float:
         """Log-odds that ``first`` is the better reply (> 0 favours the one shown first)."""
@@ -42,34 +46,49 @@ class PairJudge(Protocol):
 
 @dataclass(frozen=True)
 class Verdict:
+    """``as_first``/``as_second``: log-odds for ``reply`` shown first / second."""
+
     outcome: str
     margin: float
     as_first: float
     as_second: float
 
+    @property
+    def position_bias(self) -> float:
+        """How much the judge favours whichever reply is shown first (0 for a fair judge)."""
+        return (self.as_first - self.as_second) / 2
+
+
+def decide(score: float, tie_margin: float) -> str:
+    if score >= tie_margin and score > 0:
+        return WIN
+    if score <= -tie_margin and score < 0:
+        return LOSS
+    return TIE
+
 
 def compare(judge: PairJudge, prompt: str, reply: str, other: str) -> Verdict:
-    """Judge ``reply`` against ``other`` in both orders; identical replies tie."""
+    """Judge ``reply`` against ``other`` by its mean log-odds over both orders; identical replies tie."""
     if reply.strip() == other.strip():
         return Verdict(TIE, 0.0, 0.0, 0.0)
     as_first = judge.prefer(prompt, reply, other)
     as_second = -judge.prefer(prompt, other, reply)
-    if as_first > 0 and as_second > 0:
-        outcome = WIN
-    elif as_first < 0 and as_second < 0:
-        outcome = LOSS
-    else:
-        outcome = TIE
-    return Verdict(outcome, (as_first + as_second) / 2, as_first, as_second)
+    margin = (as_first + as_second) / 2
+    return Verdict(decide(margin, judge.tie_margin), margin, as_first, as_second)
 
 
 class ChatJudge:
-    """The chat model as judge: logit("A") - logit("B") after the judging prompt."""
+    """The chat model as judge: logit("A") - logit("B") after the judging prompt.
 
-    def __init__(self, model: Any, tokenizer: Any, model_id: str = "chat-model"):
+    The default ``tie_margin`` (0.1 nats) is about half the spread of the
+    debiased log-odds SmolLM2-135M gave in the first round (sd 0.17).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, model_id: str = "chat-model", tie_margin: float = 0.1):
         self.model = model
         self.tokenizer = tokenizer
-        self.judge_id = f"pairwise chat judge ({model_id})"
+        self.tie_margin = tie_margin
+        self.judge_id = f"pairwise chat judge ({model_id}), mean log-odds of both orders, tie below {tie_margin}"
         self.letters = [self._single_token(letter) for letter in ("A", "B")]
 
     def _single_token(self, letter: str) -> int:
@@ -96,9 +115,10 @@ class ChatJudge:
 class RewardJudge:
     """Any Reward as a judge: the difference of its scores (position-free by construction)."""
 
-    def __init__(self, reward: Reward):
+    def __init__(self, reward: Reward, tie_margin: float = 0.0):
         self.reward = reward
-        self.judge_id = f"reward judge ({reward.reward_id})"
+        self.tie_margin = tie_margin
+        self.judge_id = f"reward judge ({reward.reward_id})" + (f", tie below {tie_margin}" if tie_margin else "")
 
     def prefer(self, prompt: str, first: str, second: str) -> float:
         a, b = self.reward.score(prompt, [first, second])

@@ -78,24 +78,30 @@ def plan_pairs(records: list[dict[str, Any]]) -> list[Pair]:
 
 
 def judge_pairs(
-    judge: PairJudge,
+    judges: dict[str, PairJudge],
     pairs: list[Pair],
     log: JsonlLog,
     on_pair: Callable[[Pair, bool], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Judge each pair not already in ``log``; return {pair key: verdict record}."""
+    """Have every judge judge each pair not already in ``log``; return {verdict key: record}.
+
+    A verdict's key is the judge's id and the two replies, never the decoding
+    settings, so changing or adding a judge re-judges without re-decoding.
+    """
     verdicts = log.load()
-    for pair in pairs:
-        key = pair.key(judge.judge_id)
-        skipped = key in verdicts
-        if not skipped:
-            v = compare(judge, pair.prompt, pair.reply, pair.other)
-            verdicts[key] = {
-                "key": key, "judge_id": judge.judge_id, "strategy": pair.strategy,
-                "opponent": pair.opponent, "prompt_id": pair.prompt_id, "seed": pair.seed,
-                "outcome": v.outcome, "margin": v.margin, "as_first": v.as_first, "as_second": v.as_second,
-            }
-            log.append(verdicts[key])
-        if on_pair:
-            on_pair(pair, skipped)
+    for name, judge in judges.items():
+        for pair in pairs:
+            key = pair.key(judge.judge_id)
+            skipped = key in verdicts
+            if not skipped:
+                v = compare(judge, pair.prompt, pair.reply, pair.other)
+                verdicts[key] = {
+                    "key": key, "judge": name, "judge_id": judge.judge_id, "tie_margin": judge.tie_margin,
+                    "strategy": pair.strategy, "opponent": pair.opponent, "prompt_id": pair.prompt_id,
+                    "seed": pair.seed, "outcome": v.outcome, "margin": v.margin, "as_first": v.as_first,
+                    "as_second": v.as_second, "position_bias": v.position_bias,
+                }
+                log.append(verdicts[key])
+            if on_pair:
+                on_pair(pair, skipped)
     return verdicts

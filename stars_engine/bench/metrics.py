@@ -40,6 +40,37 @@ def _judge_tally(verdicts: list[dict[str, Any]], opponent: str) -> dict[str, Any
     return {"opponent": opponent, **counts, "n": len(verdicts), "mean_margin": margin}
 
 
+def _distinct(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Verdicts on two different replies (identical ones are ties without asking the judge)."""
+    return [v for v in verdicts if v["as_first"] or v["as_second"]]
+
+
+def judge_overview(judge_id: str, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """How informative one judge was: its position bias, and how many pairs it decided.
+
+    ``decided_both_orders`` counts the pairs the first round's rule (preferred
+    in both orders) would have decided, for comparison with the mean rule.
+    """
+    asked = _distinct(verdicts)
+    return {
+        "judge_id": judge_id,
+        "tie_margin": verdicts[0].get("tie_margin") if verdicts else None,
+        "pairs": len(verdicts),
+        "distinct_pairs": len(asked),
+        "decided": sum(v["outcome"] != TIE for v in verdicts),
+        "decided_both_orders": sum(v["as_first"] * v["as_second"] > 0 for v in asked),
+        "position_bias": _mean([(v["as_first"] - v["as_second"]) / 2 for v in asked]),
+        "mean_abs_margin": _mean([abs(v["margin"]) for v in asked]),
+    }
+
+
+def agreement(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> dict[str, int]:
+    """On pairs both judges decided (lists aligned pair by pair), how often they agree."""
+    both = [(a["outcome"], b["outcome"]) for a, b in zip(first, second, strict=True)
+            if TIE not in (a["outcome"], b["outcome"])]
+    return {"both_decided": len(both), "agree": sum(a == b for a, b in both)}
+
+
 def _strategy(label: str, records: list[dict[str, Any]], judged: dict[str, dict[str, Any]]) -> dict[str, Any]:
     good = ok(records)
     rewards = [r["guide_reward"] for r in good if r["guide_reward"] is not None]
@@ -77,9 +108,24 @@ def judge_results(pairs: list[Pair], verdicts: dict[str, dict[str, Any]], judge_
     return out
 
 
+def judges_summary(pairs: list[Pair], verdicts: dict[str, dict[str, Any]], judge_ids: dict[str, str]):
+    """{name: overview} for each judge, and {"a~b": agreement} for each two of them."""
+    found = {name: [verdicts[k] for p in pairs if (k := p.key(jid)) in verdicts] for name, jid in judge_ids.items()}
+    overview = {name: judge_overview(judge_ids[name], found[name]) for name in judge_ids}
+    names = list(judge_ids)
+    shared = [p for p in pairs if all(p.key(jid) in verdicts for jid in judge_ids.values())]
+    pairwise = {
+        f"{a}~{b}": agreement([verdicts[p.key(judge_ids[a])] for p in shared],
+                              [verdicts[p.key(judge_ids[b])] for p in shared])
+        for i, a in enumerate(names) for b in names[i + 1:]
+    }
+    return overview, pairwise
+
+
 def goal_check(strategies: list[dict[str, Any]]) -> dict[str, Any]:
     """The issue's goal: STARS reaches Best-of-N's mean guide reward with fewer tokens at
-    >= 3 of 4 budgets, and some STARS setting wins more than it loses against vanilla."""
+    >= 3 of 4 budgets, and some STARS setting wins more than it loses against vanilla
+    (checked per judge)."""
     stars = [s for s in strategies if s["kind"] == "stars" and s["guide_reward"]["mean"] is not None]
     budgets = []
     for bon in (s for s in strategies if s["kind"] == "best-of-n" and s["guide_reward"]["mean"] is not None):
@@ -91,27 +137,37 @@ def goal_check(strategies: list[dict[str, Any]]) -> dict[str, Any]:
         budgets.append({"bon": bon["strategy"], "guide_reward": bon["guide_reward"]["mean"],
                         "tokens_generated": bon["tokens_generated"], "reached_by": reached})
     hit = sum(bool(b["reached_by"]) for b in budgets)
+    names = list(dict.fromkeys(name for s in stars for name in s["judge"]))
     judge = {
-        s["strategy"]: {"win": t["win"], "loss": t["loss"], "wins_more": t["win"] > t["loss"]}
-        for s in stars if (t := s["judge"].get(VS_VANILLA))
+        name: {
+            s["strategy"]: {"win": t["win"], "loss": t["loss"], "wins_more": t["win"] > t["loss"]}
+            for s in stars if (t := s["judge"].get(name, {}).get(VS_VANILLA))
+        }
+        for name in names
     }
     return {
         "budgets": budgets,
         "budgets_reached": hit,
         "frontier_goal_met": bool(budgets) and hit * 4 >= 3 * len(budgets),
         "judge_vs_vanilla": judge,
-        "judge_goal_met": any(j["wins_more"] for j in judge.values()),
+        "judge_goal_met": {name: any(j["wins_more"] for j in per.values()) for name, per in judge.items()},
     }
 
 
 def summarize(records: list[dict[str, Any]], pairs: list[Pair], verdicts: dict[str, dict[str, Any]],
-              judge_id: str | None) -> dict[str, Any]:
-    """Every number the bench reports, in strategy order of first appearance."""
-    judged = judge_results(pairs, verdicts, judge_id) if judge_id else {}
+              judge_ids: dict[str, str]) -> dict[str, Any]:
+    """Every number the bench reports, in strategy order of first appearance.
+
+    ``judge_ids`` maps each judge's short name (a table column) to its id.
+    """
+    judged = {name: judge_results(pairs, verdicts, jid) for name, jid in judge_ids.items()}
     labels = list(dict.fromkeys(r["strategy"] for r in records))
     strategies = [
-        _strategy(label, [r for r in records if r["strategy"] == label], judged.get(label, {}))
+        _strategy(label, [r for r in records if r["strategy"] == label],
+                  {name: per[label] for name, per in judged.items() if label in per})
         for label in labels
     ]
-    return {"strategies": strategies, "goal": goal_check(strategies), "judge_id": judge_id,
+    overview, pairwise = judges_summary(pairs, verdicts, judge_ids)
+    return {"strategies": strategies, "goal": goal_check(strategies), "judges": overview,
+            "judge_agreement": pairwise,
             "roles": {VS_VANILLA: "against vanilla", VS_BON: "against Best-of-N at the nearest mean tokens"}}

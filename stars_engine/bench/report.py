@@ -1,12 +1,17 @@
 """The summary as table rows: one list of strings per strategy, shared by the
-terminal's Rich table and ``summary.md`` (pasted into RESULTS.md)."""
+terminal's Rich table and ``summary.md`` (pasted into RESULTS.md).
+
+The judge columns depend on the run: two per held-out judge (against vanilla,
+against Best-of-N at similar compute), named after the judge.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reward calls", "fwd passes", "wall s",
-           "accept", "att/seg", "judge W/T/L vs vanilla", "judge W/T/L vs BoN")
+BASE_COLUMNS = ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reward calls", "fwd passes", "wall s",
+                "accept", "att/seg")
+ROLES = (("vs_vanilla", "vs vanilla"), ("vs_bon", "vs BoN"))
 
 
 def _num(value: float | None, spec: str) -> str:
@@ -17,8 +22,18 @@ def _wtl(tally: dict[str, Any] | None) -> str:
     return "–" if not tally else f"{tally['win']}/{tally['tie']}/{tally['loss']} vs {tally['opponent']}"
 
 
-def row(s: dict[str, Any]) -> list[str]:
-    """One strategy's cells, in ``COLUMNS`` order; means per reply."""
+def judge_names(summary: dict[str, Any]) -> list[str]:
+    return list(summary.get("judges", {}))
+
+
+def columns(summary: dict[str, Any]) -> list[str]:
+    """Column titles, in ``row`` order."""
+    judged = [f"{name} W/T/L {title}" for name in judge_names(summary) for _, title in ROLES]
+    return [*BASE_COLUMNS, *judged]
+
+
+def row(s: dict[str, Any], names: list[str]) -> list[str]:
+    """One strategy's cells, in ``columns`` order; means per reply."""
     g = s["guide_reward"]
     return [
         s["strategy"], str(s["cells"]) + (f" ({s['failed']} failed)" if s["failed"] else ""),
@@ -26,14 +41,30 @@ def row(s: dict[str, Any]) -> list[str]:
         _num(s["tokens_generated"], ".0f"), _num(s["reward_calls"], ".1f"),
         _num(s["policy_forward_passes"], ".0f"), _num(s["wall_seconds"], ".1f"),
         _num(s["acceptance_rate"], ".0%"), _num(s["attempts_per_segment"], ".2f"),
-        _wtl(s["judge"].get("vs_vanilla")), _wtl(s["judge"].get("vs_bon")),
+        *(_wtl(s["judge"].get(name, {}).get(role)) for name in names for role, _ in ROLES),
     ]
 
 
+def judge_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per judge: how many distinct pairs it decided, and its position bias."""
+    lines = []
+    for name, j in summary.get("judges", {}).items():
+        bias = _num(j["position_bias"], "+.2f")
+        lines.append(f"{name} judge: decided {j['decided']} of {j['distinct_pairs']} distinct pairs "
+                     f"(tie below {j['tie_margin']}; {j['decided_both_orders']} preferred in both orders), "
+                     f"position bias {bias}, mean |score| {_num(j['mean_abs_margin'], '.3f')}")
+    for both, a in summary.get("judge_agreement", {}).items():
+        lines.append(f"judges {both.replace('~', ' and ')} agree on {a['agree']} of the {a['both_decided']} "
+                     "pairs both decided")
+    return lines
+
+
 def markdown_table(summary: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    titles, names = columns(summary), judge_names(summary)
+    lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for s in summary["strategies"]:
-        cells = row(s)
+        cells = row(s, names)
         cells[0] = f"`{cells[0]}`"
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    notes = "".join(f"\n- {line}" for line in judge_lines(summary))
+    return "\n".join(lines) + "\n" + (notes + "\n" if notes else "")

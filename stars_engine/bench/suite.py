@@ -2,7 +2,7 @@
 
 Files in the output folder:
     cells.jsonl      one line per finished (prompt, strategy, seed) cell
-    verdicts.jsonl   one line per held-out judge comparison
+    verdicts.jsonl   one line per held-out judge comparison (every judge, one file)
     summary.json     every number (what the table and plot show, and the goal check)
     summary.md       the table as Markdown
     frontier.png/svg reward against tokens generated
@@ -60,23 +60,27 @@ class BenchPlan:
 def run_bench(
     policy: Policy,
     reward: Reward,
-    judge: PairJudge | None,
+    judges: dict[str, PairJudge] | None,
     plan: BenchPlan,
     hooks: Hooks | None = None,
     wrap: EventWrapper | None = None,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the bench and write every output file; return the summary."""
+    """Run (or resume) the bench and write every output file; return the summary.
+
+    ``judges`` maps a short name (its table column) to a held-out judge.
+    """
     hooks = hooks or Hooks()
     out = Path(plan.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cells = plan.cells()
     hooks.cells_total(len(cells))
     records = run_cells(policy, reward, cells, JsonlLog(out / CELLS), hooks.cell_done, wrap, cancel)
-    pairs = plan_pairs(records) if judge else []
-    hooks.pairs_total(len(pairs))
-    verdicts = judge_pairs(judge, pairs, JsonlLog(out / VERDICTS), hooks.pair_done) if judge else {}
-    summary = summarize(records, pairs, verdicts, judge.judge_id if judge else None)
+    judges = judges or {}
+    pairs = plan_pairs(records) if judges else []
+    hooks.pairs_total(len(pairs) * len(judges))
+    verdicts = judge_pairs(judges, pairs, JsonlLog(out / VERDICTS), hooks.pair_done) if judges else {}
+    summary = summarize(records, pairs, verdicts, {name: j.judge_id for name, j in judges.items()})
     summary["config"] = {
         **plan.config,
         "prompts": len(plan.prompts),

@@ -18,7 +18,6 @@ from stars_engine.errors import StarsError
 
 from .options import MODEL_OPTIONS, ModelChoice
 
-JUDGES = ("chat", "none")
 DEFAULT_OUT = Path("bench-results")
 
 
@@ -26,14 +25,14 @@ def results_table(summary: dict[str, Any]):
     """The terminal table: one row per strategy, every headline number."""
     from rich.table import Table
 
-    from stars_engine.bench.report import COLUMNS, row
+    from stars_engine.bench.report import BASE_COLUMNS, columns, judge_names, row
 
     table = Table(title="stars bench (means per reply)")
-    for name in COLUMNS:
-        left = name == "strategy" or name.startswith("judge")
+    for name in columns(summary):
+        left = name == "strategy" or name not in BASE_COLUMNS
         table.add_column(name, justify="left" if left else "right")
     for s in summary["strategies"]:
-        table.add_row(*row(s))
+        table.add_row(*row(s, judge_names(summary)))
     return table
 
 
@@ -46,9 +45,9 @@ def goal_lines(goal: dict[str, Any]) -> list[str]:
     met = "met" if goal["frontier_goal_met"] else "not met"
     reached = f"{goal['budgets_reached']}/{len(goal['budgets'])}"
     lines.append(f"frontier goal (>= 3 of 4 budgets): {met} ({reached})")
-    if goal["judge_vs_vanilla"]:
-        met = "met" if goal["judge_goal_met"] else "not met"
-        lines.append(f"judge goal (a STARS setting wins more than it loses vs vanilla): {met}")
+    for name, met in goal["judge_goal_met"].items():
+        lines.append(f"judge goal, {name} judge (a STARS setting wins more than it loses vs vanilla): "
+                     + ("met" if met else "not met"))
     return lines
 
 
@@ -92,7 +91,8 @@ def bench_command(
     out: Annotated[Path, typer.Option(
         "--out", help="Output folder; run again with the same folder to resume.")] = DEFAULT_OUT,
     judge: Annotated[str, typer.Option(
-        "--judge", help="Held-out judge: chat (the chat model, pairwise) or none.")] = "chat",
+        "--judge", help="Held-out judges, comma-separated: chat (the chat model, pairwise, debiased over "
+                        "both orders), rubric (a held-out embedding rubric), or none.")] = "chat,rubric",
     db: Annotated[Path | None, typer.Option(
         "--db", help="Also record every run into this session database.")] = None,
     **model_kwargs: Any,
@@ -110,13 +110,13 @@ def bench_command(
         run_bench,
         take,
     )
-    from stars_engine.bench.judge import chat_judge_for
+    from stars_engine.bench.heldout import build_judges, parse_judges
+    from stars_engine.bench.report import judge_lines
     from stars_engine.params import Params
 
     from .run import load_models
 
-    if judge not in JUDGES:
-        raise StarsError(f"--judge must be one of {', '.join(JUDGES)}; got {judge!r}")
+    judge_list = parse_judges(judge)
     if out.exists() and not out.is_dir():
         raise StarsError(f"--out {out} exists and is not a folder")
     try:
@@ -129,7 +129,7 @@ def bench_command(
     plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config)
     wrap = _recorder(db)
     policy, reward = load_models(ModelChoice(**model_kwargs))
-    held_out = chat_judge_for(policy) if judge == "chat" else None
+    held_out = build_judges(judge_list, policy, reward)
     console = Console(stderr=True)
     cancel = threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -144,7 +144,7 @@ def bench_command(
               file=sys.stderr)
         raise typer.Exit(130) from None
     Console(width=None if sys.stdout.isatty() else 220).print(results_table(summary))
-    for line in goal_lines(summary["goal"]):
+    for line in [*judge_lines(summary), *goal_lines(summary["goal"])]:
         print(line)
     print(f"wrote {out / 'summary.json'}, " + ", ".join(summary["plots"]))
 

@@ -22,7 +22,9 @@ def run_cli(monkeypatch, capsys, *args):
         (["--limit", "0"], "error: --limit must be at least 1"),
         (["--seeds", "a,b"], "error: --seeds must be comma-separated integers"),
         (["--max-new-tokens", "0"], "error: --max-new-tokens: max_new_tokens: must be between"),
-        (["--judge", "oracle"], "error: --judge must be one of chat, none"),
+        (["--judge", "oracle"], "error: --judge must be a comma list of chat, rubric"),
+        (["--judge", "chat,none"], "error: --judge must be a comma list of chat, rubric"),
+        (["--judge", "rubric,rubric"], "error: --judge lists a judge twice"),
     ],
 )
 def test_bad_options(monkeypatch, capsys, args, message):

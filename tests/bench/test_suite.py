@@ -29,7 +29,7 @@ def counting_hooks(seen):
 
 def test_summary_has_every_metric_and_the_plots_exist(tmp_path):
     reward = ScriptedReward()
-    summary = run_bench(ScriptedPolicy(), reward, RewardJudge(ScriptedReward()), plan(tmp_path))
+    summary = run_bench(ScriptedPolicy(), reward, {"words": RewardJudge(ScriptedReward())}, plan(tmp_path))
     saved = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert [s["strategy"] for s in saved["strategies"]] == SPECS.split(",")
     for s in saved["strategies"]:
@@ -39,9 +39,10 @@ def test_summary_has_every_metric_and_the_plots_exist(tmp_path):
         assert all(s[name] is not None for name in STAT_FIELDS)
     stars = saved["strategies"][-1]
     assert stars["acceptance_rate"] is not None and stars["attempts_per_segment"] >= 1
-    assert set(stars["judge"]) == {"vs_vanilla", "vs_bon"}
-    assert stars["judge"]["vs_vanilla"]["n"] == 4
-    assert sum(stars["judge"]["vs_vanilla"][o] for o in (WIN, TIE, LOSS)) == 4
+    assert set(stars["judge"]["words"]) == {"vs_vanilla", "vs_bon"}
+    assert stars["judge"]["words"]["vs_vanilla"]["n"] == 4
+    assert sum(stars["judge"]["words"]["vs_vanilla"][o] for o in (WIN, TIE, LOSS)) == 4
+    assert saved["judges"]["words"]["position_bias"] in (0.0, None)
     assert saved["goal"]["budgets"] and "frontier_goal_met" in saved["goal"]
     assert saved["config"]["max_new_tokens"] == 6
     assert (tmp_path / "out" / "summary.md").read_text().count("\n| `") == len(SPECS.split(","))
@@ -53,7 +54,7 @@ def test_best_of_n_tokens_grow_with_n(tmp_path):
     summary = run_bench(ScriptedPolicy(), ScriptedReward(), None, plan(tmp_path))
     tokens = {s["strategy"]: s["tokens_generated"] for s in summary["strategies"]}
     assert tokens["vanilla"] <= tokens["bon-2"] <= tokens["bon-4"]
-    assert summary["judge_id"] is None and all(not s["judge"] for s in summary["strategies"])
+    assert summary["judges"] == {} and all(not s["judge"] for s in summary["strategies"])
 
 
 def test_resume_skips_finished_cells(tmp_path):
@@ -98,6 +99,7 @@ class FirstPositionJudge:
     """Always prefers whichever reply it is shown first: pure position bias."""
 
     judge_id = "first-position"
+    tie_margin = 0.0
 
     def prefer(self, prompt, first, second):
         return 1.0
