@@ -78,6 +78,8 @@ class ParamsBar(Vertical):
             self._show(name, self.params)
             return False
         self.params = updated
+        if not self.query_one(f"#param-{name}").has_focus:
+            self._show(name, updated)
         message.set_class(False, "error")
         note = " (from the next reply)" if name == "strategy" else " (from the next segment)"
         message.update(f"{name} = {value}{note}")
