@@ -14,11 +14,12 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StarsError
-from ..events import ACCEPTED, AttemptScored, Event, SegmentAccepted
+from ..events import AttemptScored, Event
+from ..run_state import RunState, SegmentView
 from .store import RunInfo, SessionInfo, Store
 
 JSONL_FORMAT = "stars-session"
@@ -31,29 +32,9 @@ class Bundle:
     runs: list[tuple[RunInfo, list[Event]]]
 
 
-@dataclass
-class SegmentView:
-    """One segment as a reader sees it: the attempts drawn and the one taken."""
-
-    index: int
-    attempts: list[AttemptScored] = field(default_factory=list)
-    accepted: SegmentAccepted | None = None
-
-    @property
-    def rejected(self) -> list[AttemptScored]:
-        return [a for a in self.attempts if a.verdict != ACCEPTED]
-
-
 def segments_of(events: list[Event]) -> list[SegmentView]:
-    views: dict[int, SegmentView] = {}
-    for event in events:
-        if isinstance(event, (AttemptScored, SegmentAccepted)):
-            view = views.setdefault(event.segment, SegmentView(event.segment))
-            if isinstance(event, AttemptScored):
-                view.attempts.append(event)
-            else:
-                view.accepted = event
-    return [views[k] for k in sorted(views)]
+    """The decided and undecided segments of one run, in order."""
+    return [view for view in RunState.of(events).segments if view.attempts or view.accepted]
 
 
 def _num(value: float | None) -> str:

@@ -19,9 +19,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from stars_engine import engine
+from stars_engine.run_state import RunState
 
 from ..pump import EventPump, EventsReady, RunEnded, forward
-from ..run_state import RunState
 from ..widgets.inspector import SegmentInspector
 from ..widgets.params_bar import ParamsBar
 from ..widgets.prompt_input import PromptInput

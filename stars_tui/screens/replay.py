@@ -17,8 +17,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Label
 
 from stars_engine.events import AttemptScored, Event, RunStarted
+from stars_engine.run_state import RunState
 
-from ..run_state import RunState
 from ..widgets.inspector import SegmentInspector
 from ..widgets.status_line import StatusLine
 from ..widgets.transcript import AssistantTurn, Transcript

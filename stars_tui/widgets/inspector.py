@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from stars_engine.events import ACCEPTED, NOT_NEEDED, REJECTED, AttemptScored
+from stars_engine.run_state import RunState, SegmentView
 
-from ..run_state import RunState, SegmentView
 from .reward_chart import RewardChart
 
 VERDICT_STYLES = {ACCEPTED: "bold green", REJECTED: "red", NOT_NEEDED: "dim"}

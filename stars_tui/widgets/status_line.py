@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..run_state import RunState
+from stars_engine.run_state import RunState
 
 
 def status_text(state: RunState, elapsed: float, model: str) -> Text:

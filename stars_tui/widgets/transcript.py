@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..run_state import RunState
+from stars_engine.run_state import RunState
 
 PART_STYLES = {"text": "", "exhausted": "yellow", "change": "italic magenta"}
 

@@ -1,15 +1,15 @@
 """One run folded from its event stream, for the screens to draw.
 
 The live chat and the replay screen both feed events into a ``RunState`` and
-redraw from it, so a replayed run looks exactly like a live one. No Textual
-here: the fold is plain Python and tested on its own.
+redraw from it, so a replayed run looks exactly like a live one; the exporters
+read segments from the same fold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stars_engine.events import (
+from .events import (
     ACCEPTED,
     REJECTED,
     AttemptScored,
@@ -29,6 +29,11 @@ class SegmentView:
     index: int
     attempts: list[AttemptScored] = field(default_factory=list)
     accepted: SegmentAccepted | None = None
+
+    @property
+    def rejected(self) -> list[AttemptScored]:
+        """Every attempt but the accepted one (rejected and not-needed alike)."""
+        return [a for a in self.attempts if a.verdict != ACCEPTED]
 
     @property
     def threshold(self) -> float | None:
@@ -66,6 +71,14 @@ class RunState:
         self.judged = 0
         self.judged_accepted = 0
         self.compute_ms = 0.0
+
+    @classmethod
+    def of(cls, events: list[Event]) -> RunState:
+        """The fold of a whole recorded run."""
+        state = cls()
+        for event in events:
+            state.apply(event)
+        return state
 
     def apply(self, event: Event) -> None:
         """Fold one event in; unknown event types are ignored."""
