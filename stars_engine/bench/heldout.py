@@ -57,11 +57,10 @@ def parse_judges(text: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     if names == ["none"]:
         return []
-    choices = ", ".join((*JUDGE_NAMES, "none"))
     if not names or any(name not in JUDGE_NAMES for name in names):
-        raise StarsError(f"--judge must be a comma list of chat, rubric (or just none); got {text!r}")
+        raise StarsError(f"--judge must be a comma list of {', '.join(JUDGE_NAMES)} (or just none); got {text!r}")
     if len(set(names)) != len(names):
-        raise StarsError(f"--judge lists a judge twice: {text!r} (choices: {choices})")
+        raise StarsError(f"--judge lists a judge twice: {text!r}")
     return names
 
 
