@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import stars_engine  # noqa: F401  - first, so its OpenMP setting is in place before torch loads
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 
