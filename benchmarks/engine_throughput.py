@@ -1,6 +1,7 @@
 """Engine throughput on the real default models, reported as ratios measured in one run.
 
     .venv/bin/python benchmarks/engine_throughput.py [--repeats 3] [--tokens 96] [--model PATH] [--device cuda]
+    .venv/bin/python benchmarks/engine_throughput.py --random-init 1.7b --device cuda   # GPU check, no download
 
 1. vanilla tok/s (the engine, reward scoring at segment boundaries included)
    / ``model.generate`` tok/s, same model, sampling, length; target >= 0.9
@@ -25,11 +26,34 @@ import torch
 
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
-from stars_engine.loading import load_policy, load_reward
+from stars_engine.loading import default_policy_dir, dtype_for, load_policy, load_reward, pick_device
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
+from stars_engine.policy.transformers_policy import TransformersPolicy
 
 PROMPT = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper and a storm."}]
+
+
+# SmolLM2 shapes, for randomly initialised stand-ins of the same size (timing only).
+SHAPES = {
+    "135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+                 num_key_value_heads=3, rope_theta=100000.0),
+    "1.7b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=24, num_attention_heads=32,
+                 num_key_value_heads=32, rope_theta=130000.0),
+}
+
+
+def random_policy(size: str, device: str | None) -> TransformersPolicy:
+    """A SmolLM2-shaped model with random weights and the real tokenizer (bf16 on GPU)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    where = pick_device(device)
+    tokenizer = AutoTokenizer.from_pretrained(default_policy_dir())
+    config = LlamaConfig(vocab_size=len(tokenizer), max_position_embeddings=8192, tie_word_embeddings=True,
+                         eos_token_id=tokenizer.eos_token_id, **SHAPES[size])
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).to(device=where, dtype=dtype_for(where))
+    return TransformersPolicy(model, tokenizer, f"random SmolLM2-{size} shape ({dtype_for(where)})")
 
 
 def engine_tok_s(policy, reward, params: Params) -> float:
@@ -84,10 +108,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=96)
     parser.add_argument("--model", default=None, help="chat model path (default: the bundled one)")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--random-init", choices=sorted(SHAPES), help="a random model of this SmolLM2 size")
     parser.add_argument("--json", dest="as_json", action="store_true")
     args = parser.parse_args()
 
-    policy = load_policy(args.model, args.device)
+    policy = random_policy(args.random_init, args.device) if args.random_init else load_policy(args.model, args.device)
     reward = load_reward(device=args.device)
     segment_costs(policy, 2, 8, 0)  # warm-up
     vanilla = Params(strategy="vanilla", segment_tokens=16, max_new_tokens=args.tokens)

@@ -57,6 +57,7 @@ def test_empty_prompt(monkeypatch, capsys):
 @pytest.mark.parametrize(
     ("prompt", "options"),
     [("hi", ["--max-new-tokens", "9000"]), ("word " * 9000, ["--max-new-tokens", "8"])],
+    ids=["reply-too-long", "prompt-too-long"],
 )
 def test_prompt_longer_than_the_context(prompt, options):
     proc = subprocess.run([sys.executable, "-m", "stars_tui", "run", prompt, "--no-save", *options],
