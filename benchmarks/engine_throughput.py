@@ -22,8 +22,6 @@ import statistics
 import sys
 import time
 
-import torch
-
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
 from stars_engine.loading import default_policy_dir, dtype_for, load_policy, load_reward, pick_device
@@ -45,6 +43,7 @@ SHAPES = {
 
 def random_policy(size: str, device: str | None) -> TransformersPolicy:
     """A SmolLM2-shaped model with random weights and the real tokenizer (bf16 on GPU)."""
+    import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     where = pick_device(device)
@@ -52,7 +51,8 @@ def random_policy(size: str, device: str | None) -> TransformersPolicy:
     config = LlamaConfig(vocab_size=len(tokenizer), max_position_embeddings=8192, tie_word_embeddings=True,
                          eos_token_id=tokenizer.eos_token_id, **SHAPES[size])
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config).to(device=where, dtype=dtype_for(where))
+    with torch.device(where):  # initialise on the device: a 1.7B model is slow to build on the CPU
+        model = LlamaForCausalLM(config).to(dtype_for(where))
     return TransformersPolicy(model, tokenizer, f"random SmolLM2-{size} shape ({dtype_for(where)})")
 
 
@@ -62,6 +62,8 @@ def engine_tok_s(policy, reward, params: Params) -> float:
 
 
 def generate_tok_s(policy, tokens: int, seed: int) -> float:
+    import torch  # here, not at the top: stars_engine must load first (it sets the OpenMP wait policy)
+
     ids = torch.tensor([policy.encode_chat(PROMPT)], device=policy.device)
     torch.manual_seed(seed)
     started = time.perf_counter()
