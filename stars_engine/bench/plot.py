@@ -2,6 +2,8 @@
 
 Best-of-N's budgets are joined by a line (its frontier); vanilla and each STARS
 setting are single points. Error bars are the reward's 95% bootstrap interval.
+STARS points are numbered (S1, S2, ...) and keyed in the legend, because their
+full labels are long and the points sit close together.
 """
 
 from __future__ import annotations
@@ -25,23 +27,28 @@ def plot_frontier(summary: dict[str, Any], out_dir: Path, stem: str = "frontier"
     import matplotlib.pyplot as plt
 
     shown = [s for s in summary["strategies"] if s["guide_reward"]["mean"] is not None and s["cells"]]
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=110)
     bons = sorted((s for s in shown if s["kind"] == "best-of-n"), key=lambda s: s["tokens_generated"])
     if bons:
         ax.plot([s["tokens_generated"] for s in bons], [s["guide_reward"]["mean"] for s in bons],
                 color=STYLE["best-of-n"][0], linewidth=1, alpha=0.6, label="Best-of-N frontier")
+    numbered = 0
     for s in shown:
         colour, marker = STYLE.get(s["kind"], ("tab:gray", "x"))
         x, y, err = _point(s)
-        ax.errorbar(x, y, yerr=err, fmt=marker, color=colour, capsize=3, markersize=6)
-        ax.annotate(s["strategy"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
+        name, key = s["strategy"], None
+        if s["kind"] == "stars":
+            numbered += 1
+            name, key = f"S{numbered}", f"S{numbered}: {s['strategy']}"
+        ax.errorbar(x, y, yerr=err, fmt=marker, color=colour, capsize=3, markersize=6, label=key)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("mean tokens generated per reply (incl. discarded), log scale")
     ax.set_ylabel("mean guide reward (95% CI)")
     ax.set_title("Reward vs compute")
     ax.grid(True, alpha=0.3)
-    if bons:
-        ax.legend(loc="lower right", fontsize=8)
+    if bons or numbered:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
