@@ -49,7 +49,8 @@ def judge_lines(summary: dict[str, Any]) -> list[str]:
     """One line per judge: how many distinct pairs it decided, and its position bias."""
     lines = []
     for name, j in summary.get("judges", {}).items():
-        bias = _num(j["position_bias"], "+.2f")
+        bias = None if j["position_bias"] is None else round(j["position_bias"], 6) + 0.0  # no "-0.00"
+        bias = _num(bias, "+.2f")
         lines.append(f"{name} judge: decided {j['decided']} of {j['distinct_pairs']} distinct pairs "
                      f"(tie below {j['tie_margin']}; {j['decided_both_orders']} preferred in both orders), "
                      f"position bias {bias}, mean |score| {_num(j['mean_abs_margin'], '.3f')}")
