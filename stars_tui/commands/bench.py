@@ -150,11 +150,18 @@ def bench_command(
 
 
 def _with_model_options(func):
-    """Add the shared model options (--model, --reward, --rubric, --device, --allow-download)."""
+    """Add the shared model options (--model, --reward, --rubric, --device, --allow-download).
+
+    The own parameters' annotations are resolved with their ``Annotated`` extras:
+    left as strings (postponed annotations), Typer drops the options' help text.
+    """
     import functools
     import inspect
+    import typing
 
-    own = [p for p in inspect.signature(func).parameters.values() if p.kind != inspect.Parameter.VAR_KEYWORD]
+    hints = typing.get_type_hints(func, include_extras=True)
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(func).parameters.values()
+           if p.kind != inspect.Parameter.VAR_KEYWORD]
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
              for name, (ann, opt) in MODEL_OPTIONS.items()]
 

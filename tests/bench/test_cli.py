@@ -67,3 +67,13 @@ def test_terminal_table_and_goal_lines_show_every_strategy(tmp_path):
     text = console.export_text()
     assert all(spec.label in text for spec in specs)
     assert goal_lines(summary["goal"])[0].startswith("bon-2 (reward")
+
+
+def test_help_shows_every_bench_option_with_its_text(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr("sys.argv", ["stars", "bench", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "Held-out judges, comma-separated" in out and "Output folder; run again" in out
