@@ -87,6 +87,8 @@ def judge_pairs(
 
     A verdict's key is the judge's id and the two replies, never the decoding
     settings, so changing or adding a judge re-judges without re-decoding.
+    Pairs with the same prompt and replies share one verdict; its strategy and
+    opponent fields name the first pair that asked.
     """
     verdicts = log.load()
     for name, judge in judges.items():
