@@ -97,7 +97,9 @@ class ChatScreen(Screen):
         self.cancel = threading.Event()
         self.running = True
         self.run_started = self.app.clock()
-        self.generate(self.app.chat.messages(), self.pump, self.cancel)
+        # Start once the reply's widget is mounted: an update that lands while it is
+        # still mounting can leave it laid out at its empty size.
+        self.call_after_refresh(self.generate, self.app.chat.messages(), self.pump, self.cancel)
         self.redraw()
 
     @work(thread=True, group="generate", exit_on_error=False)
