@@ -11,9 +11,9 @@ status line), driven headless by ``App.run_test``. tok/s is RunFinished's
 ``tokens_generated / wall_seconds`` on both sides. Runs alternate and the
 median ratio is kept, so drift in machine load hits both sides alike.
 Target: workbench / headless >= 0.95. A third side runs the headless loop
-in a plain thread: on a CPU-oversubscribed machine, OpenMP's busy-waiting made
-the engine several times slower in the main thread than in any other thread
-(set ``OMP_WAIT_POLICY=PASSIVE`` to compare the UI's own cost fairly).
+in a plain thread: with OpenMP's busy-waiting, the engine ran several times
+slower in the main thread than in any other thread on a busy machine, which is
+why stars_engine now sets ``OMP_WAIT_POLICY=PASSIVE`` before torch loads.
 """
 
 from __future__ import annotations
