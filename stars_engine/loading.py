@@ -90,7 +90,7 @@ def load_policy(
     if model is None:
         ref, model_id = str(default_policy_dir()), models.DEFAULT_POLICY_ID
     else:
-        ref, model_id = models.resolve(model, "chat model", allow_download).ref, model
+        ref, model_id = models.resolve(model, "chat model"), model
     try:
         offline = not allow_download
         tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=offline)
@@ -120,7 +120,7 @@ def load_reward(
         return RubricReward(embedder, Rubric.load(rubric), models.DEFAULT_REWARD_ID)
     if rubric is not None:
         raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
-    ref = models.resolve(reward, "reward model", allow_download).ref
+    ref = models.resolve(reward, "reward model")
     try:
         offline = not allow_download
         tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=offline)

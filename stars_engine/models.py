@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -50,29 +49,21 @@ def bundled_minilm() -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class Source:
-    """A resolved model reference: a local folder, or a hub id to load (maybe from the HF cache)."""
-
-    ref: str
-    local: bool
-
-
 def looks_like_path(ref: str) -> bool:
     """A path names a folder on disk or starts like one; anything else is a hub id."""
     return ref.startswith(("/", ".", "~")) or Path(ref).expanduser().exists()
 
 
-def resolve(ref: str, what: str, allow_download: bool) -> Source:
-    """Turn a user's model reference into a Source, or a one-line StarsError."""
+def resolve(ref: str, what: str) -> str:
+    """A checked local folder, or the hub id as given; a missing path is a one-line StarsError."""
     path = Path(ref).expanduser()
     if looks_like_path(ref):
         if not path.exists():
             raise StarsError(f"{what} path does not exist: {path}")
         if not (path / "config.json").is_file():
             raise StarsError(f"{what} path {path} has no config.json (not a transformers model folder)")
-        return Source(str(path.resolve()), local=True)
-    return Source(ref, local=False)
+        return str(path.resolve())
+    return ref
 
 
 def hub_error(ref: str, what: str, allow_download: bool, exc: Exception) -> StarsError:
