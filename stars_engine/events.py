@@ -102,6 +102,11 @@ class RunFailed(Event):
     message: str
 
 
+def last_user_message(messages: list[dict[str, str]]) -> str:
+    """The newest user turn: what the reward model sees as the prompt, and what a run is titled by."""
+    return next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (RunStarted, AttemptScored, SegmentAccepted, ParamsChanged, RunFinished, RunFailed)

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..events import ACCEPTED, REJECTED, AttemptScored, ParamsChanged, RunStarted, RunStats
+from ..events import ACCEPTED, REJECTED, AttemptScored, ParamsChanged, RunStarted, RunStats, last_user_message
 from ..params import RUN_LEVEL_FIELDS, ParamsSource
 from ..policy.base import Candidate, Policy, Sampling
 from ..reward.base import Reward
@@ -77,7 +77,7 @@ class RunContext:
     @property
     def prompt(self) -> str:
         """The text the reward model sees as the prompt: the last user turn."""
-        return next((m["content"] for m in reversed(self.messages) if m["role"] == "user"), "")
+        return last_user_message(self.messages)
 
     def refresh_params(self, segment: int) -> ParamsChanged | None:
         """Take the params source's current value; run-level fields keep the run's value."""

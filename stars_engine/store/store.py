@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StarsError
-from ..events import Event
+from ..events import Event, last_user_message
 from . import ids
 from .connect import connect, write
 from .rows import STEP_TABLES, closing_event, started_event, step_columns, step_event
@@ -74,7 +74,7 @@ RUN_COLUMNS = "*, (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id) AS 
 
 def _run_info(row: dict[str, Any]) -> RunInfo:
     messages = json.loads(row["messages"] or "[]")
-    prompt = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    prompt = last_user_message(messages)
     return RunInfo(
         id=row["id"],
         session_id=row["session_id"],

@@ -30,7 +30,9 @@ from stars_engine.events import (
     RunFinished,
     RunStarted,
     SegmentAccepted,
+    last_user_message,
 )
+from stars_engine.run_state import describe_changes
 from stars_engine.store import (
     FORMATS,
     Store,
@@ -189,7 +191,7 @@ def _verdict_style(verdict: str) -> str:
 def render(event: Event) -> Text | str | None:
     """One line (or block) of plain replay for an event."""
     if isinstance(event, RunStarted):
-        prompt = next((m["content"] for m in reversed(event.messages) if m["role"] == "user"), "")
+        prompt = last_user_message(event.messages)
         return (
             Text(f"{event.strategy} · {event.policy_id} · reward {event.reward_id}", "bold")
             + Text(f" · seed {event.seed}\n", "bold")
@@ -205,8 +207,7 @@ def render(event: Event) -> Text | str | None:
         note = " (exhausted: best taken)" if event.exhausted else ""
         return Text(f"✓ segment {event.segment + 1}{note}: ", "green bold") + Text(event.text)
     if isinstance(event, ParamsChanged):
-        changes = ", ".join(f"{k} {old} → {new}" for k, (old, new) in event.changes.items())
-        return Text(f"params changed before segment {event.segment + 1}: {changes}", "yellow")
+        return Text(f"params changed before segment {event.segment + 1}: {describe_changes(event)}", "yellow")
     if isinstance(event, RunFinished):
         from .run import summary
 
