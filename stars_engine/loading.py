@@ -19,19 +19,35 @@ from .errors import StarsError
 from .policy.transformers_policy import TransformersPolicy
 from .reward.classifier import ClassifierReward
 from .reward.rubric import Embedder, Rubric, RubricReward
+from .safe_load import check_model, pretrained
+
+RUBRIC_ONLY_FOR_DEFAULT = "--rubric only applies to the default embedding reward, not to --reward models"
 
 
 def pick_device(device: str | None = None) -> torch.device:
-    """CUDA when present (or asked for), else CPU; a bad name is a one-line error."""
+    """CUDA when present (or asked for), else CPU; a bad or absent device is a one-line error."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         chosen = torch.device(device)
-    except RuntimeError:
+    except (RuntimeError, ValueError):
         raise StarsError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise StarsError(f"device {device!r} asked for, but no CUDA device is available")
+    if not _device_present(chosen):
+        raise StarsError(f"device {device!r} asked for, but this machine or torch build has no such device")
     return chosen
+
+
+def _device_present(device: torch.device) -> bool:
+    """Whether this torch build can put a model on ``device`` here."""
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        return torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()
+    if device.type == "mps":
+        return torch.backends.mps.is_available()
+    if device.type == "xpu":
+        return hasattr(torch, "xpu") and torch.xpu.is_available()
+    return False
 
 
 def dtype_for(device: torch.device) -> torch.dtype:
@@ -54,8 +70,10 @@ def _convert_default(target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = models.bundled_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
+    )
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -89,16 +107,11 @@ def load_policy(
     where = pick_device(device)
     if model is None:
         ref, model_id = str(default_policy_dir()), models.DEFAULT_POLICY_ID
+        what = "the converted default chat model (delete it to convert it again)"
     else:
-        ref, model_id = models.resolve(model, "chat model"), model
-    try:
-        offline = not allow_download
-        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=offline)
-        lm = AutoModelForCausalLM.from_pretrained(ref, dtype=dtype_for(where), local_files_only=offline)
-    except (OSError, ValueError) as exc:
-        if model is None:
-            raise StarsError(f"the converted default model in {ref} is unreadable ({exc}); delete it") from None
-        raise models.hub_error(model, "chat model", allow_download, exc) from None
+        ref, model_id, what = check_model(model, "chat model", allow_download), model, "chat model"
+    tokenizer = pretrained(AutoTokenizer, ref, what, allow_download)
+    lm = pretrained(AutoModelForCausalLM, ref, what, allow_download, dtype=dtype_for(where))
     return TransformersPolicy(lm.to(where), tokenizer, model_id)
 
 
@@ -114,19 +127,34 @@ def load_reward(
 
     where = pick_device(device)
     if reward is None:
-        path = models.bundled_minilm()
-        encoder = AutoModel.from_pretrained(path, dtype=torch.float32).to(where)
-        embedder = Embedder(encoder, AutoTokenizer.from_pretrained(path))
+        path = str(models.bundled_minilm())
+        encoder = pretrained(AutoModel, path, "the bundled reward model", dtype=torch.float32).to(where)
+        embedder = Embedder(encoder, pretrained(AutoTokenizer, path, "the bundled reward model"))
         return RubricReward(embedder, Rubric.load(rubric), models.DEFAULT_REWARD_ID)
     if rubric is not None:
-        raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
-    ref = models.resolve(reward, "reward model")
-    try:
-        offline = not allow_download
-        tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=offline)
-        classifier = AutoModelForSequenceClassification.from_pretrained(
-            ref, dtype=dtype_for(where), local_files_only=offline
-        )
-    except (OSError, ValueError) as exc:
-        raise models.hub_error(reward, "reward model", allow_download, exc) from None
+        raise StarsError(RUBRIC_ONLY_FOR_DEFAULT)
+    ref = check_model(reward, "reward model", allow_download)
+    tokenizer = pretrained(AutoTokenizer, ref, "reward model", allow_download)
+    classifier = pretrained(
+        AutoModelForSequenceClassification, ref, "reward model", allow_download, dtype=dtype_for(where)
+    )
     return ClassifierReward(classifier.to(where), tokenizer, reward)
+
+
+def check_choice(
+    model: str | None = None,
+    reward: str | None = None,
+    rubric: Path | None = None,
+    device: str | None = None,
+    allow_download: bool = False,
+) -> None:
+    """Refuse a bad device, model, reward or rubric before any weights load (cheap: configs only)."""
+    _quiet_transformers()
+    pick_device(device)
+    if reward is not None and rubric is not None:
+        raise StarsError(RUBRIC_ONLY_FOR_DEFAULT)
+    if rubric is not None:
+        Rubric.load(rubric)
+    for ref, what in ((model, "chat model"), (reward, "reward model")):
+        if ref is not None:
+            check_model(ref, what, allow_download)

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from stars_engine import __version__
+from stars_engine.controls import one_line
 from stars_engine.errors import StarsError
 
 from .commands import bench, run, store, tui
@@ -50,7 +51,7 @@ def main() -> None:
     try:
         app()
     except StarsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

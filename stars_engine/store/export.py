@@ -12,6 +12,7 @@ import html
 import io
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,8 +70,13 @@ def to_jsonl(bundle: Bundle) -> str:
 
 
 # -- Markdown ----------------------------------------------------------------
+def _md(text: str) -> str:
+    """Text as Markdown shows it literally: raw HTML in a title, prompt or reply is escaped."""
+    return html.escape(text, quote=False)
+
+
 def _quote(text: str) -> str:
-    return "\n".join("> " + line for line in (text or " ").splitlines() or [" "])
+    return "\n".join("> " + _md(line) for line in (text or " ").splitlines() or [" "])
 
 
 def _md_segment(view: SegmentView) -> list[str]:
@@ -93,9 +99,10 @@ def _md_segment(view: SegmentView) -> list[str]:
 
 def to_markdown(bundle: Bundle) -> str:
     s = bundle.session
-    out = [f"# {s.title}", "", f"Session `{s.id}` · {s.created_at} · {len(bundle.runs)} turn(s)", ""]
+    title = _md(" ".join(s.title.split()))
+    out = [f"# {title}", "", f"Session `{s.id}` · {s.created_at} · {len(bundle.runs)} turn(s)", ""]
     for run, events in bundle.runs:
-        out += [f"## Turn {run.turn + 1} · run `{run.id}` · {run.strategy} · {_outcome(run)}", ""]
+        out += [f"## Turn {run.turn + 1} · run `{run.id}` · {_md(run.strategy)} · {_md(_outcome(run))}", ""]
         out += ["**User**", "", _quote(run.prompt), "", "**Assistant**", ""]
         out += [
             _quote(run.final_text or "".join(v.accepted.text for v in segments_of(events) if v.accepted)),
@@ -188,15 +195,24 @@ CSV_COLUMNS = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralised(row: list[object]) -> list[object]:
+    """OWASP's defence against CSV injection: a text cell that a spreadsheet would read as a
+    formula (it starts with = + - @, a tab or a CR) gets a leading ``'``. Numbers stay numbers."""
+    return [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in row]
+
+
 def to_csv(bundle: Bundle) -> str:
-    """One row per scored attempt, every run of the bundle."""
+    """One row per scored attempt, every run of the bundle (formula-like text neutralised)."""
     buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\n")
+    out = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR inside a cell is then quoted
     out.writerow(CSV_COLUMNS)
     for run, events in bundle.runs:
         for a in (e for e in events if isinstance(e, AttemptScored)):
             out.writerow(
-                [
+                _neutralised([
                     bundle.session.id,
                     run.id,
                     run.turn,
@@ -210,7 +226,7 @@ def to_csv(bundle: Bundle) -> str:
                     a.elapsed_ms,
                     int(a.eos),
                     a.text,
-                ]
+                ])
             )
     return buffer.getvalue()
 
@@ -234,13 +250,34 @@ def format_for(path: Path, fmt: str | None = None) -> str:
     return chosen
 
 
-def write_text(path: Path, text: str, force: bool = False) -> None:
-    """Write all of ``text`` or nothing: a temporary file renamed into place."""
-    path = Path(path)
-    if path.is_dir():
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _refuse_to_replace(path: Path, force: bool) -> None:
+    """Only a regular file is ever replaced, and only with ``force``: never a device, FIFO or link."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
         raise StarsError(f"{path} is a folder")
-    if path.exists() and not force:
+    if not stat.S_ISREG(mode):
+        raise StarsError(f"{path} exists and is not a regular file; stars only replaces regular files")
+    if not force:
         raise StarsError(f"{path} already exists; use --force to overwrite it")
+
+
+def write_text(path: Path, text: str, force: bool = False) -> None:
+    """Write all of ``text`` or nothing: a temporary file renamed into place.
+
+    The file gets the permissions any new file of the user's gets (the umask),
+    not the temporary file's 0600.
+    """
+    path = Path(path)
+    _refuse_to_replace(path, force)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
@@ -248,7 +285,11 @@ def write_text(path: Path, text: str, force: bool = False) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StarsError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from stars_engine.controls import visible_controls
 from stars_engine.errors import StarsError
 from stars_engine.events import Event, RunFailed, RunFinished
 from stars_engine.params import Params
@@ -20,8 +21,14 @@ from .options import ModelChoice, decoding_options
 
 
 def load_models(models: ModelChoice):
-    """Load the chat and reward models a command asked for (slow: call once)."""
-    from stars_engine.loading import load_policy, load_reward
+    """Load the chat and reward models a command asked for (slow: call once).
+
+    Everything that can be refused without weights (device, folders, configs,
+    rubric) is checked first, so a bad ``--reward`` costs no chat-model load.
+    """
+    from stars_engine.loading import check_choice, load_policy, load_reward
+
+    check_choice(models.model, models.reward, models.rubric, models.device, models.allow_download)
 
     policy = load_policy(models.model, models.device, models.allow_download)
     reward = load_reward(models.reward, models.rubric, models.device, models.allow_download)
@@ -107,7 +114,7 @@ def show(events: Iterator[Event], as_json: bool) -> None:
         if as_json:
             print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
         elif isinstance(event, RunFinished):
-            print(event.text)
+            print(visible_controls(event.text) if sys.stdout.isatty() else event.text)
             print(summary(event), file=sys.stderr)
         if isinstance(event, RunFailed):
             print(f"error: {event.message}", file=sys.stderr)

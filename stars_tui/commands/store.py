@@ -8,6 +8,7 @@ prefix, every command takes ``--db`` (else ``$STARS_DB``, else
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from stars_engine.controls import visible_controls, visible_fields
 from stars_engine.errors import StarsError
 from stars_engine.events import (
     ACCEPTED,
@@ -63,7 +65,9 @@ def _store(db: Path | None) -> Store:
 
 
 def _print_json(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    """JSON as text; the C1 controls and DEL that JSON leaves raw are written as \\u escapes."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    print(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 # -- sessions --------------------------------------------------------------
@@ -84,6 +88,7 @@ def list_command(
         return
     table = Table("id", "title", "turns", "last active", box=None)
     for s in sessions:
+        s = visible_fields(s)
         table.add_row(s.id, escape(s.title), str(s.runs), s.updated_at)
     console.print(table)
 
@@ -101,6 +106,7 @@ def show_command(
     if as_json:
         _print_json({**asdict(info), "runs": [asdict(r) for r in runs]})
         return
+    info, runs = visible_fields(info), [visible_fields(r) for r in runs]
     console.print(f"[bold]{escape(info.title)}[/]  session {info.id} · {info.created_at}")
     for run in runs:
         console.print(f"\n[bold]turn {run.turn + 1}[/] · run {run.id} · {run.strategy} · {_outcome(run)}")
@@ -139,7 +145,7 @@ def search_command(
     if not hits:
         console.print(f"nothing matches {query!r}")
         raise typer.Exit(1)
-    for hit in hits:
+    for hit in map(visible_fields, hits):
         line = Text(f"{hit.session_id} {hit.role:>9}: ")
         line.append_text(_marked(hit.snippet))
         console.print(line + Text(f"  ({hit.title})", "dim"))
@@ -248,9 +254,9 @@ def replay_command(
         replay_app(runs).run()
         return
     for title, events in runs:
-        console.rule(escape(title))
+        console.rule(escape(visible_controls(title)))
         for event in pace(events, speed or None):
-            line = render(event)
+            line = render(visible_fields(event))
             if line is not None:
                 console.print(line)
 

@@ -48,3 +48,11 @@ def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def record_events(db: Path, events: list[Event], title: str | None = None) -> Recorder:
+    """Record a hand-written event stream (text no scripted model would write)."""
+    recorder = Recorder(db, title=title)
+    for _ in recorder.record(events):
+        pass
+    return recorder
