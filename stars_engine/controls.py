@@ -12,6 +12,8 @@ import re
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
+from .errors import StarsError
+
 T = TypeVar("T")
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -25,6 +27,15 @@ def visible_controls(text: str) -> str:
 def one_line(text: str) -> str:
     """``text`` as one printable line: controls visible, line breaks as spaces."""
     return visible_controls(" ".join(text.splitlines()))
+
+
+def valid_text(text: str, what: str) -> str:
+    """``text`` if it is Unicode that can be stored; lone surrogates (undecodable bytes) are refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StarsError(f"{what} is not valid UTF-8 text (it holds undecodable bytes)") from None
+    return text
 
 
 def _visible(value: Any) -> Any:

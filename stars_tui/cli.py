@@ -6,15 +6,28 @@ Heavy imports (torch, transformers, textual) happen inside the commands, so
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import sys
+from pathlib import Path
+from typing import NoReturn
 
 import typer
+from typer.core import TyperCommand
 
 from stars_engine import __version__
 from stars_engine.controls import one_line
 from stars_engine.errors import StarsError
 
-from .commands import bench, run, store, tui
+from .commands import bench, database, run, store, tui
+from .commands.database import DB_HELP
+
+try:  # newer Typer carries its own copy of click; older ones use click itself
+    from typer._click import Context as ClickContext
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    from click import Context as ClickContext
+    from click import exceptions as click_errors
 
 app = typer.Typer(
     name="stars",
@@ -23,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -36,8 +50,10 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    db: Path | None = typer.Option(None, "--db", help=DB_HELP + " Applies to every command."),
 ) -> None:
     """Open the workbench when no command is given."""
+    database.root_db = db
     if ctx.invoked_subcommand is None:
         tui.open_workbench(ctx)
 
@@ -46,13 +62,50 @@ for module in (run, store, tui, bench):
     module.register(app)
 
 
+class PlainUsage(TyperCommand):
+    """A usage line like every other tool's: ``PROMPT``, not Typer's ``{PROMPT}``."""
+
+    def collect_usage_pieces(self, ctx: ClickContext) -> list[str]:
+        return [re.sub(r"^\{(.*)\}$", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
+
+
+def _plain_usage(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.cls in (None, TyperCommand):
+            info.cls = PlainUsage
+    for group in typer_app.registered_groups:
+        _plain_usage(group.typer_instance)
+
+
+_plain_usage(app)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    print(f"error: {one_line(message)}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console entry point: a StarsError becomes one line on stderr and exit code 2."""
+    """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} -h')" if exc.ctx is not None else ""
+        _fail(exc.format_message() + hint, exc.exit_code)
+    except click_errors.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
     except StarsError as exc:
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(exc))
+    except sqlite3.DatabaseError as exc:
+        _fail(f"the session database failed: {exc}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

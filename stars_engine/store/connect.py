@@ -50,8 +50,13 @@ def _header_looks_whole(path: Path, size: int) -> bool:
     return size_is_valid and size % page_size == 0 and size >= pages * page_size
 
 
-def _probe(path: Path) -> None:
-    """Refuse a file we must not write to, opening it read-only to look."""
+def _probe(path: Path, verify: bool = False) -> None:
+    """Refuse a file we must not write to, opening it read-only to look.
+
+    ``verify`` reads every page (``quick_check``) even when the header looks
+    whole: a corrupt page in the middle is found before a run starts, not after
+    the model has loaded and the first insert fails.
+    """
     if path.is_dir():
         raise StarsError(f"{path} is a folder, not a session database")
     if not path.exists():
@@ -66,17 +71,24 @@ def _probe(path: Path) -> None:
         raise StarsError(f"cannot read {path}: {exc.strerror or exc}") from None
     if magic != SQLITE_MAGIC:
         raise StarsError(f"{path} is not a SQLite database")
-    if not os.access(path, os.W_OK):
-        raise StarsError(f"{path} is not writable")
+    _refuse_read_only(path)
     try:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            if not _header_looks_whole(path, size):
+            if verify or not _header_looks_whole(path, size):
                 result = conn.execute("PRAGMA quick_check").fetchone()[0]
                 if result != "ok":
                     raise sqlite3.DatabaseError(result)
             _check_schema(path, conn)
     except sqlite3.DatabaseError as exc:
         raise StarsError(f"{path} is damaged or truncated ({exc})") from None
+
+
+def _refuse_read_only(path: Path) -> None:
+    """SQLite writes its journal beside the file, so a read-only folder is as bad as a read-only file."""
+    for where in (path, path.parent):
+        if not os.access(where, os.W_OK):
+            kind = "file" if where == path else "folder"
+            raise StarsError(f"{path} is read-only (its {kind} cannot be written); stars needs to write to it")
 
 
 def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
@@ -86,7 +98,13 @@ def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
     if "_sqlite_migrations" in tables:
         rows = conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET])
         applied = {row[0] for row in rows}
-    if version > SCHEMA_VERSION or applied - KNOWN_MIGRATIONS:
+    unknown = sorted(applied - KNOWN_MIGRATIONS)
+    if unknown:
+        raise StarsError(
+            f"{path} was written by a newer version of stars: it has migration {', '.join(unknown)}, "
+            f"which this one does not know (it knows up to {max(KNOWN_MIGRATIONS)}); upgrade stars to open it"
+        )
+    if version > SCHEMA_VERSION:
         raise StarsError(
             f"{path} was written by a newer version of stars (schema {version}, this one reads "
             f"up to {SCHEMA_VERSION}); upgrade stars to open it"
@@ -144,10 +162,13 @@ def mark_interrupted(db: Database) -> int:
     return len(dead)
 
 
-def connect(path: Path, check_same_thread: bool = True) -> Database:
-    """A migrated, WAL-mode connection to ``path`` (created if missing), for this thread only."""
+def connect(path: Path, check_same_thread: bool = True, verify: bool = False) -> Database:
+    """A migrated, WAL-mode connection to ``path`` (created if missing), for this thread only.
+
+    ``verify``: read every page first (before a run records, before an export).
+    """
     path = Path(path)
-    _probe(path)
+    _probe(path, verify)
     if not path.exists():
         _create_parent(path)
     try:

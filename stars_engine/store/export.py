@@ -13,11 +13,13 @@ import io
 import json
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..controls import visible_controls
 from ..errors import StarsError
 from ..events import AttemptScored, Event
 from ..run_state import RunState, SegmentView
@@ -240,13 +242,30 @@ FORMATS: dict[str, Callable[[Bundle], str]] = {
 SUFFIXES = {".md": "md", ".markdown": "md", ".jsonl": "jsonl", ".html": "html", ".htm": "html", ".csv": "csv"}
 
 
-def format_for(path: Path, fmt: str | None = None) -> str:
-    """The format asked for, else the one the file's extension names."""
-    chosen = fmt or SUFFIXES.get(Path(path).suffix.lower())
-    if chosen is None:
-        raise StarsError(f"cannot tell the format from {Path(path).name!r}; pass --format {'|'.join(FORMATS)}")
+STDOUT = "-"
+
+
+def is_stdout(path: Path | str) -> bool:
+    """``-o -``: write to standard output."""
+    return str(path) == STDOUT
+
+
+def format_for(path: Path, fmt: str | None = None, force: bool = False) -> str:
+    """The format asked for, else the one the file's extension names.
+
+    A ``fmt`` that contradicts the extension (``-f csv -o notes.md``) is
+    refused unless ``force``: it is more often a slip than a wish.
+    """
+    named = None if is_stdout(path) else SUFFIXES.get(Path(path).suffix.lower())
+    if fmt is None and named is None:
+        where = "standard output (-o -)" if is_stdout(path) else repr(Path(path).name)
+        raise StarsError(f"cannot tell the format for {where}; pass --format {'|'.join(FORMATS)}")
+    chosen = fmt or named
     if chosen not in FORMATS:
         raise StarsError(f"unknown format {chosen!r}; choose one of {', '.join(FORMATS)}")
+    if named is not None and chosen != named and not force:
+        raise StarsError(f"--format {chosen} does not match the extension of {Path(path).name} ({named}); "
+                         "pass --force to write it anyway")
     return chosen
 
 
@@ -276,6 +295,10 @@ def write_text(path: Path, text: str, force: bool = False) -> None:
     The file gets the permissions any new file of the user's gets (the umask),
     not the temporary file's 0600.
     """
+    if is_stdout(path):
+        sys.stdout.write(visible_controls(text) if sys.stdout.isatty() else text)
+        sys.stdout.flush()
+        return
     path = Path(path)
     _refuse_to_replace(path, force)
     try:
@@ -307,13 +330,13 @@ def session_bundle(store: Store, session_id: str) -> Bundle:
 
 def export_run(store: Store, run_id: str, fmt: str | None, path: Path, force: bool = False) -> Path:
     """Write one run (with its session's header) to ``path``; ``fmt`` None follows the extension."""
-    chosen = format_for(path, fmt)
+    chosen = format_for(path, fmt, force)
     write_text(path, FORMATS[chosen](run_bundle(store, run_id)), force)
     return Path(path)
 
 
 def export_session(store: Store, session_id: str, fmt: str | None, path: Path, force: bool = False) -> Path:
     """Write every run of a session to ``path``."""
-    chosen = format_for(path, fmt)
+    chosen = format_for(path, fmt, force)
     write_text(path, FORMATS[chosen](session_bundle(store, session_id)), force)
     return Path(path)

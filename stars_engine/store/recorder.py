@@ -9,6 +9,7 @@ into one database at once (WAL, ``BEGIN IMMEDIATE``, a busy timeout).
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,17 +126,35 @@ class RunWriter:
         self.db["sessions"].update(self.session_id, {"updated_at": at})
 
     def abandon(self) -> None:
-        """The stream stopped before a closing event: the run reads as interrupted."""
-        if self.run_id is not None and not self.closed:
+        """The stream stopped before a closing event: the run reads as interrupted.
+
+        Best effort: when the stream stopped because the database failed (disk
+        full, run deleted), that failure is what the user must see, not this one.
+        """
+        if self.run_id is None or self.closed:
+            return
+        try:
             with write(self.db):
-                self.db["runs"].update(self.run_id, {"status": "interrupted"})
+                self.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", [self.run_id])
+        except sqlite3.Error:
+            pass
+
+    def failure(self, exc: Exception) -> StarsError:
+        """The one line a failed write becomes (the run row gone means it was deleted meanwhile)."""
+        try:
+            gone = self.run_id is not None and not self.db["runs"].count_where("id = ?", [self.run_id])
+        except sqlite3.Error:
+            gone = False
+        if gone and self.seq:
+            return StarsError(f"run {self.run_id} was deleted while it was recording; the rest is not saved")
+        return StarsError(f"cannot record the run: {exc}")
 
 
 class Recorder:
     """Record a run while it is shown: ``for event in Recorder(path).record(events): ...``.
 
-    The database is checked (and created or migrated) when the recorder is
-    made, so a bad ``--db`` fails before a model is loaded. With
+    The database is checked (every page read, then created or migrated) when
+    the recorder is made, so a bad ``--db`` fails before a model is loaded. With
     ``session_id`` the run becomes the next turn of that session.
     ``run_id`` and ``session_id`` are set once ``RunStarted`` has passed.
     """
@@ -145,7 +164,7 @@ class Recorder:
         self.session_id = session_id
         self.title = title
         self.run_id: str | None = None
-        db = connect(self.db_path)
+        db = connect(self.db_path, verify=True)
         try:
             if session_id is not None and not db["sessions"].count_where("id = ?", [session_id]):
                 raise StarsError(f"no session {session_id} in {self.db_path}")
@@ -158,7 +177,10 @@ class Recorder:
         writer = RunWriter(db, self.session_id, self.title)
         try:
             for event in events:
-                writer.write(event)
+                try:
+                    writer.write(event)
+                except (sqlite3.Error, UnicodeEncodeError) as exc:
+                    raise writer.failure(exc) from None
                 self.run_id, self.session_id = writer.run_id, writer.session_id
                 yield event
         finally:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..controls import valid_text
 from ..errors import StarsError
 from ..events import Event, last_user_message
 from . import ids
-from .connect import connect, write
+from .connect import connect, mark_interrupted, write
 from .rows import STEP_TABLES, closing_event, started_event, step_columns, step_event
 
 
@@ -27,6 +28,14 @@ class SessionInfo:
     created_at: str
     updated_at: str
     runs: int
+    statuses: tuple[str, ...] = ()  # each run's, oldest first: finished, cancelled, failed, interrupted, running
+
+    def status_summary(self) -> str:
+        """``finished`` when every run is, else counts such as ``2 finished, 1 interrupted``."""
+        counts = {status: self.statuses.count(status) for status in dict.fromkeys(self.statuses)}
+        if len(counts) <= 1:
+            return next(iter(counts), "no runs")
+        return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,17 @@ class SearchHit:
 
 
 MARK_START, MARK_END = "«", "»"
-SESSION_COLUMNS = "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id)"
+RUN_STATUS = "CASE WHEN r.status = 'finished' AND r.stop_reason = 'cancelled' THEN 'cancelled' ELSE r.status END"
+SESSION_COLUMNS = (
+    "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id), "
+    f"(SELECT group_concat(status, ',') FROM (SELECT {RUN_STATUS} AS status FROM runs r "
+    "WHERE r.session_id = s.id ORDER BY r.turn))"
+)
+
+
+def _session_info(row: tuple[Any, ...]) -> SessionInfo:
+    *head, statuses = row
+    return SessionInfo(*head, statuses=tuple(statuses.split(",")) if statuses else ())
 RUN_COLUMNS = "*, (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id) AS attempt_count"
 
 
@@ -105,9 +124,9 @@ def fts_query(text: str) -> str:
 class Store:
     """One session database. Open it with ``open_store(path)``."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, verify: bool = False):
         self.path = Path(path)
-        self.db = connect(self.path, check_same_thread=False)
+        self.db = connect(self.path, check_same_thread=False, verify=verify)
 
     def close(self) -> None:
         self.db.close()
@@ -135,13 +154,13 @@ class Store:
         sql = f"SELECT {SESSION_COLUMNS} FROM sessions s ORDER BY s.updated_at DESC, s.rowid DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [SessionInfo(*row) for row in self.db.execute(sql)]
+        return [_session_info(row) for row in self.db.execute(sql)]
 
     def session(self, session_id: str) -> SessionInfo:
         row = self.db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", [session_id]).fetchone()
         if row is None:
             raise StarsError(f"no session with id {session_id!r}")
-        return SessionInfo(*row)
+        return _session_info(row)
 
     def runs_of(self, session_id: str) -> list[RunInfo]:
         """The session's runs (its turns), oldest first."""
@@ -159,7 +178,7 @@ class Store:
         return [Message(**row) for row in rows]
 
     def rename_session(self, session_id: str, title: str) -> None:
-        title = " ".join(title.split())
+        title = " ".join(valid_text(title, "the title").split())
         if not title:
             raise StarsError("a session title cannot be empty")
         self.session(session_id)
@@ -167,10 +186,18 @@ class Store:
             self.db["sessions"].update(session_id, {"title": title})
 
     def delete_session(self, session_id: str) -> None:
-        """Delete the session with its runs, attempts and messages, in one transaction."""
+        """Delete the session with its runs, attempts and messages, in one transaction.
+
+        A session with a run still recording is refused: its writer would lose
+        the rows under it. (A run whose process is gone reads as interrupted.)
+        """
         self.session(session_id)
+        mark_interrupted(self.db)
         runs = "SELECT id FROM runs WHERE session_id = ?"
         with write(self.db):
+            live = self.db.execute(f"{runs} AND status = 'running'", [session_id]).fetchone()
+            if live is not None:
+                raise StarsError(f"session {session_id} has run {live[0]} still recording; stop it first")
             for table in STEP_TABLES:
                 self.db.execute(f"DELETE FROM {table} WHERE run_id IN ({runs})", [session_id])
             self.db.execute("DELETE FROM messages WHERE session_id = ?", [session_id])
@@ -185,7 +212,7 @@ class Store:
             "FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid "
             "JOIN sessions s ON s.id = m.session_id "
             "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
-            [fts_query(query), limit],
+            [fts_query(valid_text(query, "the search")), limit],
         )
         return [SearchHit(*row[:4], snippet=" ".join(row[4].split())) for row in rows]
 
@@ -217,11 +244,12 @@ class Store:
         return events
 
 
-def open_store(path: Path) -> Store:
+def open_store(path: Path, verify: bool = False) -> Store:
     """Open (creating and migrating if needed) the session database at ``path``.
 
     Raises StarsError, leaving the file untouched, for a file that is not
     SQLite, a damaged or truncated one, one from a newer ``stars``, another
-    program's database, or a path that cannot be written.
+    program's database, or a path that cannot be written. ``verify`` reads
+    every page first, to find a corrupt page the header cannot show.
     """
-    return Store(path)
+    return Store(path, verify)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -12,32 +13,51 @@ from pathlib import Path
 
 import typer
 
-from stars_engine.controls import visible_controls
+from stars_engine.controls import valid_text, visible_controls
 from stars_engine.errors import StarsError
 from stars_engine.events import Event, RunFailed, RunFinished
 from stars_engine.params import Params
 
+from .database import db_path
 from .options import ModelChoice, decoding_options
+
+
+def check_models(models: ModelChoice) -> None:
+    """Refuse a bad device, model folder, reward or rubric without loading any weights."""
+    from stars_engine.loading import check_choice
+
+    check_choice(models.model, models.reward, models.rubric, models.device, models.allow_download)
 
 
 def load_models(models: ModelChoice):
     """Load the chat and reward models a command asked for (slow: call once).
 
-    Everything that can be refused without weights (device, folders, configs,
-    rubric) is checked first, so a bad ``--reward`` costs no chat-model load.
+    Everything that can be refused without weights is checked first, so a bad
+    ``--reward`` costs no chat-model load.
     """
-    from stars_engine.loading import check_choice, load_policy, load_reward
+    from stars_engine.loading import load_policy, load_reward
 
-    check_choice(models.model, models.reward, models.rubric, models.device, models.allow_download)
-
+    check_models(models)
     policy = load_policy(models.model, models.device, models.allow_download)
     reward = load_reward(models.reward, models.rubric, models.device, models.allow_download)
     return policy, reward
 
 
+def read_stdin() -> str:
+    """Standard input as UTF-8; other bytes (Latin-1, binary) are a one-line error."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # already text (a test's StringIO)
+        return sys.stdin.read()
+    data = raw.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StarsError(f"standard input is not UTF-8 text (byte 0x{data[exc.start]:02x} at {exc.start})") from None
+
+
 def read_prompt(prompt: str) -> str:
-    """The prompt argument, or standard input for ``-``; an empty one is refused."""
-    text = sys.stdin.read() if prompt == "-" else prompt
+    """The prompt argument, or standard input for ``-``; an empty or undecodable one is refused."""
+    text = read_stdin() if prompt == "-" else valid_text(prompt, "the prompt")
     if not text.strip():
         raise StarsError("the prompt is empty")
     return text
@@ -77,7 +97,7 @@ def summary(finished: RunFinished) -> str:
 
 
 def run_command(
-    prompt: str = typer.Argument(..., help="The user message ('-' reads standard input)."),
+    prompt: str = typer.Argument(..., metavar="PROMPT", help="The user message ('-' reads standard input)."),
     system: str | None = typer.Option(None, "--system", help="An optional system message."),
     as_json: bool = typer.Option(False, "--json", help="Print every event as one JSON line."),
     db: Path | None = typer.Option(None, "--db", help="Session database (default: $STARS_DB or ./sessions/stars.db)."),
@@ -90,12 +110,14 @@ def run_command(
     from stars_engine.engine import run
 
     text = read_prompt(prompt)
+    system = None if system is None else valid_text(system, "--system")
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    check_models(models)  # before the database is touched: a bad option changes nothing
     recorder = None
     if not no_save:  # opened first, so a bad --db fails before the slow model load
-        from stars_engine.store import Recorder, default_db_path
+        from stars_engine.store import Recorder
 
-        recorder = Recorder(default_db_path(db))
+        recorder = Recorder(db_path(db))
     policy, reward = load_models(models)
     policy.check_prompt(messages, params.max_new_tokens)
     cancel = threading.Event()
@@ -103,22 +125,49 @@ def run_command(
     if recorder is not None:
         events = recorder.record(events)
     with ctrl_c_cancels(cancel):
-        show(events, as_json)
+        reader_stayed = show(events, as_json, cancel)
+    if not reader_stayed:  # `stars run … | head`: the run ended as cancelled; say nothing more
+        raise typer.Exit(EXIT_PIPE_CLOSED)
     if recorder is not None and recorder.run_id:
         print(f"saved run {recorder.run_id} in session {recorder.session_id}", file=sys.stderr)
+    if cancel.is_set():
+        raise typer.Exit(EXIT_CANCELLED)
 
 
-def show(events: Iterator[Event], as_json: bool) -> None:
-    """Print the stream: every event as JSON, or the reply and a summary; a failure exits 1."""
+EXIT_CANCELLED = 130  # Ctrl-C, as a shell reports it
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, as the shell reports `git log | head` under pipefail
+
+
+def _stdout_to_devnull() -> None:
+    """The reader closed the pipe: what is still printed (and flushed at exit) goes nowhere."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def show(events: Iterator[Event], as_json: bool, cancel: threading.Event | None = None) -> bool:
+    """Print the stream: every event as JSON, or the reply and a summary; a failure exits 1.
+
+    Returns False when the reader closed the pipe: the run is then cancelled
+    (and recorded as such) instead of dying mid-write.
+    """
+    reader_stayed = True
     for event in events:
-        if as_json:
-            print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
-        elif isinstance(event, RunFinished):
-            print(visible_controls(event.text) if sys.stdout.isatty() else event.text)
-            print(summary(event), file=sys.stderr)
+        try:
+            if as_json:
+                print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+            elif isinstance(event, RunFinished):
+                print(visible_controls(event.text) if sys.stdout.isatty() else event.text, flush=True)
+                print(summary(event), file=sys.stderr)
+        except BrokenPipeError:
+            reader_stayed = False
+            _stdout_to_devnull()
+            if cancel is not None:
+                cancel.set()
         if isinstance(event, RunFailed):
             print(f"error: {event.message}", file=sys.stderr)
             raise typer.Exit(1)
+    return reader_stayed
 
 
 def models_command(

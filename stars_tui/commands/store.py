@@ -38,16 +38,18 @@ from stars_engine.run_state import describe_changes
 from stars_engine.store import (
     FORMATS,
     Store,
-    default_db_path,
     export_run,
     export_session,
-    import_jsonl,
+    format_for,
     open_store,
     pace,
 )
+from stars_engine.store.export import is_stdout
+from stars_engine.store.importer import import_sessions, parse
 from stars_engine.store.store import MARK_END, MARK_START
 
-DB_HELP = "Session database (default: $STARS_DB or ./sessions/stars.db)."
+from .database import DB_HELP, db_path
+
 console = Console(highlight=False)
 sessions_app = typer.Typer(
     help="Browse, search, rename and delete recorded sessions.",
@@ -57,11 +59,11 @@ sessions_app = typer.Typer(
 
 
 DbOption = Annotated[Path | None, typer.Option("--db", help=DB_HELP)]
-SessionArg = Annotated[str, typer.Argument(help="Session id (a unique prefix is enough).")]
+SessionArg = Annotated[str, typer.Argument(metavar="SESSION", help="Session id (a unique prefix is enough).")]
 
 
-def _store(db: Path | None) -> Store:
-    return open_store(default_db_path(db))
+def _store(db: Path | None, verify: bool = False) -> Store:
+    return open_store(db_path(db), verify)
 
 
 def _print_json(data: object) -> None:
@@ -86,10 +88,10 @@ def list_command(
     if not sessions:
         console.print("no sessions yet: `stars run PROMPT` or `stars chat` records one")
         return
-    table = Table("id", "title", "turns", "last active", box=None)
+    table = Table("id", "title", "turns", "status", "last active", box=None)
     for s in sessions:
         s = visible_fields(s)
-        table.add_row(s.id, escape(s.title), str(s.runs), s.updated_at)
+        table.add_row(s.id, escape(s.title), str(s.runs), s.status_summary(), s.updated_at)
     console.print(table)
 
 
@@ -119,6 +121,8 @@ def show_command(
                 f"[dim]{run.attempts} attempts · {st['tokens_accepted']} tokens kept, "
                 f"{st['tokens_discarded']} discarded · {st['wall_seconds']} s[/]"
             )
+        else:  # interrupted, failed or still running: what was recorded before it stopped
+            console.print(f"[dim]{run.attempts} attempts recorded[/]")
 
 
 def _outcome(run) -> str:
@@ -131,7 +135,7 @@ def _outcome(run) -> str:
 
 @sessions_app.command("search")
 def search_command(
-    query: str = typer.Argument(..., help="Words to find in prompts and replies (all must appear)."),
+    query: str = typer.Argument(..., metavar="WORDS", help="Words to find in prompts and replies (all must appear)."),
     db: DbOption = None,
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="Most matches to show."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
@@ -162,7 +166,7 @@ def _marked(snippet: str) -> Text:
 @sessions_app.command("rename")
 def rename_command(
     session: SessionArg,
-    title: str = typer.Argument(..., help="The new title."),
+    title: str = typer.Argument(..., metavar="TITLE", help="The new title."),
     db: DbOption = None,
 ) -> None:
     """Give a session a new title."""
@@ -227,8 +231,6 @@ def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Ev
     """(title, events) per run: a run id in the database, or every run of a JSONL export."""
     path = Path(store_or_file)
     if path.suffix == ".jsonl" and path.is_file():
-        from stars_engine.store.importer import parse
-
         return [
             (f"run {run.header['id']} · {session.header['title']}", run.events)
             for session in parse(path)
@@ -241,7 +243,9 @@ def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Ev
 
 
 def replay_command(
-    run: str = typer.Argument(..., help="Run id or session id (a unique prefix), or a JSONL export file."),
+    run: str = typer.Argument(
+        ..., metavar="RUN|SESSION|FILE", help="Run id or session id (a unique prefix), or a JSONL export file."
+    ),
     db: DbOption = None,
     plain: bool = typer.Option(False, "--plain", help="Print in the terminal (the default when not on a terminal)."),
     speed: float = typer.Option(
@@ -273,28 +277,36 @@ def replay_app(runs: list[tuple[str, list[Event]]]):
 # -- export / import -----------------------------------------------------
 def export_command(
     ident: Annotated[str, typer.Argument(metavar="RUN|SESSION", help="Run or session id (a unique prefix).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-': standard output).")],
     fmt: str | None = typer.Option(
         None, "--format", "-f", help=f"{', '.join(FORMATS)} (default: from the file's extension)."
     ),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite an existing regular file; write a --format that differs from the extension."
+    ),
     db: DbOption = None,
 ) -> None:
     """Export a run or a whole session: md (transcript), jsonl (lossless), html (one page), csv (attempts)."""
-    with _store(db) as store:
+    format_for(output, fmt, force)  # a wrong --format costs no database read
+    with _store(db, verify=True) as store:
         kind, full = store.resolve(ident)
         exporter = export_run if kind == "run" else export_session
         written = exporter(store, full, fmt, output, force)
-    console.print(f"wrote {kind} {full} to {escape(str(written))}")
+    to_stdout = is_stdout(written)
+    report = Console(stderr=True, highlight=False) if to_stdout else console
+    report.print(f"wrote {kind} {full} to {escape('standard output' if to_stdout else str(written))}")
 
 
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A JSONL file written by `stars export --format jsonl`.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A JSONL file written by `stars export --format jsonl`.")
+    ],
     db: DbOption = None,
 ) -> None:
     """Add the sessions of a JSONL export to the database (ids are kept)."""
-    with _store(db) as store:
-        ids = import_jsonl(store, file)
+    sessions = parse(file)  # checked whole before the database is opened: a bad file changes nothing
+    with _store(db, verify=True) as store:
+        ids = import_sessions(store, sessions)
         path = store.path
     for session_id in ids:
         console.print(f"imported session {session_id} into {escape(str(path))}")

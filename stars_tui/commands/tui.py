@@ -14,6 +14,7 @@ import typer
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
 
+from .database import db_path
 from .options import ModelChoice, decoding_options
 
 
@@ -21,12 +22,10 @@ def launch(params: Params, models: ModelChoice, db: Path | None = None, no_save:
     """Open the workbench with these starting parameters and models."""
     if models.rubric is not None and not Path(models.rubric).is_file():
         raise StarsError(f"rubric file does not exist: {models.rubric}")
-    from stars_engine.store import default_db_path
-
     from ..app import StarsApp
 
-    db_path = None if no_save else default_db_path(db)
-    app = StarsApp(_policy_loader(models), _reward_loader(models), db_path=db_path, params=params)
+    database = None if no_save else db_path(db)
+    app = StarsApp(_policy_loader(models), _reward_loader(models), db_path=database, params=params)
     app.run()
 
 
