@@ -88,7 +88,7 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 def main() -> None:
     """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="stars")
     except click_errors.NoArgsIsHelpError as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -32,6 +32,9 @@ class ScriptedPolicy:
         self.round: list[Candidate] = []
         self.rng = random.Random(0)
 
+    def check_prompt(self, messages, max_new_tokens):
+        return sum(len(m["content"].split()) for m in messages) + 3
+
     def start(self, messages, seed):
         self.rng = random.Random(seed)
         self.reply = []

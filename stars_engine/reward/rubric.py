@@ -16,9 +16,15 @@ from pathlib import Path
 
 import torch
 
+from ..controls import valid_text
 from ..errors import StarsError
 
 DEFAULT_RUBRIC_FILE = Path(__file__).with_name("default_rubric.json")
+# Every exemplar is embedded before the first token: 40,000 of them took 88 s. The caps keep that
+# to a second or two on a CPU, far above what a rubric needs.
+MAX_RUBRIC_BYTES = 256 * 1024
+MAX_EXEMPLARS = 200
+MAX_EXEMPLAR_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class Rubric:
         """Read a rubric JSON file (the bundled default when ``path`` is None)."""
         path = Path(path) if path is not None else DEFAULT_RUBRIC_FILE
         try:
+            if path.is_file() and path.stat().st_size > MAX_RUBRIC_BYTES:
+                raise StarsError(f"rubric {path} is larger than {MAX_RUBRIC_BYTES // 1024} KiB")
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise StarsError(f"rubric file does not exist: {path}") from None
@@ -50,6 +58,11 @@ class Rubric:
         for name, items in (("prefer", prefer), ("avoid", avoid)):
             if not isinstance(items, list) or not items or not all(isinstance(s, str) and s.strip() for s in items):
                 raise StarsError(f"{where}: '{name}' must be a non-empty list of non-empty strings")
+            if len(items) > MAX_EXEMPLARS or max(map(len, items)) > MAX_EXEMPLAR_CHARS:
+                raise StarsError(f"{where}: '{name}' may hold at most {MAX_EXEMPLARS} exemplars of at most "
+                                 f"{MAX_EXEMPLAR_CHARS} characters each")
+            for text in items:
+                valid_text(text, f"{where}: an exemplar in '{name}'")
         weight = data.get("relevance_weight", 0.5)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
             raise StarsError(f"{where}: 'relevance_weight' must be a number between 0 and 10")
