@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import models
+from . import models, runtime
 from .errors import StarsError
 from .policy.transformers_policy import TransformersPolicy
 from .reward.classifier import ClassifierReward
@@ -35,10 +35,8 @@ def pick_device(device: str | None = None) -> torch.device:
 
 
 def dtype_for(device: torch.device) -> torch.dtype:
-    """bf16 on a GPU that supports it; fp32 on CPU, where bf16 matmuls are slower."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    """bf16 where the device computes it natively, else fp32 (``runtime.choose_dtype``)."""
+    return runtime.choose_dtype(device)[0]
 
 
 def _quiet_transformers() -> None:
@@ -80,13 +78,22 @@ def default_policy_dir() -> Path:
 
 
 def load_policy(
-    model: str | None = None, device: str | None = None, allow_download: bool = False
+    model: str | None = None,
+    device: str | None = None,
+    allow_download: bool = False,
+    dtype: str | None = None,
+    threads: int | None = None,
 ) -> TransformersPolicy:
-    """The bundled SmolLM2-135M-Instruct, or any causal LM by hub id or local path."""
+    """The bundled SmolLM2-135M-Instruct, or any causal LM by hub id or local path.
+
+    ``dtype`` (auto, bf16, fp32) and ``threads`` override the per-machine choice
+    (``stars_engine/runtime.py``); the policy's ``runtime`` records what was used.
+    """
     _quiet_transformers()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     where = pick_device(device)
+    chosen, _ = runtime.choose_dtype(where, dtype)
     if model is None:
         ref, model_id = str(default_policy_dir()), models.DEFAULT_POLICY_ID
     else:
@@ -94,12 +101,12 @@ def load_policy(
     try:
         offline = not allow_download
         tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=offline)
-        lm = AutoModelForCausalLM.from_pretrained(ref, dtype=dtype_for(where), local_files_only=offline)
+        lm = AutoModelForCausalLM.from_pretrained(ref, dtype=chosen, local_files_only=offline)
     except (OSError, ValueError) as exc:
         if model is None:
             raise StarsError(f"the converted default model in {ref} is unreadable ({exc}); delete it") from None
         raise models.hub_error(model, "chat model", allow_download, exc) from None
-    return TransformersPolicy(lm.to(where), tokenizer, model_id)
+    return TransformersPolicy(lm.to(where), tokenizer, model_id, runtime.apply(lm, where, dtype, threads))
 
 
 def load_reward(

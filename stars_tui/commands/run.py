@@ -23,7 +23,7 @@ def load_models(models: ModelChoice):
     """Load the chat and reward models a command asked for (slow: call once)."""
     from stars_engine.loading import load_policy, load_reward
 
-    policy = load_policy(models.model, models.device, models.allow_download)
+    policy = load_policy(models.model, models.device, models.allow_download, models.dtype, models.threads)
     reward = load_reward(models.reward, models.rubric, models.device, models.allow_download)
     return policy, reward
 

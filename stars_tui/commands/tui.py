@@ -34,7 +34,7 @@ def _policy_loader(models: ModelChoice):
     def load():
         from stars_engine.loading import load_policy
 
-        return load_policy(models.model, models.device, models.allow_download)
+        return load_policy(models.model, models.device, models.allow_download, models.dtype, models.threads)
 
     return load
 
