@@ -191,7 +191,9 @@ class TransformersPolicy:
         if not ids:
             self._drop_round()
             return
-        row = next((i for i, c in enumerate(self._round) if c is candidate), None)
+        # Equal, not identical: a candidate may come back through a pipe (stars_engine/process.py).
+        # Two equal candidates hold the same tokens after the same prefix, so either row's cache is right.
+        row = next((i for i, c in enumerate(self._round) if c == candidate), None)
         if row is None:
             # an earlier round's candidate (an exhausted segment's best): encode it once
             self._drop_round()
