@@ -6,9 +6,9 @@
     .venv/bin/python benchmarks/engine_throughput.py --speedup [--before REF] [--repeats 3]
     .venv/bin/python benchmarks/engine_throughput.py --threads-compare [--repeats 3]
 
-``--speedup`` and ``--threads-compare`` run each side in its own process (the
-OpenMP wait policy is fixed when torch loads), alternating sides per repeat
-and keeping medians; see ``sides.py``.
+``--speedup`` (before / old defaults / now) and ``--threads-compare`` (1 or 2
+threads, PASSIVE or ACTIVE OpenMP waits) alternate their sides per repeat and
+keep medians; see ``speed_sides.py``.
 
 1. vanilla tok/s (the engine, reward scoring at segment boundaries included)
    / ``model.generate`` tok/s, same model, sampling, length; target >= 0.9
@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 
-from speed_sides import compare, speedup_sides, thread_sides
+import speed_sides
 
 from stars_engine import runtime
 from stars_engine.engine import run
@@ -139,9 +139,12 @@ def main() -> None:
     parser.add_argument("--threads-compare", action="store_true", help="1 vs 2 threads, PASSIVE vs ACTIVE waits")
     parser.add_argument("--reply-tokens", type=int, default=128, help="STARS reply length for the process sides")
     args = parser.parse_args()
+    if args.speedup:
+        report = speed_sides.speedup(args.before, runtime.usable_cores(), args.repeats, args.tokens, args.reply_tokens)
+    elif args.threads_compare:
+        report = speed_sides.threads(args.repeats, args.tokens, args.reply_tokens)
     if args.speedup or args.threads_compare:
-        sides = speedup_sides(args.before, runtime.usable_cores()) if args.speedup else thread_sides()
-        print(json.dumps(compare(sides, args.repeats, args.tokens, args.reply_tokens), indent=2))
+        print(json.dumps(report, indent=2))
         return
 
     policy = random_policy(args.random_init, args.device) if args.random_init else load_policy(args.model, args.device)
