@@ -2,6 +2,13 @@
 
     .venv/bin/python benchmarks/engine_throughput.py [--repeats 3] [--tokens 96] [--model PATH] [--device cuda]
     .venv/bin/python benchmarks/engine_throughput.py --random-init 1.7b --device cuda   # GPU check, no download
+    .venv/bin/python benchmarks/engine_throughput.py --random-init 1.7b --device cpu --tokens 8 --repeats 1
+    .venv/bin/python benchmarks/engine_throughput.py --speedup [--before REF] [--repeats 3]
+    .venv/bin/python benchmarks/engine_throughput.py --threads-compare [--repeats 3]
+
+``--speedup`` (before / old defaults / now) and ``--threads-compare`` (1 or 2
+threads, PASSIVE or ACTIVE OpenMP waits) alternate their sides per repeat and
+keep medians; see ``speed_sides.py``.
 
 1. vanilla tok/s (the engine, reward scoring at segment boundaries included)
    / ``model.generate`` tok/s, same model, sampling, length; target >= 0.9
@@ -9,6 +16,8 @@
    threshold, so every attempt is drawn); target >= 2
 3. policy seconds per segment at segment 1 and at segment 12 of one long
    reply: flat, because the accepted prefix's KV cache is reused.
+4. policy tok/s sampling 1 candidate, and 4 candidates as one batch (in
+   total); the GPU goals are >= 100 and >= 3x that.
 
 Runs alternate between the two sides of each ratio and the median is kept,
 so drift in machine load hits both sides alike.
@@ -22,6 +31,9 @@ import statistics
 import sys
 import time
 
+import speed_sides
+
+from stars_engine import runtime
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
 from stars_engine.loading import default_policy_dir, dtype_for, load_policy, load_reward, pick_device
@@ -53,7 +65,8 @@ def random_policy(size: str, device: str | None) -> TransformersPolicy:
     torch.manual_seed(0)
     with torch.device(where):  # initialise on the device: a 1.7B model is slow to build on the CPU
         model = LlamaForCausalLM(config).to(dtype_for(where))
-    return TransformersPolicy(model, tokenizer, f"random SmolLM2-{size} shape ({dtype_for(where)})")
+    chosen = runtime.apply(model, where, None, None)
+    return TransformersPolicy(model, tokenizer, f"random SmolLM2-{size} shape ({chosen.dtype})", chosen)
 
 
 def engine_tok_s(policy, reward, params: Params) -> float:
@@ -94,6 +107,14 @@ def segment_costs(policy, segments: int, segment_tokens: int, seed: int) -> list
     return costs
 
 
+def sample_tok_s(policy, n: int, tokens: int, seed: int) -> float:
+    """Policy tokens per second, in total over ``n`` candidates of one round: the model and the sampler only."""
+    policy.start(PROMPT, seed)
+    started = time.perf_counter()
+    candidates = policy.sample(n, tokens, Sampling())
+    return sum(c.tokens for c in candidates) / (time.perf_counter() - started)
+
+
 def median_ratio(numerator, denominator, repeats: int) -> tuple[float, float, float]:
     tops, bottoms = [], []
     for i in range(repeats):
@@ -112,7 +133,19 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--random-init", choices=sorted(SHAPES), help="a random model of this SmolLM2 size")
     parser.add_argument("--json", dest="as_json", action="store_true")
+    parser.add_argument("--speedup", action="store_true",
+                        help="before (--before REF) / old defaults / now, each in its own process")
+    parser.add_argument("--before", default="62f9daa", help="git ref of the code before the speed work")
+    parser.add_argument("--threads-compare", action="store_true", help="1 vs 2 threads, PASSIVE vs ACTIVE waits")
+    parser.add_argument("--reply-tokens", type=int, default=128, help="STARS reply length for the process sides")
     args = parser.parse_args()
+    if args.speedup:
+        report = speed_sides.speedup(args.before, runtime.usable_cores(), args.repeats, args.tokens, args.reply_tokens)
+    elif args.threads_compare:
+        report = speed_sides.threads(args.repeats, args.tokens, args.reply_tokens)
+    if args.speedup or args.threads_compare:
+        print(json.dumps(report, indent=2))
+        return
 
     policy = random_policy(args.random_init, args.device) if args.random_init else load_policy(args.model, args.device)
     reward = load_reward(device=args.device)
@@ -130,6 +163,10 @@ def main() -> None:
     runs = [segment_costs(policy, 12, 16, seed) for seed in range(args.repeats)]
     first = statistics.median(r[0] for r in runs)
     twelfth = statistics.median(r[11] for r in runs)
+    four, one, r4 = median_ratio(
+        lambda i: sample_tok_s(policy, 4, args.tokens, i), lambda i: sample_tok_s(policy, 1, args.tokens, i),
+        args.repeats,
+    )
 
     report = {
         "device": str(policy.device),
@@ -143,6 +180,10 @@ def main() -> None:
         "segment_1_policy_s": round(first, 4),
         "segment_12_policy_s": round(twelfth, 4),
         "segment_12_over_1": round(twelfth / first, 3),
+        "sample_1_tok_s": round(one, 2),
+        "sample_4_tok_s_total": round(four, 2),
+        "sample_4_over_1": round(r4, 3),
+        "runtime": policy.runtime,
     }
     if args.as_json:
         print(json.dumps(report, indent=2))

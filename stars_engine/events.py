@@ -31,6 +31,7 @@ class RunStarted(Event):
     prompt_tokens: int
     baseline_reward: float | None = None
     started_at: str = ""
+    runtime: dict[str, Any] = field(default_factory=dict)  # the policy's device, dtype, threads
 
 
 @dataclass(frozen=True)

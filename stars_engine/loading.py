@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import models
+from . import models, runtime
 from .errors import StarsError
 from .policy.transformers_policy import TransformersPolicy
 from .reward.classifier import ClassifierReward
@@ -51,10 +51,8 @@ def _device_present(device: torch.device) -> bool:
 
 
 def dtype_for(device: torch.device) -> torch.dtype:
-    """bf16 on a GPU that supports it; fp32 on CPU, where bf16 matmuls are slower."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    """bf16 where the device computes it natively, else fp32 (``runtime.choose_dtype``)."""
+    return runtime.choose_dtype(device)[0]
 
 
 def _quiet_transformers() -> None:
@@ -98,21 +96,30 @@ def default_policy_dir() -> Path:
 
 
 def load_policy(
-    model: str | None = None, device: str | None = None, allow_download: bool = False
+    model: str | None = None,
+    device: str | None = None,
+    allow_download: bool = False,
+    dtype: str | None = None,
+    threads: int | None = None,
 ) -> TransformersPolicy:
-    """The bundled SmolLM2-135M-Instruct, or any causal LM by hub id or local path."""
+    """The bundled SmolLM2-135M-Instruct, or any causal LM by hub id or local path.
+
+    ``dtype`` (auto, bf16, fp32) and ``threads`` override the per-machine choice
+    (``stars_engine/runtime.py``); the policy's ``runtime`` records what was used.
+    """
     _quiet_transformers()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     where = pick_device(device)
+    chosen, _ = runtime.choose_dtype(where, dtype)
     if model is None:
         ref, model_id = str(default_policy_dir()), models.DEFAULT_POLICY_ID
         what = "the converted default chat model (delete it to convert it again)"
     else:
         ref, model_id, what = check_model(model, "chat model", allow_download), model, "chat model"
     tokenizer = pretrained(AutoTokenizer, ref, what, allow_download)
-    lm = pretrained(AutoModelForCausalLM, ref, what, allow_download, dtype=dtype_for(where))
-    return TransformersPolicy(lm.to(where), tokenizer, model_id)
+    lm = pretrained(AutoModelForCausalLM, ref, what, allow_download, dtype=chosen)
+    return TransformersPolicy(lm.to(where), tokenizer, model_id, runtime.apply(lm, where, dtype, threads))
 
 
 def load_reward(

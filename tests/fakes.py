@@ -23,6 +23,7 @@ class ScriptedPolicy:
     """
 
     model_id = "scripted-policy"
+    runtime = {"device": "none", "dtype": "words"}
 
     def __init__(self, eos_after: int | None = None, delay: float = 0.0):
         self.forward_passes = 0

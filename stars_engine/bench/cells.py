@@ -33,8 +33,12 @@ class Cell:
     seed: int
     params: Params
 
-    def key(self, policy_id: str, reward_id: str) -> str:
-        return digest(self.prompt.prompt, self.params.to_dict(), policy_id, reward_id)
+    def key(self, policy: Policy, reward_id: str) -> str:
+        """The cell's identity. A policy run in another dtype than fp32 is another policy; fp32 adds
+        nothing, so cells recorded before the dtype was a choice (all fp32) keep their keys."""
+        dtype = policy.runtime.get("dtype", "fp32")
+        variant = () if dtype in ("fp32", "float32") else (dtype,)
+        return digest(self.prompt.prompt, self.params.to_dict(), policy.model_id, reward_id, *variant)
 
 
 def grid(prompts: list[BenchPrompt], specs: list[StrategySpec], seeds: list[int], base: Params) -> list[Cell]:
@@ -58,6 +62,7 @@ def _record(cell: Cell, key: str, policy: Policy, reward: Reward, events: list[E
         "params": cell.params.to_dict(),
         "policy_id": policy.model_id,
         "reward_id": reward.reward_id,
+        "runtime": dict(policy.runtime),
     }
     end = events[-1] if events else None
     if not isinstance(end, RunFinished):
@@ -97,7 +102,7 @@ def run_cells(
     done = log.load()
     records = []
     for cell in cells:
-        key = cell.key(policy.model_id, reward.reward_id)
+        key = cell.key(policy, reward.reward_id)
         record = done.get(key)
         skipped = finished(record)
         if not skipped:

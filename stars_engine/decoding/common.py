@@ -111,6 +111,7 @@ class RunContext:
             params={**self.initial.to_dict(), "seed": self.seed},
             messages=[dict(m) for m in self.messages],
             policy_id=self.policy.model_id,
+            runtime=dict(self.policy.runtime),
             reward_id=self.reward.reward_id,
             seed=self.seed,
             prompt_tokens=prompt_tokens,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Candidate:
 class Policy(Protocol):
     model_id: str
     forward_passes: int
+    runtime: dict[str, Any]
+    """How the backend runs (device, dtype, threads, …), recorded with every run; {} if it cannot say."""
 
     def start(self, messages: list[dict[str, str]], seed: int) -> int:
         """Encode the chat prompt as the accepted prefix; return its token count."""

@@ -7,45 +7,44 @@ positions, the last sampled token never fed. Committing candidate ``i`` of
 length ``L`` keeps row ``i`` and crops ``S - L`` positions: the cache again
 holds the new prefix but its last token, which becomes ``pending``.
 Discarding crops all ``S`` positions. The prefix is never encoded twice.
+
+Per token, a round does the model call, one draw (``sampler.draw``) and an
+EOS test on the device; nothing else. The host waits on the device only to
+check "all rows ended" (every ``eos_check_every`` tokens: every token on a
+CPU, where the check costs nothing, every 8 on a GPU, where it stalls the
+queue) and once per round to read the tokens back.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
+from typing import Any
 
 import torch
-from transformers import DynamicCache, LogitsProcessorList
-from transformers.generation.logits_process import (
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers import DynamicCache
 
 from ..errors import StarsError
+from ..runtime import Runtime
 from .base import Candidate, Sampling
+from .sampler import draw
 
-
-def warpers(sampling: Sampling) -> LogitsProcessorList:
-    """The same temperature / top-k / top-p warpers ``model.generate`` applies."""
-    chain = LogitsProcessorList()
-    if sampling.temperature != 1.0:
-        chain.append(TemperatureLogitsWarper(sampling.temperature))
-    if sampling.top_k > 0:
-        chain.append(TopKLogitsWarper(sampling.top_k))
-    if sampling.top_p < 1.0:
-        chain.append(TopPLogitsWarper(sampling.top_p))
-    return chain
+# Reply tokens decoded in front of a candidate, so its text joins the reply as a
+# whole decode would (a leading space, a character split across tokens), without
+# decoding the whole reply for every candidate.
+DECODE_CONTEXT = 8
 
 
 class TransformersPolicy:
     """A causal LM plus its tokenizer, sampling segments for one run at a time."""
 
-    def __init__(self, model, tokenizer, model_id: str):
+    def __init__(self, model, tokenizer, model_id: str, runtime: Runtime | None = None):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.device = next(model.parameters()).device
+        self.runtime: dict[str, Any] = (runtime or self._as_given()).to_dict()
+        self.eos_check_every = 1 if self.device.type == "cpu" else 8
         self.forward_passes = 0
         self.context_length = int(getattr(model.config, "max_position_embeddings", 0) or 0)
         eos = model.generation_config.eos_token_id
@@ -57,7 +56,14 @@ class TransformersPolicy:
         # transformers 5.2x renamed ``past_key_values`` to ``cache``; accept either
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self._reset()
+
+    def _as_given(self) -> Runtime:
+        """A model handed in ready-made (tests, benchmarks): record how it already runs."""
+        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
+        threads = torch.get_num_threads() if self.device.type == "cpu" else None
+        return Runtime(str(self.device), dtype, threads, "as given")
 
     # -- prompt ---------------------------------------------------------------
 
@@ -84,6 +90,7 @@ class TransformersPolicy:
         self.cache = DynamicCache(config=self.model.config)
         self.pending: int | None = None
         self.reply_ids: list[int] = []
+        self._prefix_text: str | None = ""
         self._round: list[Candidate] = []
         self._steps = 0
         self._rows = 1
@@ -104,7 +111,7 @@ class TransformersPolicy:
 
     def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         self.forward_passes += 1
-        out = self.model(input_ids=input_ids, use_cache=True, **{self._cache_kw: self.cache})
+        out = self.model(input_ids=input_ids, use_cache=True, **{self._cache_kw: self.cache}, **self._last_only)
         return out.logits[:, -1, :]
 
     def _set_rows(self, n: int) -> None:
@@ -125,29 +132,37 @@ class TransformersPolicy:
             raise RuntimeError("sample() before start()")
         self._drop_round()
         self._set_rows(n)
-        chain = warpers(sampling)
         tokens = torch.full((n, 1), self.pending, dtype=torch.long, device=self.device)
-        drawn: list[torch.Tensor] = []
+        drawn = torch.empty((n, max_tokens), dtype=torch.long, device=self.device)
         finished = torch.zeros(n, dtype=torch.bool, device=self.device)
-        for _ in range(max_tokens):
-            logits = self._forward(tokens).float()
-            probs = torch.softmax(chain(tokens, logits), dim=-1)
-            tokens = torch.multinomial(probs, 1, generator=self.generator)
-            drawn.append(tokens[:, 0])
-            finished |= torch.isin(tokens[:, 0], self._eos)
-            if bool(finished.all()) or (cancel is not None and cancel.is_set()):
+        steps = 0
+        while steps < max_tokens:
+            tokens = draw(self._forward(tokens), sampling, self.generator)
+            drawn[:, steps] = tokens[:, 0]
+            finished |= (tokens == self._eos).any(dim=-1)
+            steps += 1
+            if cancel is not None and cancel.is_set():
                 break
-        self._steps = len(drawn)
-        self._round = [self._candidate(row) for row in torch.stack(drawn, dim=1).tolist()]
+            if steps % self.eos_check_every == 0 and bool(finished.all()):
+                break
+        self._steps = steps
+        context = self.reply_ids[-DECODE_CONTEXT:]
+        before = self.tokenizer.decode(context, skip_special_tokens=True)
+        self._round = [self._candidate(row, context, before) for row in drawn[:, :steps].tolist()]
         return list(self._round)
 
-    def _candidate(self, row: list[int]) -> Candidate:
+    def _candidate(self, row: list[int], context: list[int], before: str) -> Candidate:
         """Cut a sampled row at its first EOS and decode it as a continuation of the reply."""
         eos_at = next((i for i, t in enumerate(row) if t in self.eos_ids), None)
         ids = row if eos_at is None else row[: eos_at + 1]
-        return Candidate(token_ids=tuple(ids), text=self._continuation(ids), eos=eos_at is not None)
+        return Candidate(token_ids=tuple(ids), text=self._continuation(ids, context, before), eos=eos_at is not None)
 
-    def _continuation(self, ids: list[int]) -> str:
+    def _continuation(self, ids: list[int], context: list[int], before: str) -> str:
+        """The text ``ids`` add after the reply: decoded behind a few reply tokens, or behind all of them
+        where those few end inside a character."""
+        after = self.tokenizer.decode(context + ids, skip_special_tokens=True)
+        if after.startswith(before) and not before.endswith("\ufffd"):
+            return after[len(before):]
         before = self.prefix_text()
         after = self.tokenizer.decode(self.reply_ids + ids, skip_special_tokens=True)
         if after.startswith(before):
@@ -155,7 +170,9 @@ class TransformersPolicy:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def prefix_text(self) -> str:
-        return self.tokenizer.decode(self.reply_ids, skip_special_tokens=True)
+        if self._prefix_text is None:
+            self._prefix_text = self.tokenizer.decode(self.reply_ids, skip_special_tokens=True)
+        return self._prefix_text
 
     # -- committing -----------------------------------------------------------
 
@@ -174,7 +191,9 @@ class TransformersPolicy:
         if not ids:
             self._drop_round()
             return
-        row = next((i for i, c in enumerate(self._round) if c is candidate), None)
+        # Equal, not identical: a candidate may come back through a pipe (stars_engine/process.py).
+        # Two equal candidates hold the same tokens after the same prefix, so either row's cache is right.
+        row = next((i for i, c in enumerate(self._round) if c == candidate), None)
         if row is None:
             # an earlier round's candidate (an exhausted segment's best): encode it once
             self._drop_round()
@@ -188,4 +207,5 @@ class TransformersPolicy:
             self._steps = 0
             self._round = []
         self.reply_ids.extend(ids)
+        self._prefix_text = None
         self.pending = ids[-1]

@@ -63,7 +63,7 @@ def step_event(table: str, values: tuple[Any, ...]) -> Event:
     return cls(*values)
 
 
-STARTED_JSON = ("params", "messages")  # RunStarted fields kept as JSON text in the runs row
+STARTED_JSON = ("params", "messages", "runtime")  # RunStarted fields kept as JSON text in the runs row
 
 
 def started_row(event: RunStarted) -> dict[str, Any]:
@@ -73,7 +73,8 @@ def started_row(event: RunStarted) -> dict[str, Any]:
 
 def started_event(run: dict[str, Any]) -> RunStarted:
     data = {f.name: run[f.name] for f in fields(RunStarted)}
-    return RunStarted(**{**data, **{k: json.loads(data[k]) for k in STARTED_JSON}})
+    decoded = {k: json.loads(data[k]) for k in STARTED_JSON if data[k] is not None}
+    return RunStarted(**{**data, "runtime": {}, **decoded})  # runs recorded before 0002 have no runtime
 
 
 def closing_row(event: RunFinished | RunFailed) -> dict[str, Any]:

@@ -102,5 +102,11 @@ def _initial(db: Database) -> None:
     db.execute("PRAGMA user_version = 1")
 
 
-SCHEMA_VERSION = 1
+@migrations(name="0002_run_runtime")
+def _run_runtime(db: Database) -> None:
+    db["runs"].add_column("runtime", str)  # JSON of RunStarted.runtime: device, dtype, threads
+    db.execute("PRAGMA user_version = 2")
+
+
+SCHEMA_VERSION = 2
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))

@@ -46,6 +46,15 @@ class ModelChoice:
     rubric: Path | None = None
     device: str | None = None
     allow_download: bool = False
+    dtype: str | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        """A bad --dtype or --threads fails here, before any model loads (or the window opens)."""
+        if self.dtype is not None or self.threads is not None:
+            from stars_engine.runtime import check_overrides
+
+            check_overrides(self.dtype, self.threads)
 
 
 MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
@@ -69,6 +78,8 @@ MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
         bool,
         typer.Option(False, "--allow-download", help="Let a hub id be fetched (off by default: offline)."),
     ),
+    "dtype": (str | None, typer.Option(None, "--dtype", help="auto, bf16 or fp32 (default: bf16 where native).")),
+    "threads": (int | None, typer.Option(None, "--threads", help="CPU threads (default: chosen per model).")),
 }
 
 

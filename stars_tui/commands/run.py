@@ -38,7 +38,7 @@ def load_models(models: ModelChoice):
     from stars_engine.loading import load_policy, load_reward
 
     check_models(models)
-    policy = load_policy(models.model, models.device, models.allow_download)
+    policy = load_policy(models.model, models.device, models.allow_download, models.dtype, models.threads)
     reward = load_reward(models.reward, models.rubric, models.device, models.allow_download)
     return policy, reward
 

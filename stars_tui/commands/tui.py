@@ -1,8 +1,9 @@
 """``stars`` with no command and ``stars chat``: open the Textual workbench.
 
 The app module (and Textual, torch, transformers) is imported only when the
-workbench opens, so ``stars --help`` stays fast. Models load inside the app,
-in the background, so the window opens at once.
+workbench opens, so ``stars --help`` stays fast. Models load in the background,
+so the window opens at once, into a worker process (``stars_engine.process``):
+the model's torch calls never share a GIL with the event loop.
 """
 
 from __future__ import annotations
@@ -25,26 +26,23 @@ def launch(params: Params, models: ModelChoice, db: Path | None = None, no_save:
     from ..app import StarsApp
 
     database = None if no_save else db_path(db)
-    app = StarsApp(_policy_loader(models), _reward_loader(models), db_path=database, params=params)
+    app = StarsApp(*worker_loaders(models), db_path=database, params=params)
     app.run()
 
 
-def _policy_loader(models: ModelChoice):
-    def load():
-        from stars_engine.loading import load_policy
+def worker_loaders(models: ModelChoice):
+    """The app's policy and reward loaders: the first starts the worker and loads both models in it."""
+    from stars_engine.process import ModelSpec, start
 
-        return load_policy(models.model, models.device, models.allow_download)
+    spec = ModelSpec(models.model, models.reward, models.rubric, models.device, models.allow_download,
+                     models.dtype, models.threads)
+    loaded = []
 
-    return load
+    def policy():
+        loaded[:] = start(spec)
+        return loaded[0]
 
-
-def _reward_loader(models: ModelChoice):
-    def load():
-        from stars_engine.loading import load_reward
-
-        return load_reward(models.reward, models.rubric, models.device, models.allow_download)
-
-    return load
+    return policy, lambda: loaded[1]
 
 
 def open_workbench(ctx: typer.Context) -> None:

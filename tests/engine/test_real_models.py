@@ -64,8 +64,13 @@ def _cached_logits(policy) -> torch.Tensor:
     return logits
 
 
-def test_kv_cache_reuse_matches_a_full_reencode(real_policy, real_reward):
-    """After rejections, a batched round and an exhausted segment, the cache equals a fresh encode."""
+def test_kv_cache_reuse_matches_a_full_reencode(real_policy_fp32, real_reward):
+    """After rejections, a batched round and an exhausted segment, the cache equals a fresh encode.
+
+    In fp32: bf16 rounds a one-token step and a whole re-encode differently (logits
+    apart by ~0.1), which would hide a bookkeeping error of the same size.
+    """
+    real_policy = real_policy_fp32
     params = Params(seed=3, segment_tokens=5, max_new_tokens=15, max_attempts=3, candidates_per_round=2,
                     threshold=9.0, threshold_mode="fixed")  # nothing passes: every segment is exhausted
     events = list(run(real_policy, real_reward, MESSAGES, params))

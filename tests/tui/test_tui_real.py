@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, chat
+from conftest import SIZE, chat, send, wait_until
 from textual.widgets import DataTable
 
 from stars_engine.params import Params
@@ -30,3 +30,27 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
             assert run.final_text == state.text
             assert run.prompt == "Name a fruit."
             assert run.attempts == state.attempts
+
+
+async def test_the_workbench_runs_its_models_in_a_worker_process(db):
+    """What `stars chat` does: the models load in a worker process; the reply comes back and is saved."""
+    from stars_tui.commands.options import ModelChoice
+    from stars_tui.commands.tui import worker_loaders
+
+    params = Params(seed=3, segment_tokens=8, max_new_tokens=16, max_attempts=3, candidates_per_round=2)
+    app = StarsApp(*worker_loaders(ModelChoice()), db_path=db, params=params)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            # a fresh interpreter imports torch and loads both models: slower than the in-process fixture
+            await wait_until(pilot, lambda: app.policy is not None, "models loaded in the worker", limit=300)
+            await send(pilot, "Name a fruit.")
+            screen = app.chat_screen
+            await wait_until(pilot, lambda: not screen.running and screen.state.done, "the reply", limit=300)
+            state = screen.state
+            assert state.failed is None, state.failed
+            assert state.text.strip() and state.started.runtime["process"] == "worker"
+            with open_store(db) as store:
+                assert store.run_events(app.chat.last_run_id)[0] == state.started
+    finally:
+        if app.policy is not None:
+            app.policy.close()

@@ -1,0 +1,189 @@
+"""The chat model and the reward in a worker process, behind the ``Policy`` and ``Reward`` protocols.
+
+Why: in the workbench the engine shared its process with Textual's event loop,
+and hundreds of torch calls per token each gave up and took back the GIL
+beside it; a reply ran at 0.855 of the headless speed. Here the models live in
+a worker process with nothing else in it. ``engine.run`` is unchanged and
+still runs in the caller's thread, so live params (read at segment
+boundaries) and the cancel event work as before; each ``sample`` / ``score`` /
+``commit`` is one message over a pipe, a few per round of 16 tokens.
+
+Cancel crosses the pipe as a shared flag: while ``sample`` waits for the
+worker it polls the caller's ``threading.Event`` and raises the flag, which the
+worker's token loop reads between tokens.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import StarsError
+from .policy.base import Candidate, Sampling
+
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What ``loading.load_policy`` and ``loading.load_reward`` take (picklable)."""
+
+    model: str | None = None
+    reward: str | None = None
+    rubric: Path | None = None
+    device: str | None = None
+    allow_download: bool = False
+    dtype: str | None = None
+    threads: int | None = None
+
+
+def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
+    """Start a worker, load both models there, and return their stand-ins (blocks until loaded).
+
+    A load failure is the worker's one-line ``StarsError``; the worker has then exited.
+    """
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or torch state copied
+    ours, theirs = context.Pipe()
+    flag = context.Event()
+    process = context.Process(target=_serve, args=(theirs, spec, flag), name="stars-models", daemon=True)
+    process.start()
+    theirs.close()
+    worker = _Worker(process, ours, flag)
+    info = worker.reply()
+    return ProcessPolicy(worker, info), ProcessReward(worker, info)
+
+
+class _Worker:
+    """The parent's end: one request at a time, each answered by the worker."""
+
+    def __init__(self, process, conn, flag) -> None:
+        self.process, self.conn, self.flag = process, conn, flag
+        self.lock = threading.Lock()
+        self.forward_passes = 0
+
+    def call(self, target: str, method: str, *args: Any, cancel: threading.Event | None = None) -> Any:
+        with self.lock:
+            self.flag.clear()
+            try:
+                self.conn.send((target, method, args))
+            except (OSError, ValueError):
+                raise RuntimeError("the model process has ended") from None
+            while cancel is not None and not self.conn.poll(POLL_SECONDS):
+                if cancel.is_set():
+                    self.flag.set()
+            return self.reply()
+
+    def reply(self) -> Any:
+        try:
+            status, value, passes = self.conn.recv()
+        except (EOFError, OSError):
+            raise RuntimeError(f"the model process ended unexpectedly (exit code {self.process.exitcode})") from None
+        self.forward_passes = passes
+        if status == "ok":
+            return value
+        raise StarsError(value) if status == "refused" else RuntimeError(value)
+
+    def close(self) -> None:
+        self.conn.close()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+class ProcessPolicy:
+    """``Policy`` whose model runs in the worker."""
+
+    def __init__(self, worker: _Worker, info: dict[str, Any]) -> None:
+        self.worker = worker
+        self.model_id: str = info["model_id"]
+        self.runtime: dict[str, Any] = {**info["runtime"], "process": "worker"}
+
+    @property
+    def forward_passes(self) -> int:
+        return self.worker.forward_passes
+
+    def start(self, messages: list[dict[str, str]], seed: int) -> int:
+        return self.worker.call("policy", "start", messages, seed)
+
+    def sample(
+        self, n: int, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None
+    ) -> list[Candidate]:
+        return self.worker.call("policy", "sample", n, max_tokens, sampling, cancel=cancel or threading.Event())
+
+    def commit(self, candidate: Candidate) -> None:
+        self.worker.call("policy", "commit", candidate)
+
+    def discard(self) -> None:
+        self.worker.call("policy", "discard")
+
+    def prefix_text(self) -> str:
+        return self.worker.call("policy", "prefix_text")
+
+    def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
+        return self.worker.call("policy", "check_prompt", messages, max_new_tokens)
+
+    def close(self) -> None:
+        """End the worker (it also ends with this process)."""
+        self.worker.close()
+
+
+class ProcessReward:
+    """``Reward`` that scores in the worker; ``rubric`` exists only when the worker's reward has one."""
+
+    def __init__(self, worker: _Worker, info: dict[str, Any]) -> None:
+        self.worker = worker
+        self.reward_id: str = info["reward_id"]
+        self._has_rubric: bool = info["has_rubric"]
+
+    def score(self, prompt: str, replies: list[str]) -> list[float]:
+        return self.worker.call("reward", "score", prompt, replies)
+
+    @property
+    def rubric(self):
+        if not self._has_rubric:
+            raise AttributeError("rubric")
+        return self.worker.call("reward", "get_rubric")
+
+    @rubric.setter
+    def rubric(self, rubric) -> None:
+        self.worker.call("reward", "set_rubric", rubric)
+
+
+def _serve(conn, spec: ModelSpec, flag) -> None:
+    """The worker: load the models, then answer requests until the parent's end closes."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
+    from .engine import one_line
+    from .loading import load_policy, load_reward
+
+    try:
+        policy = load_policy(spec.model, spec.device, spec.allow_download, spec.dtype, spec.threads)
+        reward = load_reward(spec.reward, spec.rubric, spec.device, spec.allow_download)
+    except StarsError as exc:
+        conn.send(("refused", str(exc), 0))
+        return
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
+        conn.send(("failed", one_line(exc), 0))
+        return
+    info = {"model_id": policy.model_id, "runtime": policy.runtime, "reward_id": reward.reward_id,
+            "has_rubric": hasattr(reward, "rubric")}
+    conn.send(("ok", info, 0))
+    methods = {"get_rubric": lambda: reward.rubric, "set_rubric": lambda r: setattr(reward, "rubric", r)}
+    while True:
+        try:
+            target, method, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if method == "sample":
+                args = (*args, flag)
+            call = methods.get(method) or getattr(policy if target == "policy" else reward, method)
+            conn.send(("ok", call(*args), policy.forward_passes))
+        except StarsError as exc:
+            conn.send(("refused", str(exc), policy.forward_passes))
+        except Exception as exc:  # noqa: BLE001 - the parent raises it as one line
+            conn.send(("failed", one_line(exc), policy.forward_passes))
