@@ -26,16 +26,20 @@ PROMPT = [{"role": "user", "content": "hi"}]
 
 
 def vllm_like(completions):
-    """Answers /v1/models (one model, 'm'), /tokenize and /detokenize; ``completions`` answers the rest."""
+    """Answers /v1/models (one model, 'm'), /tokenize and /detokenize; ``completions(n)`` answers the
+    n-th request to anything else."""
+    count = 0
 
-    def answer(path, n):
+    def answer(path, _):
+        nonlocal count
         if path == "/v1/models":
             return ok({"data": [{"id": "m", "max_model_len": 64, "root": "/not/here"}]})
         if path == "/tokenize":
             return ok({"tokens": [1, 2, 3]})
         if path == "/detokenize":
             return ok({"prompt": "x"})
-        return completions(n)
+        count += 1
+        return completions(count)
 
     return answer
 
@@ -94,3 +98,27 @@ def test_policies_are_spread_round_robin_over_replicas():
     with fake_server(answer) as (first, _), fake_server(answer) as (second, _):
         policies = served_policies([first, second], count=5)
     assert [p.server_url for p in policies] == [first, second, first, second, first]
+
+
+@pytest.mark.anyio
+async def test_the_workbench_shows_a_server_error_and_stays_usable(tmp_path):
+    from tui.conftest import SIZE, chat
+
+    from stars_tui.app import StarsApp
+
+    def completions(n):
+        if n == 1:  # the first request, in the first run
+            return 500, json.dumps({"error": {"message": "EngineCore encountered an issue"}}).encode()
+        choice = {"token_ids": [7, 2], "finish_reason": "stop"}
+        return ok({"choices": [{**choice, "index": i} for i in range(2)]})
+
+    with fake_server(vllm_like(completions)) as (url, _):
+        [policy] = served_policies([url])
+        params = Params(seed=1, candidates_per_round=2, max_attempts=2, max_new_tokens=8)
+        app = StarsApp(lambda: policy, ScriptedReward, db_path=tmp_path / "runs.db", params=params)
+        async with app.run_test(size=SIZE) as pilot:
+            await chat(pilot, "hello")
+            screen = app.chat_screen
+            assert screen.state.failed.message == f"{url}/v1/completions: HTTP 500: EngineCore encountered an issue"
+            await chat(pilot, "again")
+            assert screen.state.failed is None and screen.state.done and screen.state.text == "x"
