@@ -41,6 +41,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def vllm_python(venv: Path | None = None) -> Path:
     """The interpreter of the vLLM environment: ``venv``, ``$STARS_VLLM_VENV`` or the repo's ``.venv-vllm``."""
     candidates = [venv] if venv is not None else []
@@ -69,6 +78,7 @@ class VllmServer:
         ready_timeout: float = 600.0,
         log_path: Path | None = None,
     ):
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.ready_timeout = ready_timeout
         self.command = [
@@ -84,6 +94,8 @@ class VllmServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> str:
+        if not port_is_free(self.port):  # else /health could answer from the server already there
+            raise StarsError(f"port {self.port} is in use: pick another with --port")
         env = dict(os.environ)
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         with open(self.log_path, "wb") as log:
