@@ -97,6 +97,10 @@ class _Worker:
 class ProcessPolicy:
     """``Policy`` whose model runs in the worker."""
 
+    backend = "transformers"
+    server_url = ""
+    served_model = ""
+
     def __init__(self, worker: _Worker, info: dict[str, Any]) -> None:
         self.worker = worker
         self.model_id: str = info["model_id"]

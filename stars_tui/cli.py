@@ -19,7 +19,7 @@ from stars_engine import __version__
 from stars_engine.controls import one_line
 from stars_engine.errors import StarsError
 
-from .commands import bench, database, run, store, tui
+from .commands import bench, database, run, serve, store, tui
 from .commands.database import DB_HELP
 
 try:  # newer Typer carries its own copy of click; older ones use click itself
@@ -58,7 +58,7 @@ def root(
         tui.open_workbench(ctx)
 
 
-for module in (run, store, tui, bench):
+for module in (run, store, tui, bench, serve):
     module.register(app)
 
 

@@ -24,6 +24,9 @@ class ScriptedPolicy:
 
     model_id = "scripted-policy"
     runtime = {"device": "none", "dtype": "words"}
+    backend = "scripted"
+    server_url = ""
+    served_model = ""
 
     def __init__(self, eos_after: int | None = None, delay: float = 0.0):
         self.forward_passes = 0
@@ -41,7 +44,7 @@ class ScriptedPolicy:
         self.reply = []
         self.round = []
         self.forward_passes += 1
-        return sum(len(m["content"].split()) for m in messages) + 3
+        return self.check_prompt(messages, 0)
 
     def sample(self, n, max_tokens, sampling: Sampling, cancel: threading.Event | None = None):
         words = [[] for _ in range(n)]

@@ -28,15 +28,15 @@ from ..errors import StarsError
 from ..runtime import Runtime
 from .base import Candidate, Sampling
 from .sampler import draw
-
-# Reply tokens decoded in front of a candidate, so its text joins the reply as a
-# whole decode would (a leading space, a character split across tokens), without
-# decoding the whole reply for every candidate.
-DECODE_CONTEXT = 8
+from .text import chat_ids, check_fits, continuation
 
 
 class TransformersPolicy:
     """A causal LM plus its tokenizer, sampling segments for one run at a time."""
+
+    backend = "transformers"
+    server_url = ""
+    served_model = ""
 
     def __init__(self, model, tokenizer, model_id: str, runtime: Runtime | None = None):
         self.model = model.eval()
@@ -68,23 +68,11 @@ class TransformersPolicy:
     # -- prompt ---------------------------------------------------------------
 
     def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
-        if getattr(self.tokenizer, "chat_template", None):
-            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            if hasattr(ids, "keys"):  # a BatchEncoding in newer tokenizers
-                ids = ids["input_ids"]
-            return list(ids)
-        text = "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
-        return self.tokenizer(text)["input_ids"]
+        return chat_ids(self.tokenizer, messages)
 
     def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
         """Raise StarsError when prompt + reply cannot fit in the model's context."""
-        n = len(self.encode_chat(messages))
-        if self.context_length and n + max_new_tokens > self.context_length:
-            raise StarsError(
-                f"the prompt is {n} tokens; with max_new_tokens={max_new_tokens} it exceeds "
-                f"the model's context of {self.context_length} tokens"
-            )
-        return n
+        return check_fits(len(self.encode_chat(messages)), max_new_tokens, self.context_length)
 
     def _reset(self) -> None:
         self.cache = DynamicCache(config=self.model.config)
@@ -146,32 +134,24 @@ class TransformersPolicy:
             if steps % self.eos_check_every == 0 and bool(finished.all()):
                 break
         self._steps = steps
-        context = self.reply_ids[-DECODE_CONTEXT:]
-        before = self.tokenizer.decode(context, skip_special_tokens=True)
-        self._round = [self._candidate(row, context, before) for row in drawn[:, :steps].tolist()]
+        self._round = [self._candidate(row) for row in drawn[:, :steps].tolist()]
         return list(self._round)
 
-    def _candidate(self, row: list[int], context: list[int], before: str) -> Candidate:
+    def _candidate(self, row: list[int]) -> Candidate:
         """Cut a sampled row at its first EOS and decode it as a continuation of the reply."""
         eos_at = next((i for i, t in enumerate(row) if t in self.eos_ids), None)
         ids = row if eos_at is None else row[: eos_at + 1]
-        return Candidate(token_ids=tuple(ids), text=self._continuation(ids, context, before), eos=eos_at is not None)
+        return Candidate(token_ids=tuple(ids), text=self._continuation(ids), eos=eos_at is not None)
 
-    def _continuation(self, ids: list[int], context: list[int], before: str) -> str:
-        """The text ``ids`` add after the reply: decoded behind a few reply tokens, or behind all of them
-        where those few end inside a character."""
-        after = self.tokenizer.decode(context + ids, skip_special_tokens=True)
-        if after.startswith(before) and not before.endswith("\ufffd"):
-            return after[len(before):]
-        before = self.prefix_text()
-        after = self.tokenizer.decode(self.reply_ids + ids, skip_special_tokens=True)
-        if after.startswith(before):
-            return after[len(before):]
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
+    def _continuation(self, ids: list[int]) -> str:
+        return continuation(self._decode, self.reply_ids, ids)
+
+    def _decode(self, ids) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
     def prefix_text(self) -> str:
         if self._prefix_text is None:
-            self._prefix_text = self.tokenizer.decode(self.reply_ids, skip_special_tokens=True)
+            self._prefix_text = self._decode(self.reply_ids)
         return self._prefix_text
 
     # -- committing -----------------------------------------------------------

@@ -39,7 +39,7 @@ HELP = {
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """Which chat model and reward model to load (None = the bundled defaults)."""
+    """Which chat model and reward model to load (None = the bundled defaults), in-process or served."""
 
     model: str | None = None
     reward: str | None = None
@@ -48,6 +48,8 @@ class ModelChoice:
     allow_download: bool = False
     dtype: str | None = None
     threads: int | None = None
+    server: list[str] | None = None  # served replicas: a vLLM server's URL each
+    served_model: str | None = None
 
     def __post_init__(self) -> None:
         """A bad --dtype or --threads fails here, before any model loads (or the window opens)."""
@@ -80,6 +82,17 @@ MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
     ),
     "dtype": (str | None, typer.Option(None, "--dtype", help="auto, bf16 or fp32 (default: bf16 where native).")),
     "threads": (int | None, typer.Option(None, "--threads", help="CPU threads (default: chosen per model).")),
+    "server": (
+        list[str] | None,
+        typer.Option(
+            None, "--server",
+            help="Chat model on a vLLM server at this URL (repeat for replicas); --model then names its tokenizer.",
+        ),
+    ),
+    "served_model": (
+        str | None,
+        typer.Option(None, "--served-model", help="The model's name on --server (default: the one it serves)."),
+    ),
 }
 
 

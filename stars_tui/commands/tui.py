@@ -26,8 +26,34 @@ def launch(params: Params, models: ModelChoice, db: Path | None = None, no_save:
     from ..app import StarsApp
 
     database = None if no_save else db_path(db)
-    app = StarsApp(*worker_loaders(models), db_path=database, params=params)
+    app = StarsApp(*model_loaders(models), db_path=database, params=params)
     app.run()
+
+
+def model_loaders(models: ModelChoice):
+    """The app's policy and reward loaders.
+
+    In-process models load in a worker process, so the model's torch calls never
+    share a GIL with the event loop. A served chat model is a thin HTTP client:
+    it and the reward load in the app's own process.
+    """
+    if models.server:
+        return _served_loaders(models)
+    return worker_loaders(models)
+
+
+def _served_loaders(models: ModelChoice):
+    def policy():
+        from .run import load_chat_policies
+
+        return load_chat_policies(models)[0]
+
+    def reward():
+        from stars_engine.loading import load_reward
+
+        return load_reward(models.reward, models.rubric, models.device, models.allow_download)
+
+    return policy, reward
 
 
 def worker_loaders(models: ModelChoice):
