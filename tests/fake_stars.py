@@ -21,7 +21,7 @@ DELAY = float(os.environ.get("FAKE_STARS_DELAY", "0.01"))  # seconds per token, 
 
 
 def fake_models(models):
-    return ScriptedPolicy(delay=DELAY), ScriptedReward()
+    return [ScriptedPolicy(delay=DELAY)], ScriptedReward()
 
 
 if __name__ == "__main__":
