@@ -29,6 +29,8 @@ except ImportError:  # pragma: no cover - depends on the installed Typer
     from click import Context as ClickContext
     from click import exceptions as click_errors
 
+NO_ARGS_IS_HELP = getattr(click_errors, "NoArgsIsHelpError", ())  # click < 8.2 prints the help and exits 0
+
 app = typer.Typer(
     name="stars",
     help="A terminal workbench for STARS: segment-level token alignment with rejection sampling.",
@@ -89,7 +91,7 @@ def main() -> None:
     """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback."""
     try:
         code = app(standalone_mode=False, prog_name="stars")
-    except click_errors.NoArgsIsHelpError as exc:
+    except NO_ARGS_IS_HELP as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click_errors.UsageError as exc:
@@ -107,5 +109,5 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    if isinstance(code, int) and code:
+    if isinstance(code, int):  # a typer.Exit (--help, --version, an exit code) ends here
         sys.exit(code)

@@ -32,3 +32,17 @@ def real_reward():
     from stars_engine.loading import load_reward
 
     return load_reward()
+
+
+@pytest.fixture(autouse=True)
+def _real_weights_only_in_real_tests(request, monkeypatch):
+    """``-m "not real"`` is model-free: a test that reaches the bundled weights without the mark fails."""
+    if request.node.get_closest_marker("real") is not None:
+        return
+    from stars_engine import loading, models
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("this test reaches the real default weights: mark it @pytest.mark.real")
+
+    for module, name in ((loading, "default_policy_dir"), (models, "bundled_gguf"), (models, "bundled_minilm")):
+        monkeypatch.setattr(module, name, refuse)

@@ -47,6 +47,7 @@ def tiny_rm(tmp_path_factory):
     return folder
 
 
+@pytest.mark.real  # the tiny model borrows the default model's tokenizer, which converting it reads
 def test_a_local_causal_lm_and_classifier_reward_run_end_to_end(tiny_lm, tiny_rm):
     policy = load_policy(str(tiny_lm))
     reward = load_reward(str(tiny_rm))

@@ -18,6 +18,7 @@ from .checks import check_stream
 
 pytestmark = pytest.mark.real
 MESSAGES = [{"role": "user", "content": "Give me one tip for sleeping well."}]
+ESSAY = [{"role": "user", "content": "Write a long, detailed essay on the history of sleep research."}]
 
 
 def stars_cli(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -49,9 +50,9 @@ def test_every_strategy_on_the_real_models(real_policy, real_reward, strategy):
     assert real_policy.prefix_text() == events[-1].text
 
 
-def _full_logits(policy) -> torch.Tensor:
+def _full_logits(policy, messages) -> torch.Tensor:
     """Next-token logits from encoding prompt + reply from scratch (no cache)."""
-    ids = policy.encode_chat(MESSAGES) + policy.reply_ids
+    ids = policy.encode_chat(messages) + policy.reply_ids
     with torch.inference_mode():
         return policy.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
 
@@ -73,11 +74,12 @@ def test_kv_cache_reuse_matches_a_full_reencode(real_policy_fp32, real_reward):
     real_policy = real_policy_fp32
     params = Params(seed=3, segment_tokens=5, max_new_tokens=15, max_attempts=3, candidates_per_round=2,
                     threshold=9.0, threshold_mode="fixed")  # nothing passes: every segment is exhausted
-    events = list(run(real_policy, real_reward, MESSAGES, params))
+    events = list(run(real_policy, real_reward, ESSAY, params))
     assert any(isinstance(e, SegmentAccepted) and e.exhausted for e in events)
     assert len(real_policy.reply_ids) == events[-1].stats.tokens_accepted
-    if events[-1].stop_reason != "eos":
-        assert torch.allclose(_cached_logits(real_policy), _full_logits(real_policy), atol=1e-3)
+    # a reply cut short by EOS would leave no next token to compare: this prompt and seed run to the limit
+    assert events[-1].stop_reason == "max_tokens"
+    assert torch.allclose(_cached_logits(real_policy), _full_logits(real_policy, ESSAY), atol=1e-3)
 
 
 def test_prefix_is_encoded_once(real_policy):
@@ -135,7 +137,7 @@ def test_ctrl_c_ends_stars_run_as_cancelled_and_saved(tmp_path):
             break
     rest, err = proc.communicate(timeout=120)
     lines += rest.splitlines()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # cancelled: scripts can tell it from a finished run
     last = event_from_dict(json.loads(lines[-1]))
     assert isinstance(last, RunFinished) and last.stop_reason == "cancelled"
     assert "saved run" in err

@@ -22,14 +22,6 @@ def assert_refused(argv, capsys, *words):
     return err
 
 
-@pytest.fixture
-def good_db(tmp_path):
-    db = tmp_path / "good.db"
-    for prompt in ("be kind", "be clear", "help me"):
-        recorder, _ = record_fake(db, prompt, max_new_tokens=30)
-    return db, recorder
-
-
 def test_a_file_that_is_not_sqlite(tmp_path, capsys):
     path = tmp_path / "notes.db"
     path.write_text("just some notes\n" * 50)

@@ -28,14 +28,6 @@ LONG = {"segment_tokens": 4, "max_new_tokens": 400, "max_attempts": 4}
 
 
 @pytest.fixture
-def good_db(tmp_path):
-    db = tmp_path / "good.db"
-    for prompt in ("be kind", "be clear", "help me"):
-        recorder, _ = record_fake(db, prompt, max_new_tokens=60)
-    return db, recorder
-
-
-@pytest.fixture
 def fake_models(monkeypatch):
     """``stars run`` with the scripted models (the checks of the real options are skipped)."""
     monkeypatch.setattr(run_command, "check_models", lambda models: None)
