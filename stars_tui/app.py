@@ -26,6 +26,7 @@ from stars_engine.policy.base import Policy
 from stars_engine.reward.base import Reward
 
 from .chat_session import ChatSession
+from .literal import LiteralNotifications
 from .pump import ModelsLoaded
 from .screens.chat import ChatScreen
 
@@ -33,7 +34,7 @@ PolicyLoader = Callable[[], Policy]
 RewardLoader = Callable[[], Reward]
 
 
-class StarsApp(App):
+class StarsApp(LiteralNotifications, App):
     """The STARS workbench."""
 
     CSS_PATH = "stars.tcss"

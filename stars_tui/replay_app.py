@@ -12,10 +12,11 @@ from textual.screen import Screen
 
 from stars_engine.events import Event
 
+from .literal import LiteralNotifications
 from .screens.replay import ReplayScreen
 
 
-class ReplayApp(App):
+class ReplayApp(LiteralNotifications, App):
     """Shows one run's events through the workbench's replay screen; Esc or Ctrl+Q quits."""
 
     CSS_PATH = "stars.tcss"

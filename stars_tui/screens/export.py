@@ -18,6 +18,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from stars_engine.errors import StarsError
 
+from ..literal import literal
+
 FORMAT_NAMES = ("md", "jsonl", "html", "csv")
 
 
@@ -78,7 +80,10 @@ class ExportDialog(ModalScreen[Path | None]):
         try:
             written = export(self.db_path, self.kind, self.ident, fmt, path, force)
         except StarsError as exc:
-            self.query_one("#export-error", Label).update(str(exc))
+            self.query_one("#export-error", Label).update(literal(str(exc)))
+            return
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            self.query_one("#export-error", Label).update(literal(f"cannot write {path}: {exc}"))
             return
         self.app.notify(f"Wrote {written}", title="Exported")
         self.dismiss(written)

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Label
 from stars_engine.events import AttemptScored, Event, RunStarted
 from stars_engine.run_state import RunState
 
+from ..literal import literal
 from ..widgets.inspector import SegmentInspector
 from ..widgets.status_line import StatusLine
 from ..widgets.transcript import AssistantTurn, Transcript
@@ -107,7 +108,7 @@ class ReplayScreen(Screen):
         mode = "playing" if self.playing else "paused"
         where = f"attempt {self.state.attempts} of {sum(isinstance(e, AttemptScored) for e in self.events)}"
         self.query_one("#replay-title", Label).update(
-            f" {self.run_title} · {mode} · {self.speed:g}× · {where}"
+            literal(f" {self.run_title} · {mode} · {self.speed:g}× · {where}")
         )
 
     # -- playing ------------------------------------------------------------

@@ -20,6 +20,8 @@ from textual.widgets import Button, Input, Label, TextArea
 
 from stars_engine.errors import StarsError
 
+from ..literal import literal, printable
+
 
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -41,9 +43,9 @@ class RubricDialog(ModalScreen[Any]):
                 classes="title",
             )
             yield Label("prefer: replies like these score higher")
-            yield TextArea("\n".join(self.rubric.prefer), id="prefer")
+            yield TextArea(printable("\n".join(self.rubric.prefer)), id="prefer")
             yield Label("avoid: replies like these score lower")
-            yield TextArea("\n".join(self.rubric.avoid), id="avoid")
+            yield TextArea(printable("\n".join(self.rubric.avoid)), id="avoid")
             with Horizontal(classes="buttons"):
                 yield Label("relevance weight ")
                 yield Input(str(self.rubric.relevance_weight), id="weight", compact=True)
@@ -60,7 +62,7 @@ class RubricDialog(ModalScreen[Any]):
         try:
             weight = float(raw_weight)
         except ValueError:
-            self.query_one("#rubric-error", Label).update(f"relevance weight: cannot read {raw_weight!r}")
+            self.query_one("#rubric-error", Label).update(literal(f"relevance weight: cannot read {raw_weight!r}"))
             return
         data = {
             "prefer": lines(self.query_one("#prefer", TextArea).text),
@@ -70,7 +72,7 @@ class RubricDialog(ModalScreen[Any]):
         try:
             rubric = Rubric.from_dict(data)
         except StarsError as exc:
-            self.query_one("#rubric-error", Label).update(str(exc))
+            self.query_one("#rubric-error", Label).update(literal(str(exc)))
             return
         self.dismiss(rubric)
 

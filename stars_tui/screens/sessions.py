@@ -7,9 +7,9 @@ long. A refusal from the store is shown as a notification; nothing is lost.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from stars_engine.errors import StarsError
 
+from ..literal import literal
 from ..widgets.inspector import clip
 from .dialogs import AskDialog, ConfirmDialog
 
@@ -76,7 +77,7 @@ class SessionsScreen(Screen):
         try:
             with self._store() as store:
                 return action(store, *args)
-        except StarsError as exc:
+        except (StarsError, sqlite3.Error) as exc:  # a query SQLite cannot read is refused, not a crash
             self.notify(str(exc), severity="error")
             return None
 
@@ -91,7 +92,7 @@ class SessionsScreen(Screen):
             if key not in table.rows:
                 table.add_row(*row, key=key)
         title = f"sessions matching {self.query_text!r}" if self.query_text else "sessions"
-        self.query_one("#sessions-title", Label).update(f"{title} ({table.row_count})")
+        self.query_one("#sessions-title", Label).update(literal(f"{title} ({table.row_count})"))
         self.show_runs()
 
     @staticmethod
@@ -100,13 +101,13 @@ class SessionsScreen(Screen):
             hits = store.search(query)
             infos = {h.session_id: store.session(h.session_id) for h in hits}
             return [
-                (h.session_id, (h.session_id[:8], clip(infos[h.session_id].title, 40),
+                (h.session_id, (h.session_id[:8], literal(clip(infos[h.session_id].title, 40)),
                                 str(infos[h.session_id].runs), infos[h.session_id].updated_at[:16],
-                                Text(clip(h.snippet, 50))))
+                                literal(clip(h.snippet, 50))))
                 for h in hits
             ]
         return [
-            (s.id, (s.id[:8], clip(s.title, 40), str(s.runs), s.updated_at[:16], ""))
+            (s.id, (s.id[:8], literal(clip(s.title, 40)), str(s.runs), s.updated_at[:16], ""))
             for s in store.list_sessions()
         ]
 
@@ -132,8 +133,8 @@ class SessionsScreen(Screen):
             return
         for run in self._guard(lambda store: store.runs_of(session)) or []:
             runs_table.add_row(
-                str(run.turn), run.id[:8], run.stop_reason or run.status, run.strategy,
-                reward_of(run.stats), clip(run.prompt, 40), key=run.id,
+                str(run.turn), run.id[:8], literal(run.stop_reason or run.status), run.strategy,
+                reward_of(run.stats), literal(clip(run.prompt, 40)), key=run.id,
             )
 
     @on(DataTable.RowHighlighted, "#sessions")

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Label
 from stars_engine.events import ACCEPTED, NOT_NEEDED, REJECTED, AttemptScored
 from stars_engine.run_state import RunState, SegmentView
 
+from ..literal import literal
 from .reward_chart import RewardChart
 
 VERDICT_STYLES = {ACCEPTED: "bold green", REJECTED: "red", NOT_NEEDED: "dim"}
@@ -42,7 +43,7 @@ def segment_row(view: SegmentView) -> tuple:
 
 def attempt_row(attempt: AttemptScored) -> tuple:
     verdict = Text(attempt.verdict, style=VERDICT_STYLES.get(attempt.verdict, ""))
-    text = clip(attempt.text) + (" ⏎" if attempt.eos else "")
+    text = literal(clip(attempt.text) + (" ⏎" if attempt.eos else ""))
     return (str(attempt.attempt), fmt(attempt.reward), fmt(attempt.threshold), verdict, text)
 
 

@@ -16,6 +16,8 @@ from textual.widgets import Input, Label, Select
 from stars_engine.errors import ParamError
 from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params, parse_value
 
+from ..literal import literal
+
 # (field, short label, choices or None for a typed value)
 FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("strategy", "strategy", STRATEGIES),
@@ -73,7 +75,7 @@ class ParamsBar(Vertical):
                 return True
             updated = self.params.with_changes(**{name: value})
         except ParamError as exc:
-            message.update(f"refused: {exc}")
+            message.update(literal(f"refused: {exc}"))
             message.set_class(True, "error")
             self._show(name, self.params)
             return False
@@ -82,7 +84,7 @@ class ParamsBar(Vertical):
             self._show(name, updated)
         message.set_class(False, "error")
         note = " (from the next reply)" if name == "strategy" else " (from the next segment)"
-        message.update(f"{name} = {value}{note}")
+        message.update(literal(f"{name} = {value}{note}"))
         self.post_message(self.Changed(updated, name))
         return True
 

@@ -7,6 +7,8 @@ from textual.widgets import Static
 
 from stars_engine.run_state import RunState
 
+from ..literal import printable
+
 
 def status_text(state: RunState, elapsed: float, model: str) -> Text:
     """tokens/s · reward calls · acceptance · discarded · elapsed, then the model status."""
@@ -18,7 +20,7 @@ def status_text(state: RunState, elapsed: float, model: str) -> Text:
     text.append(f" · accept {'—' if rate is None else f'{rate:.0%}'}")
     text.append(f" · {state.tokens_discarded} tokens discarded")
     text.append(f" · {elapsed:5.1f} s")
-    text.append(f"   {model}", style="italic")
+    text.append(f"   {printable(model)}", style="italic")
     return text
 
 

@@ -13,6 +13,8 @@ from textual.widgets import Static
 
 from stars_engine.run_state import RunState
 
+from ..literal import literal, printable
+
 PART_STYLES = {"text": "", "exhausted": "yellow", "change": "italic magenta"}
 
 
@@ -21,11 +23,11 @@ def render_reply(state: RunState, running: bool) -> Text:
     text = Text()
     for part in state.parts:
         if part.kind == "change":
-            text.append(f" ⟨{part.text}⟩ ", style=PART_STYLES["change"])
+            text.append(f" ⟨{printable(part.text)}⟩ ", style=PART_STYLES["change"])
         else:
-            text.append(part.text, style=PART_STYLES[part.kind])
+            text.append(printable(part.text), style=PART_STYLES[part.kind])
     if state.failed is not None:
-        text.append(f"\n[failed: {state.failed.message}]", style="bold red")
+        text.append(f"\n[failed: {printable(state.failed.message)}]", style="bold red")
     elif state.stopped:
         text.append(" [stopped]", style="bold red")
     elif running:
@@ -39,7 +41,7 @@ class UserTurn(Static):
     """One prompt as the user sent it."""
 
     def __init__(self, content: str) -> None:
-        super().__init__(Text(content), classes="turn user-turn", markup=False)
+        super().__init__(literal(content), classes="turn user-turn", markup=False)
         self.border_title = "you"
 
 
