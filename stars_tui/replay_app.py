@@ -32,7 +32,3 @@ class ReplayApp(LiteralNotifications, App):
     def get_default_screen(self) -> Screen:
         return ReplayScreen(self.events, title=self.run_title, autoplay=self.autoplay)
 
-
-def replay(events: list[Event], title: str = "replay") -> None:
-    """Open the replay screen full-window on ``events`` and return when the user quits."""
-    ReplayApp(events, title).run()

@@ -8,6 +8,7 @@ in the background, so the window opens at once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,17 +17,30 @@ from stars_engine.params import Params
 
 from .options import ModelChoice, decoding_options
 
+if TYPE_CHECKING:
+    from ..config import Settings
 
-def launch(params: Params, models: ModelChoice, db: Path | None = None, no_save: bool = False) -> None:
-    """Open the workbench with these starting parameters and models."""
-    if models.rubric is not None and not Path(models.rubric).is_file():
-        raise StarsError(f"rubric file does not exist: {models.rubric}")
+
+def launch(
+    params: Params,
+    models: ModelChoice,
+    db: Path | None = None,
+    no_save: bool = False,
+    theme: str | None = None,
+    config: Path | None = None,
+) -> None:
+    """Open the workbench with these starting parameters and models, and the settings file's theme and rubric."""
     from stars_engine.store import default_db_path
 
     from ..app import StarsApp
+    from ..config import resolve
 
+    settings = resolve(config, theme, models.rubric)
+    if settings.rubric_file is not None and models.reward is not None:
+        raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
     db_path = None if no_save else default_db_path(db)
-    app = StarsApp(_policy_loader(models), _reward_loader(models), db_path=db_path, params=params)
+    app = StarsApp(_policy_loader(models), _reward_loader(models, settings), db_path=db_path, params=params,
+                   settings=settings)
     app.run()
 
 
@@ -39,11 +53,16 @@ def _policy_loader(models: ModelChoice):
     return load
 
 
-def _reward_loader(models: ModelChoice):
+def _reward_loader(models: ModelChoice, settings: Settings):
     def load():
         from stars_engine.loading import load_reward
 
-        return load_reward(models.reward, models.rubric, models.device, models.allow_download)
+        reward = load_reward(models.reward, settings.rubric_file, models.device, models.allow_download)
+        if settings.rubric is not None and reward.rubric is not None:
+            from stars_engine.reward.rubric import Rubric
+
+            reward.rubric = Rubric.from_dict(settings.rubric, f"rubric in {settings.path}")
+        return reward
 
     return load
 
@@ -58,12 +77,18 @@ def chat_command(
         None, "--db", help="Session database (default: $STARS_DB or ./sessions/stars.db)."
     ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not record the session."),
+    theme: str | None = typer.Option(
+        None, "--theme", help="Textual theme (default: $STARS_THEME, else the config file's, else textual-dark)."
+    ),
+    config: Path | None = typer.Option(  # noqa: B008
+        None, "--config", help="Settings file (default: $STARS_CONFIG, else config.json in the user config folder)."
+    ),
     *,
     params: Params,
     models: ModelChoice,
 ) -> None:
     """Open the workbench: chat, watch each segment being scored, change knobs mid-reply."""
-    launch(params, models, db, no_save)
+    launch(params, models, db, no_save, theme, config)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,12 +9,12 @@ stays open. The new rubric applies from the next run.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
@@ -22,22 +22,25 @@ from stars_engine.errors import StarsError
 
 from ..literal import literal, printable
 
+if TYPE_CHECKING:
+    from stars_engine.reward.rubric import Rubric
+
 
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class RubricDialog(ModalScreen[Any]):
-    """Dismissed with the new ``Rubric``, or None."""
+class RubricDialog(ModalScreen["Rubric | None"]):
+    """Dismissed with the new ``Rubric``, or None. It scrolls, so Apply is in reach at 80×24."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, rubric: Any) -> None:
+    def __init__(self, rubric: Rubric) -> None:
         super().__init__()
         self.rubric = rubric
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog"):
             yield Label(
                 "Reward rubric (a stand-in for a trained reward model) — one exemplar a line",
                 classes="title",
