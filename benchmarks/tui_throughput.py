@@ -1,6 +1,6 @@
 """Tokens per second of one prompt and seed in the workbench vs headless ``stars run``.
 
-    .venv/bin/python benchmarks/tui_throughput.py [--repeats 3] [--tokens 32] [--device cuda]
+    .venv/bin/python benchmarks/tui_throughput.py [--repeats 3] [--tokens 32] [--device cuda] [--view raw]
 
 Both sides run the real default models, loaded once, with the same params and
 seed, and record to a SQLite file, so they differ only in what consumes the
@@ -10,7 +10,9 @@ thread worker posting to the UI, which redraws the transcript, inspector and
 status line), driven headless by ``App.run_test``. tok/s is RunFinished's
 ``tokens_generated / wall_seconds`` on both sides. Runs alternate and the
 median ratio is kept, so drift in machine load hits both sides alike.
-Target: workbench / headless >= 0.95. A third side runs the headless loop
+Target: workbench / headless >= 0.95. The workbench shows replies as Markdown
+(its default, re-rendered as segments arrive); ``--view raw`` measures the raw
+segment view instead. A third side runs the headless loop
 in a plain thread: with OpenMP's busy-waiting, the engine ran several times
 slower in the main thread than in any other thread on a busy machine, which is
 why stars_engine now sets ``OMP_WAIT_POLICY=PASSIVE`` before torch loads.
@@ -52,13 +54,16 @@ def threaded_tok_s(policy, reward, params: Params, db: Path) -> float:
     return result[0]
 
 
-async def _tui_run(policy, reward, params: Params, db: Path) -> RunFinished:
+async def _tui_run(policy, reward, params: Params, db: Path, view: str) -> RunFinished:
     from stars_tui.app import StarsApp
+    from stars_tui.widgets.transcript import Transcript
 
     app = StarsApp(lambda: policy, lambda: reward, db_path=db, params=params)
     async with app.run_test(size=(140, 40)) as pilot:
         while app.policy is None:
             await pilot.pause(0.05)
+        if view == "raw":
+            app.chat_screen.query_one(Transcript).toggle_raw()
         app.chat_screen.query_one("#prompt").text = PROMPT
         await pilot.press("enter")
         # A plain sleep, not pilot.pause(): each pause makes every widget on the screen
@@ -68,8 +73,8 @@ async def _tui_run(policy, reward, params: Params, db: Path) -> RunFinished:
         return app.chat_screen.state.finished
 
 
-def tui_tok_s(policy, reward, params: Params, db: Path) -> float:
-    finished = asyncio.run(_tui_run(policy, reward, params, db))
+def tui_tok_s(policy, reward, params: Params, db: Path, view: str = "markdown") -> float:
+    finished = asyncio.run(_tui_run(policy, reward, params, db, view))
     return finished.stats.tokens_generated / finished.stats.wall_seconds
 
 
@@ -79,6 +84,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--view", choices=("markdown", "raw"), default="markdown")
     args = parser.parse_args()
     policy, reward = load_policy(device=args.device), load_reward(device=args.device)
     params = Params(
@@ -89,7 +95,7 @@ def main() -> None:
     for _ in range(args.repeats):
         folder = Path(tempfile.mkdtemp())
         headless.append(headless_tok_s(policy, reward, params, folder / "headless.db"))
-        tui.append(tui_tok_s(policy, reward, params, folder / "tui.db"))
+        tui.append(tui_tok_s(policy, reward, params, folder / "tui.db", args.view))
         threaded.append(threaded_tok_s(policy, reward, params, folder / "threaded.db"))
         print(f"headless {headless[-1]:.1f} · workbench {tui[-1]:.1f} · headless in a thread "
               f"{threaded[-1]:.1f} tok/s", file=sys.stderr)
@@ -99,6 +105,7 @@ def main() -> None:
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "headless_in_a_thread_tok_s": [round(x, 2) for x in threaded],
         "median_ratio_vs_thread": round(statistics.median(t / h for t, h in zip(tui, threaded, strict=True)), 3),
+        "view": args.view,
         "prompt": PROMPT,
         "params": params.to_dict(),
         "headless_tok_s": [round(x, 2) for x in headless],

@@ -148,7 +148,7 @@ async def test_a_prompt_sent_while_the_model_loads_is_kept(db):
         prompt = app.chat_screen.query_one("#prompt")
         prompt.focus()
         await pilot.press(*keys("too soon"), "enter")
-        assert prompt.text == "too soon"  # kept in the box, queued
+        assert prompt.text == "too soon" and prompt.queued  # kept in the box, queued
         assert not app.chat_screen.running
         await pilot.press("f2")
         assert type(app.screen).__name__ == "SessionsScreen"
@@ -157,6 +157,7 @@ async def test_a_prompt_sent_while_the_model_loads_is_kept(db):
         await wait_until(pilot, lambda: app.chat.turns, "the queued prompt to go by itself")
         await finish(pilot)
         assert app.chat.turns[0]["content"] == "too soon"
+        assert not prompt.queued and prompt.text == ""
 
 
 async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up():

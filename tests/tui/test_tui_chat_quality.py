@@ -4,11 +4,9 @@ sessions that come back as they were, and a status line that says what it counts
 from __future__ import annotations
 
 import csv
-import threading
 
 import pytest
 from conftest import FAST, SIZE, EchoPolicy, GatedPolicy, chat, finish, keys, make_app, send, wait_until
-from fakes import ScriptedPolicy
 from textual.widgets import DataTable, Input, Label, Markdown
 
 from stars_engine.events import RunStarted
@@ -122,27 +120,6 @@ async def test_regenerate_asks_again_with_a_new_seed_recorded_as_the_same_turn(d
             runs = store.runs_of(app.chat.session_id)
             seeds = [next(e for e in store.run_events(r.id) if isinstance(e, RunStarted)).seed for r in runs]
         assert [r.turn for r in runs] == [0, 0] and seeds[0] != seeds[1]
-
-
-async def test_a_prompt_sent_while_the_models_load_is_sent_once_they_are_ready(db):
-    loaded = threading.Event()
-
-    def slow_policy():
-        loaded.wait(30)
-        return ScriptedPolicy()
-
-    app = make_app(db_path=db)
-    app.policy_loader = slow_policy
-    async with app.run_test(size=SIZE) as pilot:
-        box = app.chat_screen.query_one(PromptInput)
-        box.focus()
-        await pilot.press(*keys("early bird"), "enter")
-        assert box.queued and not app.chat_screen.running
-        loaded.set()
-        await wait_until(pilot, lambda: app.chat.turns, "the queued prompt to go")
-        await finish(pilot)
-        assert app.chat.turns[0] == {"role": "user", "content": "early bird"}
-        assert not box.queued and box.text == ""
 
 
 async def test_focus_comes_back_to_the_prompt_and_a_refused_value_is_selected():

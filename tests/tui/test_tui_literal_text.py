@@ -117,7 +117,8 @@ async def drive(text: str, db: Path, size: tuple[int, int]) -> None:
         path.value = f"/no-such-folder/{text[:40]}.md"
         path.focus()
         await pilot.press("enter")
-        assert "/no-such-folder/" in shown(app.screen.query_one("#export-error"))
+        error = app.screen.query_one("#export-error")
+        await wait_until(pilot, lambda: "/no-such-folder/" in shown(error), "the refusal naming the path")
         await pilot.press("escape")
 
         # the replay screen, stepped to the end

@@ -119,7 +119,8 @@ async def test_export_writes_the_run_in_the_format_its_name_says(db, tmp_path):
         await pilot.pause()
         assert dialog.query_one("#format").value == "html"
         await pilot.click("#export")
-        assert target.is_file()
+        await wait_until(pilot, target.is_file, "the file written")
+        await wait_until(pilot, lambda: app.screen is app.chat_screen, "the dialog to close")
         page = target.read_text()
         assert "<html" in page.lower() and "export &lt;me&gt; &amp; mine" in page
         assert app.screen is app.chat_screen
@@ -134,7 +135,8 @@ async def test_export_refuses_to_overwrite_and_says_why(db, tmp_path):
         await pilot.press("f4")
         app.screen.query_one("#path").value = str(target)
         await pilot.click("#export")
-        assert "already exists" in str(app.screen.query_one("#export-error").render())
+        error = app.screen.query_one("#export-error")
+        await wait_until(pilot, lambda: "already exists" in str(error.render()), "the refusal")
         assert target.read_text() == "keep me"
 
 
@@ -149,6 +151,7 @@ async def test_export_a_session_from_the_sessions_screen_as_csv(db, tmp_path):
         target = tmp_path / "session.csv"
         app.screen.query_one("#path").value = str(target)
         await pilot.click("#export")
+        await wait_until(pilot, target.is_file, "the file written")
         assert len(target.read_text().strip().splitlines()) == attempts + 1  # a header, a row per attempt
 
 
