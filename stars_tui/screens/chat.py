@@ -302,7 +302,7 @@ class ChatScreen(Screen):
             self.app.current_params = params
             self.query_one(ParamsBar).show_params(params)
         self.assistant = None
-        self.state = RunState()
+        self.state = runs[max(runs)] if runs else RunState()  # the inspector shows the last reply's run
         self.query_one(SegmentInspector).reset(self.state)
         self.refresh_status()
 

@@ -73,6 +73,7 @@ class SegmentInspector(Vertical):
         self._segment_rows = {}
         self.query_one("#segments", DataTable).clear()
         self.query_one("#attempts", DataTable).clear()
+        self.query_one("#attempts-title", Label).update("attempts")
         self.refresh_view()
 
     def refresh_view(self) -> None:

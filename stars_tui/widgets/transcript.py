@@ -140,7 +140,9 @@ class AssistantTurn(Turn):
         if not self.is_mounted or not self.children:
             return  # drawn once mounted
         self.query_one(".raw", Static).update(render_reply(state, running))
-        self.query_one(".trailer", Static).update(render_trailer(state, running))
+        trailer = render_trailer(state, running)
+        self.query_one(".trailer", Static).update(trailer)
+        self.query_one(".trailer", Static).display = bool(trailer.plain)
         self._feed_markdown(printable(state.text), final=not running)
         if state.finished is not None and state.finished.stats.final_reward is not None:
             reason = state.finished.stop_reason

@@ -167,9 +167,10 @@ async def test_at_80x24_every_parameter_is_on_screen_and_the_rubric_apply_button
         await pilot.press("f8")
         await wait_until(pilot, lambda: app.screen.query("#apply"), "the rubric dialog")
         apply = app.screen.query_one("#apply")
-        apply.focus()
-        await pilot.pause()
-        assert apply.region.bottom <= 24 and apply.region.height > 0
+        apply.focus()  # focusing scrolls the dialog to it
+        await wait_until(pilot, lambda: 0 < apply.region.height and apply.region.bottom <= 24, "Apply in sight")
+        await pilot.click("#apply")
+        await wait_until(pilot, lambda: app.screen is screen, "the dialog applied and closed")
 
 
 async def test_a_reopened_session_has_its_parameters_marks_and_stopped_reply(db):
@@ -202,6 +203,8 @@ async def test_a_reopened_session_has_its_parameters_marks_and_stopped_reply(db)
         assert app.current_params.threshold == 0.05
         assert field.value == "0.05"
         assert app.screen is app.chat_screen
+        segments = app.chat_screen.query_one("#segments", DataTable)
+        assert segments.row_count == len(app.chat_screen.state.segments) > 0  # the last run, inspected
 
 
 async def test_the_runs_list_shows_each_runs_status(db):
