@@ -176,3 +176,31 @@ async def test_the_replay_only_app_plays_a_run_and_esc_quits():
         assert screen.state.finished is not None
         await pilot.press("escape")
         await wait_until(pilot, lambda: app._exit, "the app to quit")
+
+
+async def test_the_sessions_screen_opens_the_store_once_and_searches_with_one_query(db, monkeypatch):
+    import stars_engine.store as store_module
+    from stars_engine.store.store import Store
+
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await two_sessions(pilot)
+        opened, calls = [], []
+        real_open = store_module.open_store
+        monkeypatch.setattr(store_module, "open_store", lambda path: opened.append(path) or real_open(path))
+        for name in ("search", "session", "list_sessions", "runs_of"):
+            real = getattr(Store, name)
+            counted = lambda self, *a, _n=name, _r=real, **k: calls.append(_n) or _r(self, *a, **k)  # noqa: E731
+            monkeypatch.setattr(Store, name, counted)
+        await pilot.press("f2")
+        screen = app.screen
+        runs = screen.query_one("#runs", DataTable)
+        await wait_until(pilot, lambda: runs.row_count == 1, "the first session's runs")
+        await pilot.press("down", "up", "down")
+        await wait_until(pilot, lambda: screen.session_id is not None and runs.row_count == 1, "runs of the last")
+        calls.clear()
+        await pilot.press("slash", *keys("the"), "enter")  # every reply has it: hits in both sessions
+        await wait_until(pilot, lambda: screen.query_one("#sessions", DataTable).row_count == 2, "the hits")
+        assert len(opened) == 1
+        assert calls.count("search") == 1 and calls.count("list_sessions") == 1
+        assert calls.count("session") == calls.count("runs_of")  # only runs_of's own check, never one per hit
