@@ -16,6 +16,8 @@ The workbench side runs as ``stars chat`` does, with the models in a worker
 process (``stars_engine.process``, started once). A third side runs the
 workbench with the models in its own process, as it did before: the
 engine's torch calls then share the GIL with Textual's event loop.
+The workbench shows replies as Markdown (its default, re-rendered as segments
+arrive); ``--view raw`` measures the raw segment view instead.
 """
 
 from __future__ import annotations
@@ -44,13 +46,16 @@ def headless_tok_s(policy, reward, params: Params, db: Path) -> float:
     return finished.stats.tokens_generated / finished.stats.wall_seconds
 
 
-async def _tui_run(policy, reward, params: Params, db: Path) -> RunFinished:
+async def _tui_run(policy, reward, params: Params, db: Path, view: str) -> RunFinished:
     from stars_tui.app import StarsApp
+    from stars_tui.widgets.transcript import Transcript
 
     app = StarsApp(lambda: policy, lambda: reward, db_path=db, params=params)
     async with app.run_test(size=(140, 40)) as pilot:
         while app.policy is None:
             await pilot.pause(0.05)
+        if view == "raw":
+            app.chat_screen.query_one(Transcript).toggle_raw()
         app.chat_screen.query_one("#prompt").text = PROMPT
         await pilot.press("enter")
         # A plain sleep, not pilot.pause(): each pause makes every widget on the screen
@@ -60,8 +65,8 @@ async def _tui_run(policy, reward, params: Params, db: Path) -> RunFinished:
         return app.chat_screen.state.finished
 
 
-def tui_tok_s(policy, reward, params: Params, db: Path) -> float:
-    finished = asyncio.run(_tui_run(policy, reward, params, db))
+def tui_tok_s(policy, reward, params: Params, db: Path, view: str = "markdown") -> float:
+    finished = asyncio.run(_tui_run(policy, reward, params, db, view))
     return finished.stats.tokens_generated / finished.stats.wall_seconds
 
 
@@ -71,6 +76,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--view", choices=("markdown", "raw"), default="markdown")
     args = parser.parse_args()
     policy, reward = load_policy(device=args.device), load_reward(device=args.device)
     remote_policy, remote_reward = start(ModelSpec(device=args.device))
@@ -82,8 +88,8 @@ def main() -> None:
     for _ in range(args.repeats):
         folder = Path(tempfile.mkdtemp())
         headless.append(headless_tok_s(policy, reward, params, folder / "headless.db"))
-        tui.append(tui_tok_s(remote_policy, remote_reward, params, folder / "tui.db"))
-        in_process.append(tui_tok_s(policy, reward, params, folder / "in_process.db"))
+        tui.append(tui_tok_s(remote_policy, remote_reward, params, folder / "tui.db", args.view))
+        in_process.append(tui_tok_s(policy, reward, params, folder / "in_process.db", args.view))
         print(f"headless {headless[-1]:.1f} · workbench {tui[-1]:.1f} · workbench, models in its own process "
               f"{in_process[-1]:.1f} tok/s", file=sys.stderr)
     remote_policy.close()
@@ -91,6 +97,7 @@ def main() -> None:
         "device": str(policy.device),
         "runtime": policy.runtime,
         "prompt": PROMPT,
+        "view": args.view,
         "params": params.to_dict(),
         "headless_tok_s": [round(x, 2) for x in headless],
         "workbench_tok_s": [round(x, 2) for x in tui],

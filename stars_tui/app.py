@@ -4,7 +4,8 @@ The policy and reward come from loader callables run in a background thread,
 so the sessions and replay screens work while the model loads, and tests can
 hand in scripted ones. ``current_params`` is an immutable ``Params``; the
 engine reads it from the generation thread, which is safe because it is only
-ever replaced, never changed.
+ever replaced, never changed. ``settings`` (the config file: theme, rubric,
+the last session) is None in tests, so they never touch a user's files.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -24,16 +25,23 @@ from stars_engine.errors import StarsError
 from stars_engine.params import Params
 from stars_engine.policy.base import Policy, policy_label
 from stars_engine.reward.base import Reward
+from stars_engine.store import open_store
 
 from .chat_session import ChatSession
+from .config import Settings
+from .literal import LiteralNotifications
 from .pump import ModelsLoaded
+from .saved_session import SavedSession, load_session
 from .screens.chat import ChatScreen
+
+if TYPE_CHECKING:
+    from stars_engine.reward.rubric import Rubric
 
 PolicyLoader = Callable[[], Policy]
 RewardLoader = Callable[[], Reward]
 
 
-class StarsApp(App):
+class StarsApp(LiteralNotifications, App):
     """The STARS workbench."""
 
     CSS_PATH = "stars.tcss"
@@ -47,8 +55,10 @@ class StarsApp(App):
         db_path: Path | None = None,
         params: Params | None = None,
         clock: Callable[[], float] = time.monotonic,
+        settings: Settings | None = None,
     ) -> None:
         super().__init__()
+        self.settings = settings or Settings()
         self.policy_loader = policy_loader
         self.reward_loader = reward_loader
         self.db_path = db_path
@@ -63,7 +73,22 @@ class StarsApp(App):
         return ChatScreen()
 
     def on_mount(self) -> None:
+        if self.settings.theme:
+            self.theme = self.settings.theme
         self.load_models()
+        if self.settings.last_session and self.db_path is not None:
+            self.offer_last_session(self.settings.last_session)
+
+    def watch_theme(self, theme: str) -> None:
+        if self.settings.theme != theme:
+            self.settings.theme = theme
+            self._save_settings(theme=theme)
+
+    def _save_settings(self, **changes) -> None:
+        try:
+            self.settings.save(**changes)
+        except OSError as exc:
+            self.notify(f"settings not saved: {exc}", severity="warning")
 
     @property
     def chat_screen(self) -> ChatScreen:
@@ -91,6 +116,7 @@ class StarsApp(App):
             self.policy, self.reward = message.policy, message.reward
             ids = f"{policy_label(self.policy)} · {self.reward.reward_id}"
             self.model_status = f"{ids} (loaded in {message.seconds:.1f} s)"
+            self.chat_screen.models_ready()
         self.chat_screen.refresh_status()
 
     # -- shared actions ---------------------------------------------------
@@ -117,28 +143,56 @@ class StarsApp(App):
             return
         self.open_replay(self.chat.last_run_id)
 
+    @work(thread=True, group="replay", exclusive=True, exit_on_error=False)
     def open_replay(self, run_id: str) -> None:
-        from stars_engine.store import open_store
-
-        from .screens.replay import ReplayScreen
-
+        """Read the run in a worker; the replay screen opens once its events are here."""
         try:
             with open_store(self.db_path) as store:
                 events = store.run_events(run_id)
         except StarsError as exc:
-            self.notify(str(exc), title="Cannot replay", severity="error")
+            self.call_from_thread(self.notify, str(exc), title="Cannot replay", severity="error")
             return
+        self.call_from_thread(self._show_replay, events, run_id)
+
+    def _show_replay(self, events: list, run_id: str) -> None:
+        from .screens.replay import ReplayScreen
+
         self.push_screen(ReplayScreen(events, title=f"run {run_id[:8]}"))
 
-    def open_session(self, session_id: str, turns: list[dict[str, str]], last_run_id: str | None) -> bool:
+    def open_session(self, saved: SavedSession) -> bool:
         """Continue a saved session in the chat; refused while a reply is being written."""
         if self.chat_screen.running:
             self.notify("Stop the reply first (Esc).", severity="warning")
             return False
         self.chat = ChatSession(self.db_path)
-        self.chat.resume(session_id, turns, last_run_id)
-        self.chat_screen.show_history(turns)
+        self.chat.resume(saved.session_id, saved.conversation(), saved.last_run_id)
+        self.chat_screen.show_history(saved.turns, saved.runs, saved.params)
+        self.remember_session(saved.session_id)
         return True
+
+    def remember_session(self, session_id: str | None) -> None:
+        """The session to offer to reopen at the next start."""
+        if session_id is not None and session_id != self.settings.last_session:
+            self.settings.last_session = session_id
+            self._save_settings(last_session=session_id)
+
+    @work(thread=True, group="reopen", exit_on_error=False)
+    def offer_last_session(self, session_id: str) -> None:
+        """At start: if the last session is still in the database, ask whether to reopen it."""
+        try:
+            with open_store(self.db_path) as store:
+                saved = load_session(store, session_id)
+        except StarsError:
+            return  # deleted, or another database: nothing to offer
+        self.call_from_thread(self._ask_reopen, saved)
+
+    def _ask_reopen(self, saved: SavedSession) -> None:
+        from .screens.dialogs import ConfirmDialog
+
+        if self.chat.turns or not saved.turns:
+            return  # the user started chatting meanwhile
+        question = f"Reopen your last session, “{saved.title}”? (y/n)"
+        self.push_screen(ConfirmDialog(question), lambda yes: yes and self.open_session(saved))
 
     def forget_session(self, session_id: str) -> None:
         """The open session was deleted: the next prompt starts a new one."""
@@ -161,7 +215,7 @@ class StarsApp(App):
     def action_rubric(self) -> None:
         from .screens.rubric import RubricDialog
 
-        if self.reward is None or not hasattr(self.reward, "rubric"):
+        if self.reward is None or self.reward.rubric is None:
             self.notify("The loaded reward has no editable rubric (only the default embedding rubric has).")
             return
         if self.chat_screen.running:
@@ -169,7 +223,7 @@ class StarsApp(App):
             return
         self.push_screen(RubricDialog(self.reward.rubric), self._set_rubric)
 
-    def _set_rubric(self, rubric: Any) -> None:
+    def _set_rubric(self, rubric: Rubric | None) -> None:
         if rubric is not None:
             # No run may start (or score) while the exemplars are re-embedded.
             reward, self.reward = self.reward, None
@@ -177,16 +231,19 @@ class StarsApp(App):
             self.apply_rubric(reward, rubric)
 
     @work(thread=True, group="load", exit_on_error=False)
-    def apply_rubric(self, reward: Reward, rubric: Any) -> None:
+    def apply_rubric(self, reward: Reward, rubric: Rubric) -> None:
         """Setting the rubric embeds its exemplars: model work, so off the UI thread."""
         try:
             reward.rubric = rubric
             note = f"rubric updated: {len(rubric.prefer)} prefer, {len(rubric.avoid)} avoid exemplars"
+            applied = rubric
         except Exception as exc:  # noqa: BLE001 - shown to the user
-            note = f"rubric not applied: {one_line(exc)}"
-        self.call_from_thread(self._rubric_applied, reward, note)
+            note, applied = f"rubric not applied: {one_line(exc)}", None
+        self.call_from_thread(self._rubric_applied, reward, note, applied)
 
-    def _rubric_applied(self, reward: Reward, note: str) -> None:
+    def _rubric_applied(self, reward: Reward, note: str, applied: Rubric | None) -> None:
+        if applied is not None:
+            self._save_settings(rubric=applied.to_dict())
         self.reward = reward
         self.model_status = f"{policy_label(self.policy)} · {reward.reward_id} · {note}"
         self.notify(note)
@@ -204,7 +261,7 @@ class StarsApp(App):
         """Every footer action of the current screen, plus Textual's own (quit among them)."""
         yield from super().get_system_commands(screen)
         for binding in screen.BINDINGS:
-            if isinstance(binding, Binding) and binding.show:
+            if isinstance(binding, Binding) and binding.description:
                 yield SystemCommand(binding.description, binding.tooltip or binding.description,
                                     _runner(screen, binding.action))
 

@@ -1,8 +1,10 @@
 """The conversation the chat screen is in: its turns and where its runs are recorded.
 
 Each user turn is one run; the engine is given the whole conversation. The
-first run of a session creates it in the store and later runs join it. No
-Textual here, so the bookkeeping is testable without a screen.
+first run of a session creates it in the store (titled after its first
+prompt) and later runs join it; a retry of the last turn (regenerate, edit
+and resend) is recorded as another run of that same turn. No Textual here,
+so the bookkeeping is testable without a screen.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from stars_engine.events import Event
-
-TITLE_LENGTH = 60
 
 
 class ChatSession:
@@ -32,19 +32,18 @@ class ChatSession:
         return [dict(t) for t in self.turns]
 
     @property
-    def title(self) -> str:
-        first = next((t["content"] for t in self.turns if t["role"] == "user"), "chat")
-        flat = " ".join(first.split())
-        return flat if len(flat) <= TITLE_LENGTH else flat[: TITLE_LENGTH - 1] + "…"
+    def turn(self) -> int:
+        """The turn the next run answers, counted from 0 as the store does: one per user prompt."""
+        return sum(t["role"] == "user" for t in self.turns) - 1
 
-    def record(self, events: Iterable[Event], messages: list[dict[str, str]]) -> Iterator[Event]:
+    def record(self, events: Iterable[Event]) -> Iterator[Event]:
         """Pass ``events`` through the store's recorder (in the calling thread), if there is a store."""
         if self.db_path is None:
             yield from events
             return
         from stars_engine.store import Recorder
 
-        recorder = Recorder(self.db_path, session_id=self.session_id, title=self.title)
+        recorder = Recorder(self.db_path, session_id=self.session_id, turn=self.turn)
         yield from recorder.record(events)
         self.session_id = recorder.session_id
         self.last_run_id = recorder.run_id

@@ -21,8 +21,7 @@ from stars_engine.events import Event
 class EventPump:
     """A thread-safe queue of one run's events (or one replay's)."""
 
-    def __init__(self, run_token: int = 0) -> None:
-        self.run_token = run_token
+    def __init__(self) -> None:
         self._events: deque[Event] = deque()
         self._lock = threading.Lock()
 

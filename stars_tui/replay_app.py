@@ -12,10 +12,11 @@ from textual.screen import Screen
 
 from stars_engine.events import Event
 
+from .literal import LiteralNotifications
 from .screens.replay import ReplayScreen
 
 
-class ReplayApp(App):
+class ReplayApp(LiteralNotifications, App):
     """Shows one run's events through the workbench's replay screen; Esc or Ctrl+Q quits."""
 
     CSS_PATH = "stars.tcss"
@@ -31,7 +32,3 @@ class ReplayApp(App):
     def get_default_screen(self) -> Screen:
         return ReplayScreen(self.events, title=self.run_title, autoplay=self.autoplay)
 
-
-def replay(events: list[Event], title: str = "replay") -> None:
-    """Open the replay screen full-window on ``events`` and return when the user quits."""
-    ReplayApp(events, title).run()

@@ -83,6 +83,7 @@ class ScriptedReward:
     """Reward = share of "good" words in the reply, so rejection has something to do."""
 
     reward_id = "scripted-reward"
+    rubric = None
     GOOD = {"kind", "clear", "helps", "gently", "well"}
 
     def __init__(self, fail_after: int | None = None):

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..display import MISSING, number
+
 BASE_COLUMNS = ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reward calls", "fwd passes", "wall s",
                 "accept", "att/seg")
 ROLES = (("vs_vanilla", "vs vanilla"), ("vs_bon", "vs BoN"))
 
 
-def _num(value: float | None, spec: str) -> str:
-    return "–" if value is None else format(value, spec)
-
-
 def _wtl(tally: dict[str, Any] | None) -> str:
-    return "–" if not tally else f"{tally['win']}/{tally['tie']}/{tally['loss']} vs {tally['opponent']}"
+    return MISSING if not tally else f"{tally['win']}/{tally['tie']}/{tally['loss']} vs {tally['opponent']}"
 
 
 def judge_names(summary: dict[str, Any]) -> list[str]:
@@ -37,10 +35,10 @@ def row(s: dict[str, Any], names: list[str]) -> list[str]:
     g = s["guide_reward"]
     return [
         s["strategy"], str(s["cells"]) + (f" ({s['failed']} failed)" if s["failed"] else ""),
-        f"{_num(g['mean'], '.3f')} [{_num(g['ci_low'], '.3f')}, {_num(g['ci_high'], '.3f')}]",
-        _num(s["tokens_generated"], ".0f"), _num(s["reward_calls"], ".1f"),
-        _num(s["policy_forward_passes"], ".0f"), _num(s["wall_seconds"], ".1f"),
-        _num(s["acceptance_rate"], ".0%"), _num(s["attempts_per_segment"], ".2f"),
+        f"{number(g['mean'], '.3f')} [{number(g['ci_low'], '.3f')}, {number(g['ci_high'], '.3f')}]",
+        number(s["tokens_generated"], ".0f"), number(s["reward_calls"], ".1f"),
+        number(s["policy_forward_passes"], ".0f"), number(s["wall_seconds"], ".1f"),
+        number(s["acceptance_rate"], ".0%"), number(s["attempts_per_segment"], ".2f"),
         *(_wtl(s["judge"].get(name, {}).get(role)) for name in names for role, _ in ROLES),
     ]
 
@@ -50,10 +48,10 @@ def judge_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     for name, j in summary.get("judges", {}).items():
         bias = None if j["position_bias"] is None else round(j["position_bias"], 6) + 0.0  # no "-0.00"
-        bias = _num(bias, "+.2f")
+        bias = number(bias, "+.2f")
         lines.append(f"{name} judge: decided {j['decided']} of {j['distinct_pairs']} distinct pairs "
                      f"(tie below {j['tie_margin']}; {j['decided_both_orders']} preferred in both orders), "
-                     f"position bias {bias}, mean |score| {_num(j['mean_abs_margin'], '.3f')}")
+                     f"position bias {bias}, mean |score| {number(j['mean_abs_margin'], '.3f')}")
     for both, a in summary.get("judge_agreement", {}).items():
         lines.append(f"judges {both.replace('~', ' and ')} agree on {a['agree']} of the {a['both_decided']} "
                      "pairs both decided")

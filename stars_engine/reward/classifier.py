@@ -13,6 +13,8 @@ from ..errors import StarsError
 
 
 class ClassifierReward:
+    rubric = None  # a trained model has no exemplars to edit
+
     def __init__(self, model, tokenizer, reward_id: str, batch_size: int = 8):
         labels = int(getattr(model.config, "num_labels", 0) or 0)
         if labels != 1:

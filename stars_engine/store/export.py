@@ -217,10 +217,10 @@ def to_csv(bundle: Bundle) -> str:
                 _neutralised([
                     bundle.session.id,
                     run.id,
-                    run.turn,
+                    run.turn + 1,  # numbered from 1, as everywhere a person reads them
                     run.strategy,
-                    a.segment,
-                    a.attempt,
+                    a.segment + 1,
+                    a.attempt + 1,
                     a.verdict,
                     a.reward,
                     "" if a.threshold is None else a.threshold,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from ..display import shorten
 from ..errors import StarsError
 from ..events import Event, RunFailed, RunFinished, RunStarted
 from .connect import HOST, connect, write
@@ -32,8 +33,7 @@ def now() -> str:
 def title_from(messages: list[dict[str, str]]) -> str:
     """A session's default title: the first user turn, on one line, shortened."""
     first = next((m["content"] for m in messages if m.get("role") == "user"), "")
-    text = " ".join(first.split()) or "untitled"
-    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
+    return shorten(first, TITLE_CHARS) or "untitled"
 
 
 class RunWriter:
@@ -49,11 +49,13 @@ class RunWriter:
         session_id: str | None = None,
         title: str | None = None,
         run_id: str | None = None,
+        turn: int | None = None,
     ):
         self.db = db
         self.session_id = session_id
         self.title = title
         self.run_id = run_id
+        self.turn = turn
         self.seq = 0
         self.closed = False
 
@@ -84,7 +86,7 @@ class RunWriter:
                 }
             )
         self.run_id = self.run_id or new_id()
-        turn = self.db["runs"].count_where("session_id = ?", [self.session_id])
+        turn = self.turn if self.turn is not None else self.db["runs"].count_where("session_id = ?", [self.session_id])
         self.db["runs"].insert(
             {
                 "id": self.run_id,
@@ -156,13 +158,17 @@ class Recorder:
     The database is checked (every page read, then created or migrated) when
     the recorder is made, so a bad ``--db`` fails before a model is loaded. With
     ``session_id`` the run becomes the next turn of that session.
+    ``turn`` records a run that answers an earlier turn again (a retry);
     ``run_id`` and ``session_id`` are set once ``RunStarted`` has passed.
     """
 
-    def __init__(self, db_path: Path, session_id: str | None = None, title: str | None = None):
+    def __init__(
+        self, db_path: Path, session_id: str | None = None, title: str | None = None, turn: int | None = None
+    ):
         self.db_path = Path(db_path)
         self.session_id = session_id
         self.title = title
+        self.turn = turn
         self.run_id: str | None = None
         db = connect(self.db_path, verify=True)
         try:
@@ -174,7 +180,7 @@ class Recorder:
     def record(self, events: Iterable[Event]) -> Iterator[Event]:
         """Yield ``events`` unchanged, writing each one first."""
         db = connect(self.db_path)
-        writer = RunWriter(db, self.session_id, self.title)
+        writer = RunWriter(db, self.session_id, self.title, turn=self.turn)
         try:
             for event in events:
                 try:

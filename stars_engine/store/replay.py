@@ -16,6 +16,13 @@ from ..events import AttemptScored, Event
 MAX_PAUSE_S = 5.0  # a long recorded pause (a slow first load) never stalls a replay
 
 
+def pause_before(event: Event, speed: float | None) -> float:
+    """Seconds to wait before showing ``event`` at ``speed`` (0 for everything but an attempt)."""
+    if not speed or not isinstance(event, AttemptScored):
+        return 0.0
+    return min(event.elapsed_ms / 1000 / speed, MAX_PAUSE_S)
+
+
 def pace(
     events: Iterable[Event],
     speed: float | None = None,
@@ -32,8 +39,8 @@ def pace(
     for event in events:
         if cancel is not None and cancel.is_set():
             return
-        if speed and isinstance(event, AttemptScored):
-            wait = min(event.elapsed_ms / 1000 / speed, MAX_PAUSE_S)
+        wait = pause_before(event, speed)
+        if wait:
             if cancel is None:
                 sleep(wait)
             elif cancel.wait(wait):

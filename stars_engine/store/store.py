@@ -165,7 +165,8 @@ class Store:
     def runs_of(self, session_id: str) -> list[RunInfo]:
         """The session's runs (its turns), oldest first."""
         self.session(session_id)
-        rows = self.db.query(f"SELECT {RUN_COLUMNS} FROM runs WHERE session_id = ? ORDER BY turn", [session_id])
+        sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE session_id = ? ORDER BY turn, rowid"
+        rows = self.db.query(sql, [session_id])
         return [_run_info(row) for row in rows]
 
     def messages_of(self, session_id: str) -> list[Message]:

@@ -8,7 +8,9 @@ the model's torch calls never share a GIL with the event loop.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,16 +20,43 @@ from stars_engine.params import Params
 from .database import db_path
 from .options import ModelChoice, decoding_options
 
+if TYPE_CHECKING:
+    from ..config import Settings
 
-def launch(params: Params, models: ModelChoice, db: Path | None = None, no_save: bool = False) -> None:
-    """Open the workbench with these starting parameters and models."""
-    if models.rubric is not None and not Path(models.rubric).is_file():
-        raise StarsError(f"rubric file does not exist: {models.rubric}")
+def launch(
+    params: Params,
+    models: ModelChoice,
+    db: Path | None = None,
+    no_save: bool = False,
+    theme: str | None = None,
+    config: Path | None = None,
+) -> None:
+    """Open the workbench with these starting parameters and models, and the settings file's theme and rubric."""
     from ..app import StarsApp
+    from ..config import resolve
 
+    settings = resolve(config, theme, models.rubric)
+    if settings.rubric_file is not None and models.reward is not None:
+        raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
     database = None if no_save else db_path(db)
-    app = StarsApp(*model_loaders(models), db_path=database, params=params)
+    policy, reward = model_loaders(replace(models, rubric=settings.rubric_file))
+    app = StarsApp(policy, _with_settings_rubric(reward, settings), db_path=database, params=params,
+                   settings=settings)
     app.run()
+
+
+def _with_settings_rubric(load_reward, settings: Settings):
+    """The reward loader, then the rubric the settings file keeps (edited in the app) put in its place."""
+
+    def load():
+        reward = load_reward()
+        if settings.rubric is not None and reward.rubric is not None:
+            from stars_engine.reward.rubric import Rubric
+
+            reward.rubric = Rubric.from_dict(settings.rubric, f"rubric in {settings.path}")
+        return reward
+
+    return load
 
 
 def model_loaders(models: ModelChoice):
@@ -81,12 +110,18 @@ def chat_command(
         None, "--db", help="Session database (default: $STARS_DB or ./sessions/stars.db)."
     ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not record the session."),
+    theme: str | None = typer.Option(
+        None, "--theme", help="Textual theme (default: $STARS_THEME, else the config file's, else textual-dark)."
+    ),
+    config: Path | None = typer.Option(  # noqa: B008
+        None, "--config", help="Settings file (default: $STARS_CONFIG, else config.json in the user config folder)."
+    ),
     *,
     params: Params,
     models: ModelChoice,
 ) -> None:
     """Open the workbench: chat, watch each segment being scored, change knobs mid-reply."""
-    launch(params, models, db, no_save)
+    launch(params, models, db, no_save, theme, config)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,10 +5,16 @@ Generation runs in a thread worker that only moves engine events into an
 UI thread, by the handlers. The engine reads the parameters through
 ``lambda: app.current_params`` at each segment boundary, so an edit in the
 parameter bar lands at the next segment (and comes back as ``ParamsChanged``).
+
+Beyond sending: Up/Down in an empty prompt recall earlier prompts; F6 takes
+the last turn back into the prompt box to edit and resend; F5 asks again with
+a new seed; both are recorded as a new run of the same turn. A prompt sent
+while the models load waits in the box and goes once they are ready.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 
 from textual import on, work
@@ -19,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from stars_engine import engine
+from stars_engine.params import Params
 from stars_engine.run_state import RunState
 
 from ..pump import EventPump, EventsReady, RunEnded, forward
@@ -39,6 +46,14 @@ class ChatScreen(Screen):
         Binding("f4", "app.export", "Export", tooltip="Export the last run (md, jsonl, html, csv)"),
         Binding("f8", "app.rubric", "Rubric", tooltip="Edit the default reward's prefer/avoid exemplars"),
         Binding("f9", "focus_params", "Params", tooltip="Move the focus to the parameter bar"),
+        Binding("f5", "regenerate", "Regenerate", tooltip="Write the last reply again with a new seed",
+                priority=True),
+        Binding("f6", "edit_last", "Edit last", tooltip="Take the last prompt back into the box to edit and resend",
+                priority=True),
+        Binding("f7", "toggle_raw", "Raw/Markdown",
+                tooltip="Show replies as Markdown, or as raw segments with their marks", priority=True),
+        Binding("ctrl+o", "copy_reply", "Copy reply", tooltip="Copy the last reply to the clipboard"),
+        Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Move the focus to the prompt box", priority=True),
         Binding("ctrl+n", "new_chat", "New chat", tooltip="Start a new session"),
     ]
 
@@ -50,7 +65,6 @@ class ChatScreen(Screen):
         self.running = False
         self.run_started = 0.0
         self.assistant: AssistantTurn | None = None
-        self._runs = 0
 
     def compose(self) -> ComposeResult:
         yield ParamsBar(self.app.current_params, id="params")
@@ -78,38 +92,66 @@ class ChatScreen(Screen):
         if self.running:
             self.notify("A reply is being written; press Esc to stop it first.", severity="warning")
             return
+        prompt = self.query_one(PromptInput)
         if self.app.policy is None or self.app.reward is None:
-            self.notify(self.app.model_status, title="Models not ready", severity="warning")
+            if self.app.model_status.startswith("model failed"):
+                self.notify(self.app.model_status, title="Models not ready", severity="error")
+                return
+            prompt.queued = True
+            self.notify("The models are loading; the prompt is sent once they are ready.", timeout=4)
             return
-        self.query_one(PromptInput).clear()
+        prompt.remember(message.text)
+        prompt.clear()
         self.start_run(message.text)
 
-    def start_run(self, prompt: str) -> None:
-        """Show the prompt, then decode a reply to the whole conversation in a worker."""
+    def models_ready(self) -> None:
+        """Send the prompt that waited for the models, if one did."""
+        boxes = self.query(PromptInput)
+        prompt = boxes.first() if boxes else None
+        if prompt is not None and prompt.queued:  # no box yet: nothing could have been queued
+            prompt.queued = False
+            if self.app.policy is not None and prompt.text.strip():
+                self.send(PromptInput.Submitted(prompt.text.strip()))
+
+    def start_run(self, prompt: str | None, seed: int | None = None) -> None:
+        """Show the prompt, then decode a reply to the whole conversation in a worker.
+
+        ``prompt`` None asks again for the last prompt, already in the conversation.
+        """
         transcript = self.query_one(Transcript)
-        transcript.add_user(prompt)
-        self.app.chat.add("user", prompt)
+        if prompt is not None:
+            transcript.add_user(prompt)
+            self.app.chat.add("user", prompt)
+        transcript.anchor()
         self.assistant = transcript.add_assistant()
         self.state = RunState()
         self.query_one(SegmentInspector).reset(self.state)
-        self._runs += 1
-        self.pump = EventPump(self._runs)
+        self.pump = EventPump()
         self.cancel = threading.Event()
         self.running = True
         self.run_started = self.app.clock()
         # Start once the reply's widget is mounted: an update that lands while it is
         # still mounting can leave it laid out at its empty size.
-        self.call_after_refresh(self.generate, self.app.chat.messages(), self.pump, self.cancel)
+        self.call_after_refresh(self.generate, self.app.chat.messages(), self._params_source(seed), self.pump,
+                                self.cancel)
         self.redraw()
 
+    def _params_source(self, seed: int | None):
+        """What the engine reads at each segment: the bar's params, with this run's own seed if it has one."""
+        app = self.app
+        if seed is None:
+            return lambda: app.current_params
+        return lambda: app.current_params.with_changes(seed=seed)
+
     @work(thread=True, group="generate", exit_on_error=False)
-    def generate(self, messages: list[dict[str, str]], pump: EventPump, cancel: threading.Event) -> None:
+    def generate(self, messages: list[dict[str, str]], params, pump: EventPump, cancel: threading.Event) -> None:
+        """The one place a run starts: the engine's events, through the recorder, into the pump."""
         app = self.app
         error = None
         try:
             app.policy.check_prompt(messages, app.current_params.max_new_tokens)
-            events = engine.run(app.policy, app.reward, messages, lambda: app.current_params, cancel)
-            forward(app.chat.record(events, messages), pump, self.post_message)
+            events = engine.run(app.policy, app.reward, messages, params, cancel)
+            forward(app.chat.record(events), pump, self.post_message)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into the UI
             error = engine.one_line(exc)
         self.post_message(RunEnded(pump, error))
@@ -134,16 +176,29 @@ class ChatScreen(Screen):
             self._give_back_prompt()
         elif self.state.failed is None and self.state.text:
             self.app.chat.add("assistant", self.state.text)
+        self.app.remember_session(self.app.chat.session_id)
         self.redraw()
         self.query_one(PromptInput).focus()
 
     def _give_back_prompt(self) -> None:
         """A run that never started leaves no trace: its prompt goes back in the box."""
-        turn = self.app.chat.turns.pop()
-        self.query_one(PromptInput).text = turn["content"]
+        self._take_back_turn()
+
+    def _take_back_turn(self) -> None:
+        """Remove the last prompt (and its reply) from the conversation and the transcript; the prompt
+        goes back in the box."""
+        chat = self.app.chat
+        while chat.turns and chat.turns[-1]["role"] != "user":
+            chat.turns.pop()
+        prompt = chat.turns.pop()["content"] if chat.turns else ""
         transcript = self.query_one(Transcript)
-        for widget in list(transcript.children)[-2:]:
+        turns = list(transcript.children)
+        for widget in turns[-2:] if len(turns) >= 2 else turns:
             widget.remove()
+        box = self.query_one(PromptInput)
+        box.text = prompt
+        box.move_cursor(box.document.end)
+        box.focus()
         self.assistant = None
 
     # -- drawing ----------------------------------------------------------
@@ -161,7 +216,10 @@ class ChatScreen(Screen):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        self.query_one(StatusLine).show(self.state, self.elapsed, self.app.model_status)
+        lines = self.query(StatusLine)
+        if not lines:
+            return  # the models loaded before the screen was composed
+        lines.first().show(self.state, self.elapsed, self.app.model_status)
 
     # -- actions ----------------------------------------------------------
 
@@ -174,24 +232,75 @@ class ChatScreen(Screen):
     def action_focus_params(self) -> None:
         self.query_one("#param-segment_tokens").focus()
 
-    def action_new_chat(self) -> None:
+    def action_focus_prompt(self) -> None:
+        self.query_one(PromptInput).focus()
+
+    def _idle(self) -> bool:
         if self.running:
             self.notify("Stop the reply first (Esc).", severity="warning")
-            return
-        self.app.new_chat()
-        self.show_history([])
+        return not self.running
 
-    def show_history(self, turns: list[dict[str, str]]) -> None:
-        """Fill the transcript with a saved conversation (from the sessions screen)."""
+    def _last_turn_answered(self) -> bool:
+        turns = self.app.chat.turns
+        if len(turns) < 2 or turns[-1]["role"] != "assistant":
+            self.notify("There is no reply to redo yet.")
+            return False
+        return True
+
+    def action_regenerate(self) -> None:
+        """The same prompt again, with a new seed (when the seed is fixed), as a new run of the same turn."""
+        if not self._idle() or not self._last_turn_answered() or self.app.policy is None:
+            return
+        self.app.chat.turns.pop()
+        list(self.query_one(Transcript).children)[-1].remove()
+        seed = None if self.app.current_params.seed is None else random.randrange(2**31)
+        self.start_run(None, seed)
+
+    def action_edit_last(self) -> None:
+        if self._idle() and self._last_turn_answered():
+            self._take_back_turn()
+
+    def action_toggle_raw(self) -> None:
+        raw = self.query_one(Transcript).toggle_raw()
+        self.notify("Raw segments, with their marks." if raw else "Replies as Markdown.", timeout=2)
+
+    def action_copy_reply(self) -> None:
+        reply = next((t["content"] for t in reversed(self.app.chat.turns) if t["role"] == "assistant"), None)
+        if reply is None:
+            self.notify("No reply to copy yet.")
+            return
+        self.app.copy_to_clipboard(reply)
+        self.notify(f"Copied the last reply ({len(reply)} characters).", timeout=2)
+
+    def action_new_chat(self) -> None:
+        if self._idle():
+            self.app.new_chat()
+            self.show_history([])
+            self.action_focus_prompt()
+
+    def show_history(self, turns: list[dict[str, str]], runs: dict[int, RunState] | None = None,
+                     params: Params | None = None) -> None:
+        """Fill the transcript with a saved conversation (from the sessions screen).
+
+        ``runs`` maps a turn's position to its recorded run, drawn as it was (marks,
+        ``[stopped]``); ``params`` are the last run's, put back in the bar.
+        """
         transcript = self.query_one(Transcript)
         transcript.clear_turns()
-        for turn in turns:
+        prompt = self.query_one(PromptInput)
+        prompt.sent = [t["content"] for t in turns if t["role"] == "user"]
+        for position, turn in enumerate(turns):
             if turn["role"] == "user":
                 transcript.add_user(turn["content"])
+            elif runs and position in runs:
+                transcript.add_assistant().show(runs[position], running=False)
             else:
-                transcript.add_assistant().update(turn["content"])
+                transcript.add_assistant().show_text(turn["content"])
+        if params is not None:
+            self.app.current_params = params
+            self.query_one(ParamsBar).show_params(params)
         self.assistant = None
-        self.state = RunState()
+        self.state = runs[max(runs)] if runs else RunState()  # the inspector shows the last reply's run
         self.query_one(SegmentInspector).reset(self.state)
         self.refresh_status()
 

@@ -1,15 +1,16 @@
 """The export dialog: a run or a session to md / jsonl / html / csv.
 
 The format follows the file name's extension when the user types one, and
-the extension follows the format when they pick one. A refusal (file exists,
-folder missing) is shown in the dialog, which stays open.
+the extension follows the format when they pick one. The export runs in a
+thread worker; a refusal (file exists, folder missing) is shown in the
+dialog, which stays open.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,6 +18,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from stars_engine.errors import StarsError
+
+from ..literal import literal
 
 FORMAT_NAMES = ("md", "jsonl", "html", "csv")
 
@@ -75,11 +78,25 @@ class ExportDialog(ModalScreen[Path | None]):
         fmt = str(self.query_one("#format", Select).value)
         path = Path(self.query_one("#path", Input).value).expanduser()
         force = self.query_one("#force", Checkbox).value
+        self.query_one("#export-error", Label).update("writing…")
+        self._write(fmt, path, force)
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _write(self, fmt: str, path: Path, force: bool) -> None:
+        """Reading the store and writing the file happen off the UI thread."""
         try:
             written = export(self.db_path, self.kind, self.ident, fmt, path, force)
         except StarsError as exc:
-            self.query_one("#export-error", Label).update(str(exc))
-            return
+            self.app.call_from_thread(self._refused, str(exc))
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            self.app.call_from_thread(self._refused, f"cannot write {path}: {exc}")
+        else:
+            self.app.call_from_thread(self._written, written)
+
+    def _refused(self, reason: str) -> None:
+        self.query_one("#export-error", Label).update(literal(reason))
+
+    def _written(self, written: Path) -> None:
         self.app.notify(f"Wrote {written}", title="Exported")
         self.dismiss(written)
 

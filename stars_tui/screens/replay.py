@@ -3,8 +3,9 @@
 The events come back from the store as the stream the engine produced; they
 are folded into a ``RunState`` one attempt at a time, so the transcript, the
 inspector and the status line draw exactly what they drew live. Playing waits
-each attempt's recorded time divided by the speed (capped, so a slow first
-load never stalls it); stepping shows one attempt at a time.
+each attempt's recorded time divided by the speed, as ``store.replay.pace``
+does for ``stars replay --plain`` (the same ``pause_before``, capped so a slow
+first load never stalls it); stepping shows one attempt at a time.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from textual.widgets import Footer, Label
 
 from stars_engine.events import AttemptScored, Event, RunStarted
 from stars_engine.run_state import RunState
+from stars_engine.store.replay import pause_before
 
+from ..literal import literal
 from ..widgets.inspector import SegmentInspector
 from ..widgets.status_line import StatusLine
 from ..widgets.transcript import AssistantTurn, Transcript
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 16.0, 64.0)
-MAX_PAUSE_S = 2.0
 
 
 class ReplayScreen(Screen):
@@ -79,7 +81,7 @@ class ReplayScreen(Screen):
             if turn["role"] == "user":
                 transcript.add_user(turn["content"])
             elif turn["role"] == "assistant":
-                transcript.add_assistant().update(turn["content"])
+                transcript.add_assistant().show_text(turn["content"])
         self.assistant = transcript.add_assistant("assistant (replay)")
         self.query_one(SegmentInspector).reset(self.state)
         self.redraw()
@@ -107,7 +109,7 @@ class ReplayScreen(Screen):
         mode = "playing" if self.playing else "paused"
         where = f"attempt {self.state.attempts} of {sum(isinstance(e, AttemptScored) for e in self.events)}"
         self.query_one("#replay-title", Label).update(
-            f" {self.run_title} · {mode} · {self.speed:g}× · {where}"
+            literal(f" {self.run_title} · {mode} · {self.speed:g}× · {where}")
         )
 
     # -- playing ------------------------------------------------------------
@@ -116,7 +118,7 @@ class ReplayScreen(Screen):
         upcoming = next(
             (e for e in self.events[self.position :] if isinstance(e, AttemptScored)), None
         )
-        wait = 0.0 if upcoming is None else min(upcoming.elapsed_ms / 1000 / self.speed, MAX_PAUSE_S)
+        wait = 0.0 if upcoming is None else pause_before(upcoming, self.speed)
         self._timer = self.set_timer(max(wait, 0.01), self._tick)
 
     def _tick(self) -> None:

@@ -9,41 +9,46 @@ stays open. The new rubric applies from the next run.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, TextArea
 
 from stars_engine.errors import StarsError
+
+from ..literal import literal, printable
+
+if TYPE_CHECKING:
+    from stars_engine.reward.rubric import Rubric
 
 
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class RubricDialog(ModalScreen[Any]):
-    """Dismissed with the new ``Rubric``, or None."""
+class RubricDialog(ModalScreen["Rubric | None"]):
+    """Dismissed with the new ``Rubric``, or None. It scrolls, so Apply is in reach at 80×24."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, rubric: Any) -> None:
+    def __init__(self, rubric: Rubric) -> None:
         super().__init__()
         self.rubric = rubric
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog"):
             yield Label(
                 "Reward rubric (a stand-in for a trained reward model) — one exemplar a line",
                 classes="title",
             )
             yield Label("prefer: replies like these score higher")
-            yield TextArea("\n".join(self.rubric.prefer), id="prefer")
+            yield TextArea(printable("\n".join(self.rubric.prefer)), id="prefer")
             yield Label("avoid: replies like these score lower")
-            yield TextArea("\n".join(self.rubric.avoid), id="avoid")
+            yield TextArea(printable("\n".join(self.rubric.avoid)), id="avoid")
             with Horizontal(classes="buttons"):
                 yield Label("relevance weight ")
                 yield Input(str(self.rubric.relevance_weight), id="weight", compact=True)
@@ -60,7 +65,7 @@ class RubricDialog(ModalScreen[Any]):
         try:
             weight = float(raw_weight)
         except ValueError:
-            self.query_one("#rubric-error", Label).update(f"relevance weight: cannot read {raw_weight!r}")
+            self.query_one("#rubric-error", Label).update(literal(f"relevance weight: cannot read {raw_weight!r}"))
             return
         data = {
             "prefer": lines(self.query_one("#prefer", TextArea).text),
@@ -70,7 +75,7 @@ class RubricDialog(ModalScreen[Any]):
         try:
             rubric = Rubric.from_dict(data)
         except StarsError as exc:
-            self.query_one("#rubric-error", Label).update(str(exc))
+            self.query_one("#rubric-error", Label).update(literal(str(exc)))
             return
         self.dismiss(rubric)
 

@@ -1,31 +1,65 @@
 """Browse the session database: list, full-text search, open, rename, delete, replay, export.
 
-Each action opens the store for as long as it takes (a few queries) and closes
-it, so the chat's recorder, writing from its own thread, is never blocked for
-long. A refusal from the store is shown as a notification; nothing is lost.
+The screen opens the store once, in a worker, and every query runs in a thread
+worker (``exclusive``, so a newer request supersedes an older one) that hands
+its rows back to the UI thread; the event loop never waits on SQLite. A lock
+keeps the one connection to one thread at a time. A refusal from the store is
+shown as a notification; nothing is lost.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
+from stars_engine.display import number, shorten
 from stars_engine.errors import StarsError
 
-from ..widgets.inspector import clip
+from ..literal import literal
+from ..saved_session import SavedSession, load_session
 from .dialogs import AskDialog, ConfirmDialog
 
 
-def reward_of(stats: dict | None) -> str:
-    value = (stats or {}).get("final_reward")
-    return "—" if value is None else f"{value:+.3f}"
+def run_status(run) -> str:
+    """finished / cancelled / interrupted / failed (or running), as a person reads a run's outcome."""
+    return "cancelled" if run.status == "finished" and run.stop_reason == "cancelled" else run.status
+
+
+def session_rows(store, query: str) -> list[tuple[Any, str]]:
+    """(session, search snippet) for every session, newest first, or for the sessions a full-text
+    search hit, best first: one search query, never one per session."""
+    sessions = {s.id: s for s in store.list_sessions()}
+    if not query:
+        return [(s, "") for s in sessions.values()]
+    rows, seen = [], set()
+    for hit in store.search(query):
+        if hit.session_id in sessions and hit.session_id not in seen:
+            seen.add(hit.session_id)
+            rows.append((sessions[hit.session_id], hit.snippet))
+    return rows
+
+
+def _row(session, snippet: str) -> tuple:
+    return (session.id[:8], literal(shorten(session.title, 40)), str(session.runs), session.updated_at[:16],
+            literal(shorten(snippet, 50)))
+
+
+def run_rows(store, session_id: str) -> list[tuple[str, tuple]]:
+    return [
+        (run.id, (str(run.turn + 1), run.id[:8], literal(run_status(run)), run.strategy,
+                  number((run.stats or {}).get("final_reward")), literal(shorten(run.prompt, 40))))
+        for run in store.runs_of(session_id)
+    ]
 
 
 class SessionsScreen(Screen):
@@ -46,6 +80,10 @@ class SessionsScreen(Screen):
         super().__init__()
         self.db_path = db_path
         self.query_text = ""
+        self.titles: dict[str, str] = {}
+        self.loading_rows = True
+        self._store = None
+        self._lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search every message, then Enter (empty: all sessions)", id="search")
@@ -66,75 +104,75 @@ class SessionsScreen(Screen):
         self.reload()
         self.query_one("#sessions", DataTable).focus()
 
-    def _store(self):
-        from stars_engine.store import open_store
+    def on_unmount(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
-        return open_store(self.db_path)
+    # -- the store, off the UI thread -----------------------------------------
 
-    def _guard(self, action, *args):
-        """Run a store call; a refusal becomes a notification and None."""
+    def _use_store(self, action: Callable[[Any], Any]) -> tuple[bool, Any]:
+        """Run ``action(store)`` in the calling (worker) thread; a refusal is notified and gives (False, None)."""
         try:
-            with self._store() as store:
-                return action(store, *args)
-        except StarsError as exc:
-            self.notify(str(exc), severity="error")
-            return None
+            with self._lock:
+                if self._store is None:
+                    from stars_engine.store import open_store
 
-    # -- tables ---------------------------------------------------------------
+                    self._store = open_store(self.db_path)
+                return True, action(self._store)
+        except (StarsError, sqlite3.Error) as exc:  # a query SQLite cannot read is refused, not a crash
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return False, None
 
     def reload(self) -> None:
         """Fill the sessions table: every session, or the sessions the search hit."""
-        rows = self._guard(self._rows, self.query_text)
+        self.loading_rows = True
+        self._load_sessions(self.query_text)
+
+    @work(thread=True, exclusive=True, group="sessions", exit_on_error=False)
+    def _load_sessions(self, query: str) -> None:
+        ok, rows = self._use_store(lambda store: session_rows(store, query))
+        self.app.call_from_thread(self._show_sessions, query, rows or [])
+
+    def _show_sessions(self, query: str, rows: list[tuple[Any, str]]) -> None:
         table = self.query_one("#sessions", DataTable)
         table.clear()
-        for key, row in rows or []:
-            if key not in table.rows:
-                table.add_row(*row, key=key)
-        title = f"sessions matching {self.query_text!r}" if self.query_text else "sessions"
-        self.query_one("#sessions-title", Label).update(f"{title} ({table.row_count})")
+        self.titles = {session.id: session.title for session, _ in rows}
+        for session, snippet in rows:
+            table.add_row(*_row(session, snippet), key=session.id)
+        title = f"sessions matching {query!r}" if query else "sessions"
+        self.query_one("#sessions-title", Label).update(literal(f"{title} ({table.row_count})"))
+        self.loading_rows = False
         self.show_runs()
 
-    @staticmethod
-    def _rows(store, query: str) -> list[tuple[str, tuple]]:
-        if query:
-            hits = store.search(query)
-            infos = {h.session_id: store.session(h.session_id) for h in hits}
-            return [
-                (h.session_id, (h.session_id[:8], clip(infos[h.session_id].title, 40),
-                                str(infos[h.session_id].runs), infos[h.session_id].updated_at[:16],
-                                Text(clip(h.snippet, 50))))
-                for h in hits
-            ]
-        return [
-            (s.id, (s.id[:8], clip(s.title, 40), str(s.runs), s.updated_at[:16], ""))
-            for s in store.list_sessions()
-        ]
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def load_runs(self, session_id: str) -> None:
+        ok, rows = self._use_store(lambda store: run_rows(store, session_id))
+        self.app.call_from_thread(self._show_runs, session_id, rows or [])
+
+    def _show_runs(self, session_id: str, rows: list[tuple[str, tuple]]) -> None:
+        if session_id != self.session_id:
+            return  # the highlight moved on meanwhile
+        table = self.query_one("#runs", DataTable)
+        table.clear()
+        for key, row in rows:
+            table.add_row(*row, key=key)
 
     @property
     def session_id(self) -> str | None:
-        table = self.query_one("#sessions", DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return _highlighted(self.query_one("#sessions", DataTable))
 
     @property
     def run_id(self) -> str | None:
-        table = self.query_one("#runs", DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return _highlighted(self.query_one("#runs", DataTable))
 
     def show_runs(self) -> None:
-        runs_table = self.query_one("#runs", DataTable)
-        runs_table.clear()
         session = self.session_id
         if session is None:
-            return
-        for run in self._guard(lambda store: store.runs_of(session)) or []:
-            runs_table.add_row(
-                str(run.turn), run.id[:8], run.stop_reason or run.status, run.strategy,
-                reward_of(run.stats), clip(run.prompt, 40), key=run.id,
-            )
+            self.query_one("#runs", DataTable).clear()
+        else:
+            self.load_runs(session)
 
     @on(DataTable.RowHighlighted, "#sessions")
     def session_highlighted(self) -> None:
@@ -160,29 +198,28 @@ class SessionsScreen(Screen):
         self.query_one("#search", Input).focus()
 
     def action_open(self) -> None:
-        session = self.session_id
-        if session is None:
-            return
-        found = self._guard(lambda store: (store.messages_of(session), store.runs_of(session)))
-        if found is None:
-            return
-        messages, runs = found
-        if not self.app.open_session(session, [{"role": m.role, "content": m.content} for m in messages],
-                                     runs[-1].id if runs else None):
-            return
-        self.app.pop_screen()
+        if self.session_id is not None:
+            self.open_session(self.session_id)
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
+    def open_session(self, session_id: str) -> None:
+        ok, saved = self._use_store(lambda store: load_session(store, session_id))
+        if ok:
+            self.app.call_from_thread(self._opened, saved)
+
+    def _opened(self, saved: SavedSession) -> None:
+        if self.app.open_session(saved) and self.app.screen is self:
+            self.app.pop_screen()
 
     def action_rename(self) -> None:
         session = self.session_id
         if session is None:
             return
-
         def done(title: str | None) -> None:
-            if title is not None and self._guard(lambda s: s.rename_session(session, title) or True):
-                self.reload()
+            if title is not None:
+                self.write(lambda store: store.rename_session(session, title))
 
-        current = self._guard(lambda store: store.session(session).title) or ""
-        self.app.push_screen(AskDialog("New title for this session:", current), done)
+        self.app.push_screen(AskDialog("New title for this session:", self.titles.get(session, "")), done)
 
     def action_delete(self) -> None:
         session = self.session_id
@@ -190,12 +227,20 @@ class SessionsScreen(Screen):
             return
 
         def done(yes: bool | None) -> None:
-            if yes and self._guard(lambda s: s.delete_session(session) or True):
-                self.app.forget_session(session)
-                self.notify(f"Deleted session {session[:8]}")
-                self.reload()
+            if yes:
+                self.write(lambda s: s.delete_session(session), deleted=session)
 
         self.app.push_screen(ConfirmDialog(f"Delete session {session[:8]} and all its runs? (y/n)"), done)
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def write(self, change: Callable[[Any], Any], deleted: str | None = None) -> None:
+        """A rename or a delete, then the list again."""
+        ok, _ = self._use_store(change)
+        if ok and deleted is not None:
+            self.app.call_from_thread(self.app.forget_session, deleted)
+            self.app.call_from_thread(self.notify, f"Deleted session {deleted[:8]}")
+        if ok:
+            self.app.call_from_thread(self.reload)
 
     def action_replay(self) -> None:
         if self.run_id is not None:
@@ -208,3 +253,9 @@ class SessionsScreen(Screen):
     def action_export_run(self) -> None:
         if self.run_id is not None:
             self.app.action_export("run", self.run_id)
+
+
+def _highlighted(table: DataTable) -> str | None:
+    if not table.row_count:
+        return None
+    return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value

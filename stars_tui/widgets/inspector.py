@@ -1,7 +1,8 @@
 """The segment inspector: the reward chart, the segments so far, one segment's attempts.
 
 It follows the segment being decided until the user highlights an earlier one
-in the segments table; highlighting the last row follows again.
+in the segments table; highlighting the last row follows again. Segments and
+attempts are numbered from 1 here, as in every export (the events count from 0).
 """
 
 from __future__ import annotations
@@ -11,39 +12,35 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
+from stars_engine.display import number, shorten
 from stars_engine.events import ACCEPTED, NOT_NEEDED, REJECTED, AttemptScored
 from stars_engine.run_state import RunState, SegmentView
 
+from ..literal import literal
 from .reward_chart import RewardChart
 
 VERDICT_STYLES = {ACCEPTED: "bold green", REJECTED: "red", NOT_NEEDED: "dim"}
 
 
-def fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.3f}"
-
-
-def clip(text: str, width: int = 48) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+ATTEMPT_TEXT = 48  # characters of an attempt's text in its row
 
 
 def segment_row(view: SegmentView) -> tuple:
     acc = view.accepted
     if acc is None:
         status = Text("deciding…", style="italic cyan")
-        reward = "—"
+        reward = number(None)
     else:
         label, style = ("best taken", "yellow") if acc.exhausted else (ACCEPTED, "green")
         status = Text(label, style=style)
-        reward = fmt(acc.reward)
-    return (str(view.index), reward, fmt(view.threshold), str(len(view.attempts)), status)
+        reward = number(acc.reward)
+    return (str(view.index + 1), reward, number(view.threshold), str(len(view.attempts)), status)
 
 
 def attempt_row(attempt: AttemptScored) -> tuple:
     verdict = Text(attempt.verdict, style=VERDICT_STYLES.get(attempt.verdict, ""))
-    text = clip(attempt.text) + (" ⏎" if attempt.eos else "")
-    return (str(attempt.attempt), fmt(attempt.reward), fmt(attempt.threshold), verdict, text)
+    text = literal(shorten(attempt.text, ATTEMPT_TEXT) + (" ⏎" if attempt.eos else ""))
+    return (str(attempt.attempt + 1), number(attempt.reward), number(attempt.threshold), verdict, text)
 
 
 class SegmentInspector(Vertical):
@@ -76,6 +73,7 @@ class SegmentInspector(Vertical):
         self._segment_rows = {}
         self.query_one("#segments", DataTable).clear()
         self.query_one("#attempts", DataTable).clear()
+        self.query_one("#attempts-title", Label).update("attempts")
         self.refresh_view()
 
     def refresh_view(self) -> None:
@@ -117,12 +115,12 @@ class SegmentInspector(Vertical):
         for attempt in attempts[self._shown_attempts[1] :]:
             table.add_row(*attempt_row(attempt))
         self._shown_attempts = (index, len(attempts))
-        self.query_one("#attempts-title", Label).update(f"attempts of segment {index}")
+        self.query_one("#attempts-title", Label).update(f"attempts of segment {index + 1}")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id != "segments" or event.row_key.value is None:
             return
-        index = int(event.row_key.value)
+        index = int(event.row_key.value)  # the key is the segment's index, counted from 0
         last = len(self.state.segments) - 1
         self.selected = None if index >= last else index
         self._sync_attempts()

@@ -1,29 +1,51 @@
-"""The status line: what the current run is costing, and whether the model is ready."""
+"""The status line: what the current run is costing, and whether the model is ready.
+
+Hovering it (or the help in the README) explains each figure; ``EXPLAINED`` is
+that text.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
+from stars_engine.display import number
 from stars_engine.run_state import RunState
+
+from ..literal import printable
+
+EXPLAINED = (
+    "tok/s: every token generated per second, the discarded attempts' included.\n"
+    "kept: the tokens that made it into the reply, per second.\n"
+    "reward calls: replies scored so far (each attempt, plus the empty-reply baseline).\n"
+    "accept: accepted ÷ judged attempts (those that faced the threshold; not-needed ones excluded), "
+    "the same figure as `stars run`'s acceptance_rate.\n"
+    "discarded: tokens generated and thrown away with rejected attempts.\n"
+    "s: wall time of the run."
+).replace("\\\n", "\n")
 
 
 def status_text(state: RunState, elapsed: float, model: str) -> Text:
-    """tokens/s · reward calls · acceptance · discarded · elapsed, then the model status."""
+    """tok/s (kept) · reward calls · acceptance · discarded · elapsed, then the model status."""
     tps = state.tokens_generated / elapsed if elapsed > 0 else 0.0
-    rate = state.acceptance_rate
+    kept = state.tokens_accepted / elapsed if elapsed > 0 else 0.0
+    rate = state.finished.stats.acceptance_rate if state.finished is not None else state.acceptance_rate
     text = Text()
     text.append(f"{tps:5.1f} tok/s", style="bold")
+    text.append(f" ({kept:.1f} kept)")
     text.append(f" · {state.reward_calls} reward calls")
-    text.append(f" · accept {'—' if rate is None else f'{rate:.0%}'}")
-    text.append(f" · {state.tokens_discarded} tokens discarded")
+    text.append(f" · accept {number(rate, '.0%')}")
+    text.append(f" · {state.tokens_discarded} discarded")
     text.append(f" · {elapsed:5.1f} s")
-    text.append(f"   {model}", style="italic")
+    text.append(f"   {printable(model)}", style="italic")
     return text
 
 
 class StatusLine(Static):
     """Redrawn by its screen after each batch of events and once a second during a run."""
+
+    def on_mount(self) -> None:
+        self.tooltip = EXPLAINED
 
     def show(self, state: RunState, elapsed: float, model: str) -> None:
         self.update(status_text(state, elapsed, model))

@@ -1,31 +1,46 @@
 """The chat transcript: user turns, assistant replies that grow segment by segment.
 
+A reply is drawn twice from its ``RunState``: as Markdown (headings, lists,
+code blocks; appended to as segments are accepted and parsed once more when
+the run ends, as oterm does) and as the raw segments, with exhausted segments
+in yellow and parameter changes marked ``⟨…⟩``. The transcript's ``raw``
+class picks which one shows, for every reply at once.
+
 The transcript is anchored to its end, so it follows a growing reply while the
 user is at the bottom and stops following as soon as they scroll up (Textual's
 ``anchor`` does exactly that); it re-anchors when they send the next prompt.
+A turn takes the focus (Tab, or a click), and then ``c`` copies it and ``k``
+copies its code blocks one after another.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+import re
 
-from stars_engine.run_state import RunState
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+
+from stars_engine.run_state import Part, RunState
+
+from ..literal import literal, printable
 
 PART_STYLES = {"text": "", "exhausted": "yellow", "change": "italic magenta"}
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
-def render_reply(state: RunState, running: bool) -> Text:
-    """The reply as accepted so far, with parameter changes marked where they landed."""
+def code_blocks(markdown: str) -> list[str]:
+    """The fenced code blocks of a Markdown text, without their fences."""
+    return [match.group(2) for match in FENCE.finditer(markdown)]
+
+
+def render_trailer(state: RunState, running: bool) -> Text:
+    """What follows the reply: the cursor while it grows, ``[stopped]``, the failure, or "(empty reply)"."""
     text = Text()
-    for part in state.parts:
-        if part.kind == "change":
-            text.append(f" ⟨{part.text}⟩ ", style=PART_STYLES["change"])
-        else:
-            text.append(part.text, style=PART_STYLES[part.kind])
     if state.failed is not None:
-        text.append(f"\n[failed: {state.failed.message}]", style="bold red")
+        text.append(f"\n[failed: {printable(state.failed.message)}]", style="bold red")
     elif state.stopped:
         text.append(" [stopped]", style="bold red")
     elif running:
@@ -35,26 +50,123 @@ def render_reply(state: RunState, running: bool) -> Text:
     return text
 
 
-class UserTurn(Static):
+def render_reply(state: RunState, running: bool) -> Text:
+    """The reply's raw segments, with parameter changes marked where they landed."""
+    text = Text()
+    for part in state.parts:
+        if part.kind == "change":
+            text.append(f" ⟨{printable(part.text)}⟩ ", style=PART_STYLES["change"])
+        else:
+            text.append(printable(part.text), style=PART_STYLES[part.kind])
+    return text + render_trailer(state, running)
+
+
+class Turn(Vertical):
+    """One message of the conversation; focusable so it can be copied."""
+
+    can_focus = True
+    BINDINGS = [
+        Binding("c", "copy", "Copy message", tooltip="Copy this message to the clipboard"),
+        Binding("k", "copy_code", "Copy code", tooltip="Copy this message's code blocks, one a press"),
+    ]
+
+    def __init__(self, title: str, classes: str) -> None:
+        super().__init__(classes=f"turn {classes}")
+        self.border_title = title
+        self._next_block = 0
+
+    @property
+    def content(self) -> str:
+        raise NotImplementedError
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.content)
+        self.notify(f"Copied the message ({len(self.content)} characters).", timeout=2)
+
+    def action_copy_code(self) -> None:
+        blocks = code_blocks(self.content)
+        if not blocks:
+            self.notify("This message has no code block.", timeout=2)
+            return
+        index = self._next_block % len(blocks)
+        self._next_block = index + 1
+        self.app.copy_to_clipboard(blocks[index])
+        self.notify(f"Copied code block {index + 1} of {len(blocks)}.", timeout=2)
+
+
+class UserTurn(Turn):
     """One prompt as the user sent it."""
 
     def __init__(self, content: str) -> None:
-        super().__init__(Text(content), classes="turn user-turn", markup=False)
-        self.border_title = "you"
+        super().__init__("you", "user-turn")
+        self._content = content
+
+    @property
+    def content(self) -> str:
+        return self._content
+
+    def compose(self) -> ComposeResult:
+        yield Static(literal(self._content), classes="raw", markup=False)
 
 
-class AssistantTurn(Static):
+class AssistantTurn(Turn):
     """One reply; redrawn from its run's state whenever events arrive."""
 
     def __init__(self, label: str = "assistant") -> None:
-        super().__init__("", classes="turn assistant-turn", markup=False)
-        self.border_title = label
+        super().__init__(label, "assistant-turn")
+        self.state = RunState()
+        self.running = False
+        self._fed = ""  # the text the Markdown view has been given so far
+
+    def compose(self) -> ComposeResult:
+        yield Markdown(classes="rendered")
+        yield Static("", classes="rendered trailer", markup=False)
+        yield Static("", classes="raw", markup=False)
+
+    @property
+    def content(self) -> str:
+        return self.state.text
+
+    @property
+    def raw_text(self) -> str:
+        """The raw view's text (what a test reads)."""
+        return str(self.query_one(".raw", Static).render())
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.show, self.state, self.running)
 
     def show(self, state: RunState, running: bool) -> None:
-        self.update(render_reply(state, running))
+        self.state, self.running = state, running
+        if not self.is_mounted or not self.children:
+            return  # drawn once mounted
+        self.query_one(".raw", Static).update(render_reply(state, running))
+        trailer = render_trailer(state, running)
+        self.query_one(".trailer", Static).update(trailer)
+        self.query_one(".trailer", Static).display = bool(trailer.plain)
+        self._feed_markdown(printable(state.text), final=not running)
         if state.finished is not None and state.finished.stats.final_reward is not None:
             reason = state.finished.stop_reason
             self.border_subtitle = f"{reason} · reward {state.finished.stats.final_reward:.3f}"
+
+    def show_text(self, text: str) -> None:
+        """A reply known only by its text (no recorded run to fold)."""
+        state = RunState()
+        state.parts.append(Part("text", text))
+        self.show(state, running=False)
+
+    def _feed_markdown(self, text: str, final: bool) -> None:
+        """Append what is new while the reply grows; parse the whole reply once at the end."""
+        markdown = self.query_one(Markdown)
+        if final:
+            if text != self._fed or markdown.source != text:
+                markdown.update(text)
+            self._fed = text
+        elif text != self._fed:
+            if text.startswith(self._fed):
+                markdown.append(text[len(self._fed) :])
+            else:
+                markdown.update(text)
+            self._fed = text
 
 
 class Transcript(VerticalScroll):
@@ -74,11 +186,15 @@ class Transcript(VerticalScroll):
         self.mount(turn)
         return turn
 
-    def add_note(self, note: str, classes: str = "note") -> Static:
-        widget = Static(Text(note), classes=classes, markup=False)
-        self.mount(widget)
-        return widget
-
     def clear_turns(self) -> None:
         self.remove_children()
         self.anchor()
+
+    @property
+    def raw(self) -> bool:
+        return self.has_class("raw")
+
+    def toggle_raw(self) -> bool:
+        """Switch every reply between Markdown and its raw segments; True when raw now."""
+        self.toggle_class("raw")
+        return self.raw

@@ -13,6 +13,7 @@ from fakes import ScriptedPolicy, ScriptedReward
 from stars_engine import engine
 from stars_engine.events import AttemptScored, Event, RunFinished, RunStarted
 from stars_engine.params import Params
+from stars_engine.policy.base import Candidate
 from stars_tui.app import StarsApp
 
 SIZE = (140, 40)
@@ -131,3 +132,31 @@ def db(tmp_path: Path) -> Path:
 def anyio_backend() -> str:
     """Pilot tests run on asyncio (through anyio's pytest plugin)."""
     return "asyncio"
+
+
+class EchoPolicy(ScriptedPolicy):
+    """Replies with exactly ``reply``, ``chunk`` characters (one "token") a segment, then EOS."""
+
+    model_id = "echo-policy"
+
+    def __init__(self, reply: str, chunk: int = 2048) -> None:
+        super().__init__()
+        self.text, self.chunk, self.done = reply, chunk, 0
+
+    def start(self, messages, seed):
+        self.done = 0
+        return super().start(messages, seed)
+
+    def sample(self, n, max_tokens, sampling, cancel=None):
+        self.forward_passes += 1
+        piece = self.text[self.done : self.done + self.chunk]
+        eos = self.done + len(piece) >= len(self.text)
+        self.round = [Candidate(token_ids=(0,), text=piece, eos=eos)] * n
+        return list(self.round)
+
+    def commit(self, candidate) -> None:
+        self.done += len(candidate.text)
+        self.round = []
+
+    def prefix_text(self) -> str:
+        return self.text[: self.done]

@@ -34,7 +34,7 @@ async def test_a_prompt_shows_the_reply_and_every_attempt_with_its_verdict(db):
         verdicts = {a.verdict for s in state.segments for a in s.attempts}
         assert {"accepted", "rejected"} <= verdicts
         reply = screen.query(AssistantTurn).last()
-        assert state.text and state.text.strip() in str(reply.render())
+        assert state.text and state.text.strip() in reply.raw_text
         assert [t["role"] for t in app.chat.turns] == ["user", "assistant"]
         assert app.chat.turns[1]["content"] == state.text
 
@@ -68,7 +68,7 @@ async def test_a_parameter_changed_mid_run_lands_at_the_next_segment_and_is_reco
         assert [c.segment for c in state.changes] == [3]
         assert state.changes[0].changes == {"threshold": [0.3, 0.05]}
         assert all(a.threshold == 0.05 for s in state.segments[3:] for a in s.attempts)
-        reply = str(app.chat_screen.query(AssistantTurn).last().render())
+        reply = app.chat_screen.query(AssistantTurn).last().raw_text
         assert "threshold 0.3→0.05" in reply
         with open_store(db) as store:
             recorded = [e for e in store.run_events(app.chat.last_run_id) if isinstance(e, ParamsChanged)]
@@ -96,8 +96,7 @@ async def test_a_choice_parameter_changes_from_its_select():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         app.chat_screen.query_one("#param-acceptance").value = "soft"
-        await pilot.pause()
-        assert app.current_params.acceptance == "soft"
+        await wait_until(pilot, lambda: app.current_params.acceptance == "soft", "the change to reach the app")
 
 
 async def test_escape_stops_the_run_and_keeps_the_partial_reply_marked_stopped(db):
@@ -113,7 +112,7 @@ async def test_escape_stops_the_run_and_keeps_the_partial_reply_marked_stopped(d
         state = app.chat_screen.state
         assert state.finished.stop_reason == "cancelled"
         assert len(state.segments[0].attempts) and state.text
-        assert "[stopped]" in str(app.chat_screen.query(AssistantTurn).last().render())
+        assert "[stopped]" in app.chat_screen.query(AssistantTurn).last().raw_text
         assert app.chat.turns[-1] == {"role": "assistant", "content": state.text}
         with open_store(db) as store:
             assert store.get_run(app.chat.last_run_id).stop_reason == "cancelled"
@@ -149,17 +148,16 @@ async def test_a_prompt_sent_while_the_model_loads_is_kept(db):
         prompt = app.chat_screen.query_one("#prompt")
         prompt.focus()
         await pilot.press(*keys("too soon"), "enter")
-        assert prompt.text == "too soon"
+        assert prompt.text == "too soon" and prompt.queued  # kept in the box, queued
         assert not app.chat_screen.running
         await pilot.press("f2")
         assert type(app.screen).__name__ == "SessionsScreen"
         await pilot.press("escape")
         loaded.set()
-        await wait_until(pilot, lambda: app.policy is not None, "the model to load")
-        prompt.focus()
-        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.chat.turns, "the queued prompt to go by itself")
         await finish(pilot)
         assert app.chat.turns[0]["content"] == "too soon"
+        assert not prompt.queued and prompt.text == ""
 
 
 async def test_a_model_that_fails_to_load_is_reported_and_the_app_stays_up():

@@ -23,7 +23,7 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
         assert state.failed is None, state.failed
         accepted = [s.accepted for s in state.segments if s.accepted is not None]
         assert accepted and state.text.strip()
-        assert state.text.strip() in str(app.chat_screen.query(AssistantTurn).last().render())
+        assert state.text.strip() in app.chat_screen.query(AssistantTurn).last().raw_text
         assert app.chat_screen.query_one("#segments", DataTable).row_count == len(state.segments)
         with open_store(db) as store:
             run = store.get_run(app.chat.last_run_id)

@@ -28,14 +28,14 @@ async def test_search_finds_the_session_with_the_word_and_enter_opens_it(db):
         await pilot.press("f2")
         screen = app.screen
         assert isinstance(screen, SessionsScreen)
-        assert screen.query_one("#sessions", DataTable).row_count == 2
-        await pilot.press("slash", *keys("rivers"), "enter")
         table = screen.query_one("#sessions", DataTable)
-        assert table.row_count == 1
+        await wait_until(pilot, lambda: table.row_count == 2, "both sessions listed")
+        await pilot.press("slash", *keys("rivers"), "enter")
+        await wait_until(pilot, lambda: table.row_count == 1, "the search's one hit")
         assert screen.session_id == rivers
         assert "rivers" in str(table.get_row_at(0)[4])
         await pilot.press("enter")
-        assert app.screen is app.chat_screen
+        await wait_until(pilot, lambda: app.screen is app.chat_screen, "the session to open")
         assert app.chat.session_id == rivers
         assert app.chat.turns[0] == {"role": "user", "content": "tell me about rivers"}
         await chat(pilot, "and lakes")
@@ -50,19 +50,22 @@ async def test_rename_and_delete_a_session(db):
         rivers, mountains = await two_sessions(pilot)
         await pilot.press("f2")
         screen = app.screen
+        table = screen.query_one("#sessions", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2, "both sessions listed")
         assert screen.session_id == mountains  # newest first
         await pilot.press("r")
         answer = app.screen.query_one("#answer")
+        assert answer.value == "explain mountains"  # the whole title, to edit
         answer.value = ""
         await pilot.press(*keys("Peaks"), "enter")
+        await wait_until(pilot, lambda: "Peaks" in str(table.get_row_at(0)[1]), "the new title listed")
         with open_store(db) as store:
             assert store.session(mountains).title == "Peaks"
-        assert "Peaks" in str(screen.query_one("#sessions", DataTable).get_row_at(0)[1])
         await pilot.press("d")
         await pilot.press("y")
+        await wait_until(pilot, lambda: table.row_count == 1, "the deleted session gone from the list")
         with open_store(db) as store:
             assert [s.id for s in store.list_sessions()] == [rivers]
-        assert screen.query_one("#sessions", DataTable).row_count == 1
         assert app.chat.session_id is None  # the open session was the deleted one
 
 
@@ -72,8 +75,8 @@ async def test_replay_steps_one_attempt_at_a_time_then_plays_to_the_end(db):
         await chat(pilot, "replay me")
         live = app.chat_screen.state
         await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen), "the replay screen")
         screen = app.screen
-        assert isinstance(screen, ReplayScreen)
         assert screen.state.attempts == 0
         await pilot.press("n", "n", "n")
         assert screen.state.attempts == 3
@@ -116,7 +119,8 @@ async def test_export_writes_the_run_in_the_format_its_name_says(db, tmp_path):
         await pilot.pause()
         assert dialog.query_one("#format").value == "html"
         await pilot.click("#export")
-        assert target.is_file()
+        await wait_until(pilot, target.is_file, "the file written")
+        await wait_until(pilot, lambda: app.screen is app.chat_screen, "the dialog to close")
         page = target.read_text()
         assert "<html" in page.lower() and "export &lt;me&gt; &amp; mine" in page
         assert app.screen is app.chat_screen
@@ -131,7 +135,8 @@ async def test_export_refuses_to_overwrite_and_says_why(db, tmp_path):
         await pilot.press("f4")
         app.screen.query_one("#path").value = str(target)
         await pilot.click("#export")
-        assert "already exists" in str(app.screen.query_one("#export-error").render())
+        error = app.screen.query_one("#export-error")
+        await wait_until(pilot, lambda: "already exists" in str(error.render()), "the refusal")
         assert target.read_text() == "keep me"
 
 
@@ -140,10 +145,13 @@ async def test_export_a_session_from_the_sessions_screen_as_csv(db, tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await chat(pilot, "rows please")
         attempts = app.chat_screen.state.attempts
-        await pilot.press("f2", "e")
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: app.screen.session_id is not None, "the session listed")
+        await pilot.press("e")
         target = tmp_path / "session.csv"
         app.screen.query_one("#path").value = str(target)
         await pilot.click("#export")
+        await wait_until(pilot, target.is_file, "the file written")
         assert len(target.read_text().strip().splitlines()) == attempts + 1  # a header, a row per attempt
 
 
@@ -168,3 +176,31 @@ async def test_the_replay_only_app_plays_a_run_and_esc_quits():
         assert screen.state.finished is not None
         await pilot.press("escape")
         await wait_until(pilot, lambda: app._exit, "the app to quit")
+
+
+async def test_the_sessions_screen_opens_the_store_once_and_searches_with_one_query(db, monkeypatch):
+    import stars_engine.store as store_module
+    from stars_engine.store.store import Store
+
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await two_sessions(pilot)
+        opened, calls = [], []
+        real_open = store_module.open_store
+        monkeypatch.setattr(store_module, "open_store", lambda path: opened.append(path) or real_open(path))
+        for name in ("search", "session", "list_sessions", "runs_of"):
+            real = getattr(Store, name)
+            counted = lambda self, *a, _n=name, _r=real, **k: calls.append(_n) or _r(self, *a, **k)  # noqa: E731
+            monkeypatch.setattr(Store, name, counted)
+        await pilot.press("f2")
+        screen = app.screen
+        runs = screen.query_one("#runs", DataTable)
+        await wait_until(pilot, lambda: runs.row_count == 1, "the first session's runs")
+        await pilot.press("down", "up", "down")
+        await wait_until(pilot, lambda: screen.session_id is not None and runs.row_count == 1, "runs of the last")
+        calls.clear()
+        await pilot.press("slash", *keys("the"), "enter")  # every reply has it: hits in both sessions
+        await wait_until(pilot, lambda: screen.query_one("#sessions", DataTable).row_count == 2, "the hits")
+        assert len(opened) == 1
+        assert calls.count("search") == 1 and calls.count("list_sessions") == 1
+        assert calls.count("session") == calls.count("runs_of")  # only runs_of's own check, never one per hit

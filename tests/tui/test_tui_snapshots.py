@@ -7,7 +7,7 @@ mid-way; recorded timings, ids and dates are replaced by fixed ones.
 from __future__ import annotations
 
 import pytest
-from conftest import FAST, SIZE, FrozenClock, GatedPolicy, fixed_events, make_app, send, wait_until
+from conftest import FAST, SIZE, EchoPolicy, FrozenClock, GatedPolicy, finish, fixed_events, make_app, send, wait_until
 
 from stars_tui.screens.replay import ReplayScreen
 
@@ -28,6 +28,20 @@ def test_main_screen_mid_run(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=mid_run)
+
+
+def test_main_screen_at_80x24_after_a_markdown_reply(snap_compare):
+    """The smallest terminal the workbench supports: the parameter bar wraps, nothing is cut off."""
+    reply = "# Rivers\n\n- run downhill\n- reach the sea\n\n```\nflow()\n```\n"
+    app = make_app(policy=EchoPolicy(reply, chunk=16), clock=FrozenClock(),
+                   params=FAST.with_changes(max_new_tokens=64, threshold=-1.0))
+
+    async def replied(pilot) -> None:
+        await send(pilot, "Rivers, briefly")
+        await finish(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=replied)
 
 
 def test_replay_screen_part_way(snap_compare):
