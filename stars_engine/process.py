@@ -136,7 +136,7 @@ class ProcessPolicy:
 
 
 class ProcessReward:
-    """``Reward`` that scores in the worker; ``rubric`` exists only when the worker's reward has one."""
+    """``Reward`` that scores in the worker; ``rubric`` is None when the worker's reward has none."""
 
     def __init__(self, worker: _Worker, info: dict[str, Any]) -> None:
         self.worker = worker
@@ -148,9 +148,7 @@ class ProcessReward:
 
     @property
     def rubric(self):
-        if not self._has_rubric:
-            raise AttributeError("rubric")
-        return self.worker.call("reward", "get_rubric")
+        return self.worker.call("reward", "get_rubric") if self._has_rubric else None
 
     @rubric.setter
     def rubric(self, rubric) -> None:
@@ -174,7 +172,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
         conn.send(("failed", one_line(exc), 0))
         return
     info = {"model_id": policy.model_id, "runtime": policy.runtime, "reward_id": reward.reward_id,
-            "has_rubric": hasattr(reward, "rubric")}
+            "has_rubric": reward.rubric is not None}
     conn.send(("ok", info, 0))
     methods = {"get_rubric": lambda: reward.rubric, "set_rubric": lambda r: setattr(reward, "rubric", r)}
     while True:
