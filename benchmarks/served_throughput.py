@@ -63,8 +63,9 @@ def cells_per_minute(policies, reward, prompts: int, out: Path) -> float:
     summary = run_bench(policies[0], reward, None, plan, workers=policies[1:])
     elapsed = time.perf_counter() - started
     cells = len(plan.cells())
-    if summary["errors"]:
-        raise SystemExit(f"bench cells failed: {summary['errors']}")
+    errors = [e for strategy in summary["strategies"] for e in strategy["errors"]]
+    if errors:
+        raise SystemExit(f"bench cells failed: {errors}")
     return cells / (elapsed / 60)
 
 
