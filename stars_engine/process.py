@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,14 +50,35 @@ def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
     A load failure is the worker's one-line ``StarsError``; the worker has then exited.
     """
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or torch state copied
-    ours, theirs = context.Pipe()
-    flag = context.Event()
-    process = context.Process(target=_serve, args=(theirs, spec, flag), name="stars-models", daemon=True)
-    process.start()
+    with _real_std_streams():  # the shared flag starts multiprocessing's resource tracker: a process too
+        ours, theirs = context.Pipe()
+        flag = context.Event()
+        process = context.Process(target=_serve, args=(theirs, spec, flag), name="stars-models", daemon=True)
+        process.start()
     theirs.close()
     worker = _Worker(process, ours, flag)
     info = worker.reply()
     return ProcessPolicy(worker, info), ProcessReward(worker, info)
+
+
+_STARTING = threading.Lock()
+
+
+@contextmanager
+def _real_std_streams() -> Iterator[None]:
+    """The interpreter's own stdout/stderr while processes start.
+
+    Textual replaces ``sys.stderr`` with a capture whose ``fileno()`` is -1, and
+    multiprocessing hands that number to the first child it starts ("bad
+    value(s) in fds_to_keep"). The lock keeps two starts from swapping twice.
+    """
+    with _STARTING:
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.__stdout__ or saved[0], sys.__stderr__ or saved[1]
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
 
 class _Worker:
