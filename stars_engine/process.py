@@ -21,27 +21,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .errors import StarsError
+from .models import ModelSpec
 from .policy.base import Candidate, Sampling
 
 POLL_SECONDS = 0.05
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What ``loading.load_policy`` and ``loading.load_reward`` take (picklable)."""
-
-    model: str | None = None
-    reward: str | None = None
-    rubric: Path | None = None
-    device: str | None = None
-    allow_download: bool = False
-    dtype: str | None = None
-    threads: int | None = None
 
 
 def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
