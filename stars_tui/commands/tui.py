@@ -87,14 +87,12 @@ def _served_loaders(models: ModelChoice):
 
 def worker_loaders(models: ModelChoice):
     """The app's policy and reward loaders: the first starts the worker and loads both models in it."""
-    from stars_engine.process import ModelSpec, start
+    from stars_engine.process import start
 
-    spec = ModelSpec(models.model, models.reward, models.rubric, models.device, models.allow_download,
-                     models.dtype, models.threads)
     loaded = []
 
     def policy():
-        loaded[:] = start(spec)
+        loaded[:] = start(models)
         return loaded[0]
 
     return policy, lambda: loaded[1]

@@ -9,8 +9,9 @@ import pytest
 from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.events import AttemptScored, RunFinished
+from stars_engine.models import ModelSpec
 from stars_engine.params import Params
-from stars_engine.process import ModelSpec, start
+from stars_engine.process import start
 
 from .checks import check_stream
 
