@@ -18,7 +18,7 @@ from . import models
 from .errors import StarsError
 from .policy.transformers_policy import TransformersPolicy
 from .reward.classifier import ClassifierReward
-from .reward.rubric import Embedder, Rubric, RubricReward
+from .reward.rubric import LocalEmbedder, Rubric, RubricReward
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -116,7 +116,7 @@ def load_reward(
     if reward is None:
         path = models.bundled_minilm()
         encoder = AutoModel.from_pretrained(path, dtype=torch.float32).to(where)
-        embedder = Embedder(encoder, AutoTokenizer.from_pretrained(path))
+        embedder = LocalEmbedder(encoder, AutoTokenizer.from_pretrained(path))
         return RubricReward(embedder, Rubric.load(rubric), models.DEFAULT_REWARD_ID)
     if rubric is not None:
         raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")

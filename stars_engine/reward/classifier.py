@@ -1,8 +1,9 @@
 """Any one-logit ``AutoModelForSequenceClassification`` used as a reward model.
 
 This is how trained RMs (OpenAssistant's deberta RM, Skywork-Reward, ...) are
-used: the prompt and the partial reply go in as a chat when the tokenizer has
-a chat template, otherwise as a text pair; the single logit is the reward.
+used: each (prompt, partial reply) pair becomes token ids through
+``pairs.pair_ids`` (the served RM uses the same function), and the single logit
+is the reward.
 """
 
 from __future__ import annotations
@@ -10,35 +11,31 @@ from __future__ import annotations
 import torch
 
 from ..errors import StarsError
+from .pairs import max_length, pair_ids
+
+
+def check_one_logit(labels: int, reward_id: str) -> None:
+    """A reward model has exactly one output; anything else is refused before a run."""
+    if labels != 1:
+        raise StarsError(f"reward model {reward_id} has {labels} outputs; a reward model needs exactly 1")
 
 
 class ClassifierReward:
     def __init__(self, model, tokenizer, reward_id: str, batch_size: int = 8):
-        labels = int(getattr(model.config, "num_labels", 0) or 0)
-        if labels != 1:
-            raise StarsError(f"reward model {reward_id} has {labels} outputs; a reward model needs exactly 1")
+        check_one_logit(int(getattr(model.config, "num_labels", 0) or 0), reward_id)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.reward_id = reward_id
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
-        self.max_length = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 4096)
+        self.max_length = max_length(tokenizer)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
             model.config.pad_token_id = tokenizer.pad_token_id
 
     def _encode(self, prompt: str, replies: list[str]):
-        if getattr(self.tokenizer, "chat_template", None):
-            texts = [
-                self.tokenizer.apply_chat_template(
-                    [{"role": "user", "content": prompt}, {"role": "assistant", "content": r}], tokenize=False
-                )
-                for r in replies
-            ]
-            return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                                  return_tensors="pt")
-        return self.tokenizer([prompt] * len(replies), replies, padding=True, truncation=True,
-                              max_length=self.max_length, return_tensors="pt")
+        pairs = [pair_ids(self.tokenizer, prompt, r, self.max_length) for r in replies]
+        return self.tokenizer.pad(pairs, padding=True, return_tensors="pt")
 
     @torch.inference_mode()
     def score(self, prompt: str, replies: list[str]) -> list[float]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -56,8 +57,19 @@ class Rubric:
         return cls(prefer=list(prefer), avoid=list(avoid), relevance_weight=float(weight))
 
 
-class Embedder:
-    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder."""
+class Embedder(Protocol):
+    """Texts in, one L2-normalised vector per text out (a float tensor, one row each)."""
+
+    def __call__(self, texts: list[str]) -> torch.Tensor: ...
+
+
+class LocalEmbedder:
+    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder, in-process.
+
+    ``MAX_TOKENS`` is the cut the served embedder asks the server for too.
+    """
+
+    MAX_TOKENS = 256
 
     def __init__(self, model, tokenizer, batch_size: int = 32):
         self.model = model.eval()
@@ -71,7 +83,7 @@ class Embedder:
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(
                 texts[start : start + self.batch_size], padding=True, truncation=True,
-                max_length=256, return_tensors="pt",
+                max_length=self.MAX_TOKENS, return_tensors="pt",
             ).to(self.device)
             hidden = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -81,7 +93,11 @@ class Embedder:
 
 
 class RubricReward:
-    """Score = max sim(prefer) - max sim(avoid) + relevance_weight * sim(prompt)."""
+    """Score = max sim(prefer) - max sim(avoid) + relevance_weight * sim(prompt).
+
+    The embedder is local or served; either way the exemplars are embedded once
+    per rubric and a round embeds only its candidates (and a new prompt, once).
+    """
 
     def __init__(self, embedder: Embedder, rubric: Rubric, reward_id: str):
         self.embed = embedder
@@ -101,9 +117,11 @@ class RubricReward:
         self._avoid = self.embed(rubric.avoid)
 
     def _prompt_vector(self, prompt: str) -> torch.Tensor:
-        if self._prompt_cache is None or self._prompt_cache[0] != prompt:
-            self._prompt_cache = (prompt, self.embed([prompt])[0])
-        return self._prompt_cache[1]
+        cached = self._prompt_cache  # read once: runs in other threads may replace it meanwhile
+        if cached is None or cached[0] != prompt:
+            cached = (prompt, self.embed([prompt])[0])
+            self._prompt_cache = cached
+        return cached[1]
 
     def score(self, prompt: str, replies: list[str]) -> list[float]:
         vectors = self.embed(replies)
