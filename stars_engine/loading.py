@@ -107,9 +107,21 @@ def load_reward(
     rubric: Path | None = None,
     device: str | None = None,
     allow_download: bool = False,
+    server: str | None = None,
+    served_name: str | None = None,
 ):
-    """The embedding rubric (default), or a one-logit sequence classifier by hub id or path."""
+    """The embedding rubric (default), or a one-logit sequence classifier by hub id or path.
+
+    With ``server`` the same reward is scored on a vLLM pooling server instead
+    (``served.reward``): the rubric's embedder, or the ``reward`` classifier.
+    """
     _quiet_transformers()
+    if server is not None:
+        from .served.reward import served_reward
+
+        return served_reward(server, served_name, reward=reward, rubric=rubric, allow_download=allow_download)
+    if served_name is not None:
+        raise StarsError("--served-reward needs --reward-server")
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     where = pick_device(device)

@@ -46,6 +46,15 @@ class ModelChoice:
     rubric: Path | None = None
     device: str | None = None
     allow_download: bool = False
+    reward_server: str | None = None
+    served_reward: str | None = None
+
+    def load_reward(self):
+        """The reward these options name, in-process or on ``--reward-server`` (slow: call once)."""
+        from stars_engine.loading import load_reward
+
+        return load_reward(self.reward, self.rubric, self.device, self.allow_download, self.reward_server,
+                           self.served_reward)
 
 
 MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
@@ -68,6 +77,17 @@ MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
     "allow_download": (
         bool,
         typer.Option(False, "--allow-download", help="Let a hub id be fetched (off by default: offline)."),
+    ),
+    "reward_server": (
+        str | None,
+        typer.Option(
+            None, "--reward-server",
+            help="Score on this vLLM pooling server (URL): the rubric's embedder, or the --reward classifier.",
+        ),
+    ),
+    "served_reward": (
+        str | None,
+        typer.Option(None, "--served-reward", help="The reward's name on --reward-server (default: its only one)."),
     ),
 }
 

@@ -21,10 +21,10 @@ from .options import ModelChoice, decoding_options
 
 def load_models(models: ModelChoice):
     """Load the chat and reward models a command asked for (slow: call once)."""
-    from stars_engine.loading import load_policy, load_reward
+    from stars_engine.loading import load_policy
 
     policy = load_policy(models.model, models.device, models.allow_download)
-    reward = load_reward(models.reward, models.rubric, models.device, models.allow_download)
+    reward = models.load_reward()
     return policy, reward
 
 

@@ -26,7 +26,7 @@ def launch(params: Params, models: ModelChoice, db: Path | None = None, no_save:
     from ..app import StarsApp
 
     db_path = None if no_save else default_db_path(db)
-    app = StarsApp(_policy_loader(models), _reward_loader(models), db_path=db_path, params=params)
+    app = StarsApp(_policy_loader(models), models.load_reward, db_path=db_path, params=params)
     app.run()
 
 
@@ -35,15 +35,6 @@ def _policy_loader(models: ModelChoice):
         from stars_engine.loading import load_policy
 
         return load_policy(models.model, models.device, models.allow_download)
-
-    return load
-
-
-def _reward_loader(models: ModelChoice):
-    def load():
-        from stars_engine.loading import load_reward
-
-        return load_reward(models.reward, models.rubric, models.device, models.allow_download)
 
     return load
 
