@@ -63,13 +63,17 @@ class Embedder(Protocol):
     def __call__(self, texts: list[str]) -> torch.Tensor: ...
 
 
+MAX_TOKENS = 256  # the embedder's cut, in-process and served
+
+
+def embedding_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text as the rubric embeds it: special tokens added, cut at ``MAX_TOKENS``
+    with the closing [SEP] kept (a server's own cut drops it), so local and served vectors agree."""
+    return [list(ids) for ids in tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
+
+
 class LocalEmbedder:
-    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder, in-process.
-
-    ``MAX_TOKENS`` is the cut the served embedder asks the server for too.
-    """
-
-    MAX_TOKENS = 256
+    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder, in-process."""
 
     def __init__(self, model, tokenizer, batch_size: int = 32):
         self.model = model.eval()
@@ -81,10 +85,8 @@ class LocalEmbedder:
     def __call__(self, texts: list[str]) -> torch.Tensor:
         chunks = []
         for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(
-                texts[start : start + self.batch_size], padding=True, truncation=True,
-                max_length=self.MAX_TOKENS, return_tensors="pt",
-            ).to(self.device)
+            ids = embedding_ids(self.tokenizer, texts[start : start + self.batch_size])
+            batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
             hidden = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

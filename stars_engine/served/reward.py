@@ -18,11 +18,15 @@ recorder keeps the attempts scored before it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import torch
 
 from ..errors import StarsError
 from ..reward.pairs import max_length, pair_ids
-from ..reward.rubric import LocalEmbedder
+from ..reward.rubric import MAX_TOKENS, embedding_ids
 from .client import ServerClient, ServerError
 
 
@@ -45,21 +49,27 @@ def _data(response: object, where: str) -> list[dict]:
 
 
 class ServedEmbedder:
-    """``Embedder`` over ``/v1/embeddings``: L2-normalised vectors, cut at the local embedder's length."""
+    """``Embedder`` over ``/v1/embeddings``: L2-normalised vectors, as the local embedder makes them.
 
-    def __init__(self, client: ServerClient, model: str):
+    With the model's tokenizer at hand the texts go as the ids ``embedding_ids``
+    makes for the local embedder; without it, as text the server cuts at the
+    same length (its cut drops the closing [SEP], so texts past 254 tokens
+    score a little differently).
+    """
+
+    def __init__(self, client: ServerClient, model: str, tokenizer=None):
         self.client = client
         self.model = model
+        self.tokenizer = tokenizer
 
     def __call__(self, texts: list[str]) -> torch.Tensor:
         if not texts:
             raise ValueError("nothing to embed")
-        payload = {
-            "model": self.model,
-            "input": texts,
-            "truncate_prompt_tokens": LocalEmbedder.MAX_TOKENS,
-            "truncation_side": "right",
-        }
+        payload: dict = {"model": self.model}
+        if self.tokenizer is not None:
+            payload["input"] = embedding_ids(self.tokenizer, texts)
+        else:
+            payload.update(input=texts, truncate_prompt_tokens=MAX_TOKENS, truncation_side="right")
         where = self.client.base_url
         rows = _data(self.client.post("/v1/embeddings", payload), where)
         _check_count(len(rows), len(texts), "vectors", where)
@@ -122,10 +132,12 @@ def served_reward(
     name = card["id"]
     if reward is None:
         reward_id = f"embedding-rubric ({name} on vLLM at {client.base_url})"
-        return RubricReward(ServedEmbedder(client, name), Rubric.load(rubric), reward_id)
+        with _serves(client, name, "/v1/embeddings", "an embedding model for the rubric, or pass --reward RM"):
+            embedder = ServedEmbedder(client, name, _tokenizer(None, card.get("root"), False))
+            return RubricReward(embedder, Rubric.load(rubric), reward_id)
     if rubric is not None:
         raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
-    tokenizer = _tokenizer(reward, allow_download)
+    tokenizer = _tokenizer(reward, None, allow_download)
     limit = max_length(tokenizer)
     if card.get("max_model_len"):
         limit = min(limit, int(card["max_model_len"]))
@@ -134,17 +146,49 @@ def served_reward(
         raise StarsError(f"reward model {reward} reads a text pair with token types, which vLLM's /classify "
                          "cannot take; score it in-process (leave out --reward-server)")
     served = ServedClassifierReward(client, name, tokenizer, f"{reward} ({name} on vLLM at {client.base_url})", limit)
-    served.score("a", ["b"])  # a classifier with one output answers; an embedding model is refused here
+    with _serves(client, name, "/classify", "a one-logit classifier with --runner pooling"):
+        served.score("a", ["b"])
     return served
 
 
-def _tokenizer(reward: str, allow_download: bool):
+@contextmanager
+def _serves(client: ServerClient, name: str, endpoint: str, hint: str) -> Iterator[None]:
+    """A server that refuses the endpoint is serving the other kind of model: say so on one line."""
+    try:
+        yield
+    except ServerError as exc:
+        if exc.status not in (400, 404, 405):
+            raise
+        message = f"{name} does not serve {endpoint} (HTTP {exc.status}); serve {hint}"
+        raise ServerError(client.base_url, message) from None
+
+
+def _tokenizer(ref: str | None, root: str | None, allow_download: bool):
+    """The tokenizer from ``ref`` (an error if it will not load), else from the server's folder if it is here."""
     from transformers import AutoTokenizer
 
     from .. import models
 
-    ref = models.resolve(reward, "reward model")
-    try:
-        return AutoTokenizer.from_pretrained(ref, local_files_only=not allow_download)
-    except (OSError, ValueError) as exc:
-        raise models.hub_error(reward, "reward model", allow_download, exc) from None
+    if ref is not None:
+        where = models.resolve(ref, "reward model")
+        try:
+            return AutoTokenizer.from_pretrained(where, local_files_only=not allow_download)
+        except (OSError, ValueError) as exc:
+            raise models.hub_error(ref, "reward model", allow_download, exc) from None
+    if root and Path(root).is_dir():
+        try:
+            return AutoTokenizer.from_pretrained(root, local_files_only=True)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def describe_served_reward(server: str, served_name: str | None = None) -> dict[str, str]:
+    """What ``stars models --reward-server`` adds: the served reward, where it runs, its context."""
+    client = ServerClient(server)
+    card = client.model_card(served_name, "reward model", option="--served-reward")
+    return {
+        "reward server": f"{client.base_url} (vLLM pooling)",
+        "served reward": f"{card['id']} ({card.get('root') or 'folder unknown'}, "
+                         f"{card.get('max_model_len') or '?'} tokens of context)",
+    }
