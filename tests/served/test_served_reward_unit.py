@@ -165,3 +165,27 @@ def test_a_reward_server_failing_mid_run_fails_the_run_and_keeps_its_attempts(tm
         assert run_row.status == "failed"
         saved = [e for e in store.run_events(recorder.run_id) if isinstance(e, AttemptScored)]
     assert saved == scored
+
+
+def test_a_served_reward_name_needs_a_reward_server():
+    from stars_engine.errors import StarsError
+    from stars_engine.loading import load_reward
+
+    with pytest.raises(StarsError, match="--served-reward needs --reward-server"):
+        load_reward(served_name="minilm")
+
+
+@pytest.mark.real
+def test_a_reward_server_that_is_down_is_one_error_line(monkeypatch, capsys):
+    import sys
+
+    from stars_engine.served.launch import free_port
+    from stars_tui import cli
+
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setattr(sys, "argv", ["stars", "run", "hi", "--no-save", "--reward-server", url])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err == f"error: {url}/v1/models: server not reachable (connection refused: is the server running?)\n"
