@@ -23,6 +23,9 @@ class ScriptedPolicy:
     """
 
     model_id = "scripted-policy"
+    backend = "scripted"
+    server_url = ""
+    served_model = ""
 
     def __init__(self, eos_after: int | None = None, delay: float = 0.0):
         self.forward_passes = 0
@@ -32,12 +35,15 @@ class ScriptedPolicy:
         self.round: list[Candidate] = []
         self.rng = random.Random(0)
 
+    def check_prompt(self, messages, max_new_tokens):
+        return sum(len(m["content"].split()) for m in messages) + 3
+
     def start(self, messages, seed):
         self.rng = random.Random(seed)
         self.reply = []
         self.round = []
         self.forward_passes += 1
-        return sum(len(m["content"].split()) for m in messages) + 3
+        return self.check_prompt(messages, 0)
 
     def sample(self, n, max_tokens, sampling: Sampling, cancel: threading.Event | None = None):
         words = [[] for _ in range(n)]

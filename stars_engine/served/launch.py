@@ -66,7 +66,7 @@ class VllmServer:
         served_name: str,
         extra_args: Sequence[str] = (),
         venv: Path | None = None,
-        ready_timeout: float = 420.0,
+        ready_timeout: float = 600.0,
         log_path: Path | None = None,
     ):
         self.url = f"http://127.0.0.1:{port}"
@@ -158,7 +158,7 @@ def start_vllm(
     served_name: str,
     extra_args: Sequence[str] = (),
     venv: Path | None = None,
-    ready_timeout: float = 420.0,
+    ready_timeout: float = 600.0,
 ) -> Iterator[str]:
     """Run a vLLM server for the ``with`` block and yield its base URL; it is always stopped after."""
     server = VllmServer(

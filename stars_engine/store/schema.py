@@ -102,5 +102,14 @@ def _initial(db: Database) -> None:
     db.execute("PRAGMA user_version = 1")
 
 
-SCHEMA_VERSION = 1
+@migrations(name="0002_served_backend")
+def _served_backend(db: Database) -> None:
+    """Which backend ran the chat model (RunStarted.backend, .server_url, .served_model); older runs were in-process."""
+    db["runs"].add_column("backend", str, not_null_default="transformers")
+    db["runs"].add_column("server_url", str, not_null_default="")
+    db["runs"].add_column("served_model", str, not_null_default="")
+    db.execute("PRAGMA user_version = 2")
+
+
+SCHEMA_VERSION = 2
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))
