@@ -6,6 +6,10 @@ from typing import Protocol
 
 
 class Reward(Protocol):
+    """A reward model. ``score`` may be called from several threads at once (the bench's
+    ``--concurrency``): each reward serialises what cannot overlap (an in-process model, a
+    tokenizer) and nothing more, so calls to a served reward overlap on the wire."""
+
     reward_id: str
 
     def score(self, prompt: str, replies: list[str]) -> list[float]:

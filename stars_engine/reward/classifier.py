@@ -8,6 +8,8 @@ is the reward.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 
 from ..errors import StarsError
@@ -29,6 +31,7 @@ class ClassifierReward:
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
         self.max_length = max_length(tokenizer)
+        self._lock = threading.Lock()  # one model, one tokenizer: concurrent runs take turns
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
             model.config.pad_token_id = tokenizer.pad_token_id
@@ -40,8 +43,9 @@ class ClassifierReward:
     @torch.inference_mode()
     def score(self, prompt: str, replies: list[str]) -> list[float]:
         out: list[float] = []
-        for start in range(0, len(replies), self.batch_size):
-            batch = self._encode(prompt, replies[start : start + self.batch_size]).to(self.device)
-            logits = self.model(**batch).logits[:, 0]
-            out.extend(round(float(x), 6) for x in logits.float())
+        with self._lock:
+            for start in range(0, len(replies), self.batch_size):
+                batch = self._encode(prompt, replies[start : start + self.batch_size]).to(self.device)
+                logits = self.model(**batch).logits[:, 0]
+                out.extend(round(float(x), 6) for x in logits.float())
         return out

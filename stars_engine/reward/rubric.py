@@ -11,6 +11,7 @@ or pass ``--rubric FILE`` (JSON with "prefer", "avoid", "relevance_weight").
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -80,17 +81,19 @@ class LocalEmbedder:
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
         self.batch_size = batch_size
+        self._lock = threading.Lock()  # one model, one tokenizer: concurrent runs take turns
 
     @torch.inference_mode()
     def __call__(self, texts: list[str]) -> torch.Tensor:
         chunks = []
-        for start in range(0, len(texts), self.batch_size):
-            ids = embedding_ids(self.tokenizer, texts[start : start + self.batch_size])
-            batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
+        with self._lock:
+            for start in range(0, len(texts), self.batch_size):
+                ids = embedding_ids(self.tokenizer, texts[start : start + self.batch_size])
+                batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
         return torch.cat(chunks)
 
 

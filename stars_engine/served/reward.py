@@ -18,6 +18,7 @@ recorder keeps the attempts scored before it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,13 +62,15 @@ class ServedEmbedder:
         self.client = client
         self.model = model
         self.tokenizer = tokenizer
+        self._tokenizing = threading.Lock()  # a tokenizer is not thread-safe; the requests overlap
 
     def __call__(self, texts: list[str]) -> torch.Tensor:
         if not texts:
             raise ValueError("nothing to embed")
         payload: dict = {"model": self.model}
         if self.tokenizer is not None:
-            payload["input"] = embedding_ids(self.tokenizer, texts)
+            with self._tokenizing:
+                payload["input"] = embedding_ids(self.tokenizer, texts)
         else:
             payload.update(input=texts, truncate_prompt_tokens=MAX_TOKENS, truncation_side="right")
         where = self.client.base_url
@@ -92,9 +95,11 @@ class ServedClassifierReward:
         self.tokenizer = tokenizer
         self.reward_id = reward_id
         self.limit = limit
+        self._tokenizing = threading.Lock()  # a tokenizer is not thread-safe; the requests overlap
 
     def score(self, prompt: str, replies: list[str]) -> list[float]:
-        ids = [pair_ids(self.tokenizer, prompt, r, self.limit)["input_ids"] for r in replies]
+        with self._tokenizing:
+            ids = [pair_ids(self.tokenizer, prompt, r, self.limit)["input_ids"] for r in replies]
         payload = {"model": self.model, "input": ids, "use_activation": False}
         where = self.client.base_url
         rows = _data(self.client.post("/classify", payload), where)

@@ -8,10 +8,15 @@ pytest session after the chat server's tests, so at most two vLLM servers
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
+from engine.checks import check_stream
 
 from stars_engine.engine import run
-from stars_engine.events import AttemptScored, RunFailed
+from stars_engine.events import AttemptScored, RunFailed, RunStarted, event_from_dict
 from stars_engine.loading import load_reward
 from stars_engine.models import bundled_minilm
 from stars_engine.params import Params
@@ -113,3 +118,39 @@ def test_a_classifier_asked_of_an_embedding_server_is_one_line(tiny_rm, rubric_s
     with pytest.raises(StarsError, match="does not serve /classify") as info:
         load_reward(str(tiny_rm), server=rubric_server.url)
     assert "\n" not in str(info.value)
+
+
+def stars_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stars_tui", *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_a_stars_run_with_both_models_served_records_a_well_formed_stream(tmp_path, rubric_server, vllm_url):
+    db = tmp_path / "both.db"
+    params = Params(seed=4, segment_tokens=8, max_new_tokens=24, candidates_per_round=2, max_attempts=3)
+    result = stars_cli(
+        "run", PROMPT, "--json", "--db", str(db), "--server", vllm_url, "--reward-server", rubric_server.url,
+        "--seed", "4", "--segment-tokens", "8", "--max-new-tokens", "24", "--candidates-per-round", "2",
+        "--max-attempts", "3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    events = [event_from_dict(json.loads(line)) for line in result.stdout.splitlines()]
+    check_stream(events, params)
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    assert (started.backend, started.server_url) == ("vllm", vllm_url)
+    assert started.reward_id == f"embedding-rubric (minilm on vLLM at {rubric_server.url})"
+    with open_store(db) as store:
+        [session] = store.list_sessions()
+        [saved] = store.runs_of(session.id)
+        assert saved.status == "finished" and saved.reward_id == started.reward_id
+        assert store.run_events(saved.id) == events
+
+
+def test_stars_models_says_what_the_reward_server_serves(rubric_server):
+    result = stars_cli("models", "--json", "--reward-server", rubric_server.url)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["reward server"] == f"{rubric_server.url} (vLLM pooling)"
+    assert info["served reward"].startswith(f"minilm ({bundled_minilm()}, 256 tokens of context")

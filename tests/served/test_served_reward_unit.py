@@ -189,3 +189,43 @@ def test_a_reward_server_that_is_down_is_one_error_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err == f"error: {url}/v1/models: server not reachable (connection refused: is the server running?)\n"
+
+
+@pytest.mark.parametrize("kind", ["classifier", "rubric"])
+def test_concurrent_runs_overlap_their_reward_requests(served_rm, kind):
+    """The bench's --concurrency: two threads' requests are on the wire at once (neither waits on the
+    other), which the barrier proves; if the served reward serialised them, it would break."""
+    import threading
+
+    import torch
+
+    from stars_engine.served.reward import ServedEmbedder
+
+    served, stub = served_rm
+    both_in_flight = threading.Barrier(2, timeout=30)
+
+    def answer(path, payload):
+        both_in_flight.wait()
+        if path == "/classify":
+            return {"data": [{"index": i, "probs": [0.5]} for i in range(len(payload["input"]))]}
+        return {"data": [{"index": i, "embedding": [1.0, 0.0]} for i in range(len(payload["input"]))]}
+
+    if kind == "rubric":
+        served = ServedEmbedder(stub, "minilm", served.tokenizer)
+    stub.fault = answer
+    results, errors = [], []
+
+    def call():
+        try:
+            results.append(served.score(PROMPT, REPLIES) if kind == "classifier" else served(REPLIES))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 2
+    if kind == "rubric":
+        assert all(torch.equal(r, results[0]) for r in results)
