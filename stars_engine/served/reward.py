@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 
@@ -29,6 +28,7 @@ from ..errors import StarsError
 from ..reward.pairs import max_length, pair_ids
 from ..reward.rubric import MAX_TOKENS, embedding_ids
 from .client import ServerClient, ServerError
+from .connect import local_tokenizer
 
 
 def _check_count(got: int, expected: int, what: str, where: str) -> None:
@@ -138,11 +138,11 @@ def served_reward(
     if reward is None:
         reward_id = f"embedding-rubric ({name} on vLLM at {client.base_url})"
         with _serves(client, name, "/v1/embeddings", "an embedding model for the rubric, or pass --reward RM"):
-            embedder = ServedEmbedder(client, name, _tokenizer(None, card.get("root"), False))
+            embedder = ServedEmbedder(client, name, local_tokenizer(None, card.get("root"), False, "reward model"))
             return RubricReward(embedder, Rubric.load(rubric), reward_id)
     if rubric is not None:
         raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
-    tokenizer = _tokenizer(reward, None, allow_download)
+    tokenizer = local_tokenizer(reward, None, allow_download, "reward model")
     limit = max_length(tokenizer)
     if card.get("max_model_len"):
         limit = min(limit, int(card["max_model_len"]))
@@ -166,26 +166,6 @@ def _serves(client: ServerClient, name: str, endpoint: str, hint: str) -> Iterat
             raise
         message = f"{name} does not serve {endpoint} (HTTP {exc.status}); serve {hint}"
         raise ServerError(client.base_url, message) from None
-
-
-def _tokenizer(ref: str | None, root: str | None, allow_download: bool):
-    """The tokenizer from ``ref`` (an error if it will not load), else from the server's folder if it is here."""
-    from transformers import AutoTokenizer
-
-    from .. import models
-
-    if ref is not None:
-        where = models.resolve(ref, "reward model")
-        try:
-            return AutoTokenizer.from_pretrained(where, local_files_only=not allow_download)
-        except (OSError, ValueError) as exc:
-            raise models.hub_error(ref, "reward model", allow_download, exc) from None
-    if root and Path(root).is_dir():
-        try:
-            return AutoTokenizer.from_pretrained(root, local_files_only=True)
-        except (OSError, ValueError):
-            return None
-    return None
 
 
 def describe_served_reward(server: str, served_name: str | None = None) -> dict[str, str]:
