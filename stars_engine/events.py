@@ -34,6 +34,8 @@ class RunStarted(Event):
     backend: str = "transformers"  # or "vllm"; runs recorded before served backends were in-process
     server_url: str = ""
     served_model: str = ""
+    reward_server_url: str = ""  # where a served reward scored; "" in-process
+    served_reward: str = ""
 
 
 @dataclass(frozen=True)

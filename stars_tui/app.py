@@ -23,7 +23,7 @@ from stars_engine.engine import one_line
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
 from stars_engine.policy.base import Policy, policy_label
-from stars_engine.reward.base import Reward
+from stars_engine.reward.base import Reward, reward_label
 
 from .chat_session import ChatSession
 from .pump import ModelsLoaded
@@ -89,7 +89,7 @@ class StarsApp(App):
             self.notify(message.error, title="Model failed to load", severity="error", timeout=10)
         else:
             self.policy, self.reward = message.policy, message.reward
-            ids = f"{policy_label(self.policy)} · {self.reward.reward_id}"
+            ids = f"{policy_label(self.policy)} · {reward_label(self.reward)}"
             self.model_status = f"{ids} (loaded in {message.seconds:.1f} s)"
         self.chat_screen.refresh_status()
 
@@ -188,7 +188,7 @@ class StarsApp(App):
 
     def _rubric_applied(self, reward: Reward, note: str) -> None:
         self.reward = reward
-        self.model_status = f"{policy_label(self.policy)} · {reward.reward_id} · {note}"
+        self.model_status = f"{policy_label(self.policy)} · {reward_label(reward)} · {note}"
         self.notify(note)
         self.chat_screen.refresh_status()
 

@@ -82,6 +82,7 @@ class ScriptedReward:
     """Reward = share of "good" words in the reply, so rejection has something to do."""
 
     reward_id = "scripted-reward"
+    server_url = served_model = ""
     GOOD = {"kind", "clear", "helps", "gently", "well"}
 
     def __init__(self, fail_after: int | None = None):

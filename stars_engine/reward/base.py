@@ -11,6 +11,13 @@ class Reward(Protocol):
     tokenizer) and nothing more, so calls to a served reward overlap on the wire."""
 
     reward_id: str
+    server_url: str  # where a served reward scores; "" in-process
+    served_model: str  # its model's name on that server; "" in-process
 
     def score(self, prompt: str, replies: list[str]) -> list[float]:
         """Score each (possibly partial) reply to ``prompt``; one batched call."""
+
+
+def reward_label(reward: Reward) -> str:
+    """How a status line names the reward: its id, and the server it scores on when served."""
+    return f"{reward.reward_id} on {reward.server_url}" if reward.server_url else reward.reward_id

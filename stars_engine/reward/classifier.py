@@ -23,6 +23,8 @@ def check_one_logit(labels: int, reward_id: str) -> None:
 
 
 class ClassifierReward:
+    server_url = served_model = ""  # in-process
+
     def __init__(self, model, tokenizer, reward_id: str, batch_size: int = 8):
         check_one_logit(int(getattr(model.config, "num_labels", 0) or 0), reward_id)
         self.model = model.eval()

@@ -61,6 +61,9 @@ class Rubric:
 class Embedder(Protocol):
     """Texts in, one L2-normalised vector per text out (a float tensor, one row each)."""
 
+    server_url: str  # where a served embedder runs; "" in-process
+    served_model: str
+
     def __call__(self, texts: list[str]) -> torch.Tensor: ...
 
 
@@ -75,6 +78,8 @@ def embedding_ids(tokenizer, texts: list[str]) -> list[list[int]]:
 
 class LocalEmbedder:
     """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder, in-process."""
+
+    server_url = served_model = ""
 
     def __init__(self, model, tokenizer, batch_size: int = 32):
         self.model = model.eval()
@@ -109,6 +114,14 @@ class RubricReward:
         self.reward_id = reward_id
         self._prompt_cache: tuple[str, torch.Tensor] | None = None
         self.rubric = rubric
+
+    @property
+    def server_url(self) -> str:
+        return self.embed.server_url
+
+    @property
+    def served_model(self) -> str:
+        return self.embed.served_model
 
     @property
     def rubric(self) -> Rubric:

@@ -61,6 +61,7 @@ class ServedEmbedder:
     def __init__(self, client: ServerClient, model: str, tokenizer=None):
         self.client = client
         self.model = model
+        self.server_url, self.served_model = client.base_url, model
         self.tokenizer = tokenizer
         self._tokenizing = threading.Lock()  # a tokenizer is not thread-safe; the requests overlap
 
@@ -92,6 +93,7 @@ class ServedClassifierReward:
     def __init__(self, client: ServerClient, model: str, tokenizer, reward_id: str, limit: int):
         self.client = client
         self.model = model
+        self.server_url, self.served_model = client.base_url, model
         self.tokenizer = tokenizer
         self.reward_id = reward_id
         self.limit = limit
@@ -136,7 +138,7 @@ def served_reward(
     card = client.model_card(served_name, "reward model", option="--served-reward")
     name = card["id"]
     if reward is None:
-        reward_id = f"embedding-rubric ({name} on vLLM at {client.base_url})"
+        reward_id = f"embedding-rubric (vllm:{name})"
         with _serves(client, name, "/v1/embeddings", "an embedding model for the rubric, or pass --reward RM"):
             embedder = ServedEmbedder(client, name, local_tokenizer(None, card.get("root"), False, "reward model"))
             return RubricReward(embedder, Rubric.load(rubric), reward_id)
@@ -150,7 +152,7 @@ def served_reward(
     if any(probe.get("token_type_ids", [])):
         raise StarsError(f"reward model {reward} reads a text pair with token types, which vLLM's /classify "
                          "cannot take; score it in-process (leave out --reward-server)")
-    served = ServedClassifierReward(client, name, tokenizer, f"{reward} ({name} on vLLM at {client.base_url})", limit)
+    served = ServedClassifierReward(client, name, tokenizer, f"{reward} (vllm:{name})", limit)
     with _serves(client, name, "/classify", "a one-logit classifier with --runner pooling"):
         served.score("a", ["b"])
     return served

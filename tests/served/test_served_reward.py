@@ -61,7 +61,9 @@ def rubric_server():
 def test_a_served_classifier_scores_as_the_in_process_one(tiny_rm, classifier_server):
     local = load_reward(str(tiny_rm))
     served = load_reward(str(tiny_rm), server=classifier_server.url)
-    assert classifier_server.url in served.reward_id
+    assert (served.server_url, served.served_model, served.reward_id) == (
+        classifier_server.url, "tiny-rm", f"{tiny_rm} (vllm:tiny-rm)"
+    )
     for batch in (PAIRS_REPLIES[:4], PAIRS_REPLIES):
         mine, theirs = local.score(PROMPT, batch), served.score(PROMPT, batch)
         assert theirs == pytest.approx(mine, abs=1e-3)
@@ -140,7 +142,9 @@ def test_a_stars_run_with_both_models_served_records_a_well_formed_stream(tmp_pa
     started = events[0]
     assert isinstance(started, RunStarted)
     assert (started.backend, started.server_url) == ("vllm", vllm_url)
-    assert started.reward_id == f"embedding-rubric (minilm on vLLM at {rubric_server.url})"
+    assert (started.reward_id, started.reward_server_url, started.served_reward) == (
+        "embedding-rubric (vllm:minilm)", rubric_server.url, "minilm"
+    )
     with open_store(db) as store:
         [session] = store.list_sessions()
         [saved] = store.runs_of(session.id)

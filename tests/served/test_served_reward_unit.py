@@ -157,14 +157,17 @@ def test_a_reward_server_failing_mid_run_fails_the_run_and_keeps_its_attempts(tm
                     threshold=5.0, threshold_mode="fixed")
     events = list(recorder.record(run(ScriptedPolicy(), served, [{"role": "user", "content": "hi"}], params)))
     assert isinstance(events[-1], RunFailed)
+    started = events[0]
+    assert (started.reward_server_url, started.served_reward) == ("http://stub", "tiny-rm")
     assert events[-1].message.endswith("server not reachable (connection refused: is the server running?)")
     scored = [e for e in events if isinstance(e, AttemptScored)]
     assert len(scored) == 4  # the baseline call, then two rounds of two, then the failure
     with open_store(db) as store:
         run_row = store.get_run(recorder.run_id)
         assert run_row.status == "failed"
-        saved = [e for e in store.run_events(recorder.run_id) if isinstance(e, AttemptScored)]
-    assert saved == scored
+        replayed = store.run_events(recorder.run_id)
+    assert replayed[0] == started, "where the reward ran is stored with the run"
+    assert [e for e in replayed if isinstance(e, AttemptScored)] == scored
 
 
 def test_a_served_reward_name_needs_a_reward_server():
