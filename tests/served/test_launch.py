@@ -13,9 +13,8 @@ from .servers import POLICY_NAME
 pytestmark = pytest.mark.served
 
 
-def test_the_session_server_serves_the_bundled_model(vllm_server):
-    assert vllm_server.healthy()
-    assert ServerClient(vllm_server.url).served_models() == [POLICY_NAME]
+def test_the_session_server_serves_the_bundled_model(vllm_url):
+    assert ServerClient(vllm_url).served_models() == [POLICY_NAME]
 
 
 def test_a_server_that_dies_while_starting_is_one_line_with_its_log(tmp_path):
