@@ -88,7 +88,11 @@ class ServedEmbedder:
 
 
 class ServedClassifierReward:
-    """A one-logit sequence-classifier RM on ``/classify``, fed token ids made here."""
+    """A one-logit sequence-classifier RM on ``/classify``, fed token ids made here.
+
+    ``limit`` is the in-process cut, lowered to the server's context when that is
+    shorter (a longer input would be refused), so only pairs past it can differ.
+    """
 
     def __init__(self, client: ServerClient, model: str, tokenizer, reward_id: str, limit: int):
         self.client = client
