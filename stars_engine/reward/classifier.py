@@ -16,17 +16,13 @@ from ..errors import StarsError
 from .pairs import max_length, pair_ids
 
 
-def check_one_logit(labels: int, reward_id: str) -> None:
-    """A reward model has exactly one output; anything else is refused before a run."""
-    if labels != 1:
-        raise StarsError(f"reward model {reward_id} has {labels} outputs; a reward model needs exactly 1")
-
-
 class ClassifierReward:
     server_url = served_model = ""  # in-process
 
     def __init__(self, model, tokenizer, reward_id: str, batch_size: int = 8):
-        check_one_logit(int(getattr(model.config, "num_labels", 0) or 0), reward_id)
+        labels = int(getattr(model.config, "num_labels", 0) or 0)
+        if labels != 1:
+            raise StarsError(f"reward model {reward_id} has {labels} outputs; a reward model needs exactly 1")
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.reward_id = reward_id
