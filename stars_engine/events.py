@@ -14,6 +14,7 @@ VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED)
 STOP_REASONS = ("eos", "max_tokens", "cancelled")
 IN_PROCESS = "transformers"
 SERVED_FIELDS = ("backend", "server_url", "served_model")
+SERVED_REWARD_FIELDS = ("reward_server_url", "served_reward")
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,18 @@ class RunStarted(Event):
     backend: str = IN_PROCESS  # or "vllm"; runs recorded before served backends were in-process
     server_url: str = ""
     served_model: str = ""
+    reward_server_url: str = ""  # where a served reward scored; "" in-process
+    served_reward: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """An in-process run leaves out the served fields, so its export reads as it did before them."""
+        """An in-process run leaves out the served fields (the chat model's, the reward's), so its
+        export reads as it did before them."""
         data = super().to_dict()
         if (self.backend, self.server_url, self.served_model) == (IN_PROCESS, "", ""):
             for key in SERVED_FIELDS:
+                del data[key]
+        if (self.reward_server_url, self.served_reward) == ("", ""):
+            for key in SERVED_REWARD_FIELDS:
                 del data[key]
         return data
 

@@ -18,7 +18,7 @@ from . import models, runtime
 from .errors import StarsError
 from .policy.transformers_policy import TransformersPolicy
 from .reward.classifier import ClassifierReward
-from .reward.rubric import Embedder, Rubric, RubricReward
+from .reward.rubric import LocalEmbedder, Rubric, RubricReward
 from .safe_load import check_model, pretrained
 
 RUBRIC_ONLY_FOR_DEFAULT = "--rubric only applies to the default embedding reward, not to --reward models"
@@ -127,16 +127,28 @@ def load_reward(
     rubric: Path | None = None,
     device: str | None = None,
     allow_download: bool = False,
+    server: str | None = None,
+    served_name: str | None = None,
 ):
-    """The embedding rubric (default), or a one-logit sequence classifier by hub id or path."""
+    """The embedding rubric (default), or a one-logit sequence classifier by hub id or path.
+
+    With ``server`` the same reward is scored on a vLLM pooling server instead
+    (``served.reward``): the rubric's embedder, or the ``reward`` classifier.
+    """
     _quiet_transformers()
+    if server is not None:
+        from .served.reward import served_reward
+
+        return served_reward(server, served_name, reward=reward, rubric=rubric, allow_download=allow_download)
+    if served_name is not None:
+        raise StarsError("--served-reward needs --reward-server")
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     where = pick_device(device)
     if reward is None:
         path = str(models.bundled_minilm())
         encoder = pretrained(AutoModel, path, "the bundled reward model", dtype=torch.float32).to(where)
-        embedder = Embedder(encoder, pretrained(AutoTokenizer, path, "the bundled reward model"))
+        embedder = LocalEmbedder(encoder, pretrained(AutoTokenizer, path, "the bundled reward model"))
         return RubricReward(embedder, Rubric.load(rubric), models.DEFAULT_REWARD_ID)
     if rubric is not None:
         raise StarsError(RUBRIC_ONLY_FOR_DEFAULT)

@@ -40,6 +40,15 @@ class ModelSpec:
     threads: int | None = None
     server: list[str] | None = None  # served replicas: a vLLM server's URL each
     served_model: str | None = None
+    reward_server: str | None = None  # a vLLM pooling server scoring the reward
+    served_reward: str | None = None
+
+    def load_reward(self):
+        """The reward this names, in-process or on ``reward_server`` (slow: call once)."""
+        from .loading import load_reward
+
+        return load_reward(self.reward, self.rubric, self.device, self.allow_download, self.reward_server,
+                           self.served_reward)
 
     def __post_init__(self) -> None:
         """A bad --dtype or --threads fails here, before any model loads (or the window opens)."""

@@ -151,6 +151,8 @@ class ProcessReward:
     def __init__(self, worker: _Worker, info: dict[str, Any]) -> None:
         self.worker = worker
         self.reward_id: str = info["reward_id"]
+        self.server_url: str = info["reward_server_url"]
+        self.served_model: str = info["served_reward"]
         self._has_rubric: bool = info["has_rubric"]
 
     def score(self, prompt: str, replies: list[str]) -> list[float]:
@@ -170,11 +172,11 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
     from .engine import one_line
-    from .loading import load_policy, load_reward
+    from .loading import load_policy
 
     try:
         policy = load_policy(spec.model, spec.device, spec.allow_download, spec.dtype, spec.threads)
-        reward = load_reward(spec.reward, spec.rubric, spec.device, spec.allow_download)
+        reward = spec.load_reward()
     except StarsError as exc:
         conn.send(("refused", str(exc), 0))
         return
@@ -182,7 +184,8 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
         conn.send(("failed", one_line(exc), 0))
         return
     info = {"model_id": policy.model_id, "runtime": policy.runtime, "reward_id": reward.reward_id,
-            "has_rubric": reward.rubric is not None}
+            "has_rubric": reward.rubric is not None, "reward_server_url": reward.server_url,
+            "served_reward": reward.served_model}
     conn.send(("ok", info, 0))
     methods = {"get_rubric": lambda: reward.rubric, "set_rubric": lambda r: setattr(reward, "rubric", r)}
     while True:

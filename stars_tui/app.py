@@ -24,7 +24,7 @@ from stars_engine.engine import one_line
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
 from stars_engine.policy.base import Policy, policy_label
-from stars_engine.reward.base import Reward
+from stars_engine.reward.base import Reward, reward_label
 from stars_engine.store import open_store
 
 from .chat_session import ChatSession
@@ -114,7 +114,7 @@ class StarsApp(LiteralNotifications, App):
             self.notify(message.error, title="Model failed to load", severity="error", timeout=10)
         else:
             self.policy, self.reward = message.policy, message.reward
-            ids = f"{policy_label(self.policy)} · {self.reward.reward_id}"
+            ids = f"{policy_label(self.policy)} · {reward_label(self.reward)}"
             self.model_status = f"{ids} (loaded in {message.seconds:.1f} s)"
             self.chat_screen.models_ready()
         self.chat_screen.refresh_status()
@@ -245,7 +245,7 @@ class StarsApp(LiteralNotifications, App):
         if applied is not None:
             self._save_settings(rubric=applied.to_dict())
         self.reward = reward
-        self.model_status = f"{policy_label(self.policy)} · {reward.reward_id} · {note}"
+        self.model_status = f"{policy_label(self.policy)} · {reward_label(reward)} · {note}"
         self.notify(note)
         self.chat_screen.refresh_status()
 

@@ -84,6 +84,7 @@ class ScriptedReward:
 
     reward_id = "scripted-reward"
     rubric = None
+    server_url = served_model = ""
     GOOD = {"kind", "clear", "helps", "gently", "well"}
 
     def __init__(self, fail_after: int | None = None):

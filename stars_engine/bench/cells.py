@@ -108,7 +108,6 @@ def run_cells(
     idle: queue.SimpleQueue[Policy] = queue.SimpleQueue()
     for p in pool:
         idle.put(p)
-    shared_reward = LockedReward(reward) if len(pool) > 1 else reward
     stop = cancel or threading.Event()
     done = log.load()
     records: dict[int, dict[str, Any]] = {}
@@ -117,7 +116,7 @@ def run_cells(
         mine = idle.get()
         try:
             messages = [{"role": "user", "content": cell.prompt.prompt}]
-            stream = run(mine, shared_reward, messages, cell.params, stop)
+            stream = run(mine, reward, messages, cell.params, stop)  # rewards take concurrent calls
             return _record(cell, key, mine, reward, list(wrap(stream) if wrap else stream))
         finally:
             idle.put(mine)
@@ -155,15 +154,3 @@ def _collect(running, records, log, on_cell, return_when) -> None:
         if on_cell:
             on_cell(cell, records[i], False)
 
-
-class LockedReward:
-    """One reward model shared by concurrent runs, one call at a time (tokenizers are not thread-safe)."""
-
-    def __init__(self, reward: Reward):
-        self.reward = reward
-        self.reward_id = reward.reward_id
-        self._lock = threading.Lock()
-
-    def score(self, prompt: str, replies: list[str]) -> list[float]:
-        with self._lock:
-            return self.reward.score(prompt, replies)

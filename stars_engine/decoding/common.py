@@ -120,6 +120,8 @@ class RunContext:
             backend=self.policy.backend,
             server_url=self.policy.server_url,
             served_model=self.policy.served_model,
+            reward_server_url=self.reward.server_url,
+            served_reward=self.reward.served_model,
         )
 
     def attempt(

@@ -11,8 +11,10 @@ or pass ``--rubric FILE`` (JSON with "prefer", "avoid", "relevance_weight").
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -69,38 +71,70 @@ class Rubric:
         return cls(prefer=list(prefer), avoid=list(avoid), relevance_weight=float(weight))
 
 
-class Embedder:
-    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder."""
+class Embedder(Protocol):
+    """Texts in, one L2-normalised vector per text out (a float tensor, one row each)."""
+
+    server_url: str  # where a served embedder runs; "" in-process
+    served_model: str
+
+    def __call__(self, texts: list[str]) -> torch.Tensor: ...
+
+
+MAX_TOKENS = 256  # the embedder's cut, in-process and served
+
+
+def embedding_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text as the rubric embeds it: special tokens added, cut at ``MAX_TOKENS``
+    with the closing [SEP] kept (a server's own cut drops it), so local and served vectors agree."""
+    return [list(ids) for ids in tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
+
+
+class LocalEmbedder:
+    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder, in-process."""
+
+    server_url = served_model = ""
 
     def __init__(self, model, tokenizer, batch_size: int = 32):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
         self.batch_size = batch_size
+        self._lock = threading.Lock()  # one model, one tokenizer: concurrent runs take turns
 
     @torch.inference_mode()
     def __call__(self, texts: list[str]) -> torch.Tensor:
         chunks = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(
-                texts[start : start + self.batch_size], padding=True, truncation=True,
-                max_length=256, return_tensors="pt",
-            ).to(self.device)
-            hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
+        with self._lock:
+            for start in range(0, len(texts), self.batch_size):
+                ids = embedding_ids(self.tokenizer, texts[start : start + self.batch_size])
+                batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
         return torch.cat(chunks)
 
 
 class RubricReward:
-    """Score = max sim(prefer) - max sim(avoid) + relevance_weight * sim(prompt)."""
+    """Score = max sim(prefer) - max sim(avoid) + relevance_weight * sim(prompt).
+
+    The embedder is local or served; either way the exemplars are embedded once
+    per rubric and a round embeds only its candidates (and a new prompt, once).
+    """
 
     def __init__(self, embedder: Embedder, rubric: Rubric, reward_id: str):
         self.embed = embedder
         self.reward_id = reward_id
         self._prompt_cache: tuple[str, torch.Tensor] | None = None
         self.rubric = rubric
+
+    @property
+    def server_url(self) -> str:
+        return self.embed.server_url
+
+    @property
+    def served_model(self) -> str:
+        return self.embed.served_model
 
     @property
     def rubric(self) -> Rubric:
@@ -114,9 +148,11 @@ class RubricReward:
         self._avoid = self.embed(rubric.avoid)
 
     def _prompt_vector(self, prompt: str) -> torch.Tensor:
-        if self._prompt_cache is None or self._prompt_cache[0] != prompt:
-            self._prompt_cache = (prompt, self.embed([prompt])[0])
-        return self._prompt_cache[1]
+        cached = self._prompt_cache  # read once: runs in other threads may replace it meanwhile
+        if cached is None or cached[0] != prompt:
+            cached = (prompt, self.embed([prompt])[0])
+            self._prompt_cache = cached
+        return cached[1]
 
     def score(self, prompt: str, replies: list[str]) -> list[float]:
         vectors = self.embed(replies)

@@ -70,7 +70,7 @@ class ServerClient:
         """The model names the server answers to (``/v1/models``)."""
         return list(self._cards())
 
-    def model_card(self, name: str | None, what: str = "model") -> dict[str, Any]:
+    def model_card(self, name: str | None, what: str = "model", option: str = "--served-model") -> dict[str, Any]:
         """The ``/v1/models`` entry for ``name`` (the only one when ``name`` is None); a mismatch is one line."""
         cards = self._cards()
         if name is None and len(cards) == 1:
@@ -79,8 +79,8 @@ class ServerClient:
             return cards[name]
         served = ", ".join(sorted(cards)) or "nothing"
         if name is None:
-            raise ServerError(self.base_url, f"serves {served}: pick the {what} with --served-model")
-        raise ServerError(self.base_url, f"serves {served}, not {name!r}: check --served-model")
+            raise ServerError(self.base_url, f"serves {served}: pick the {what} with {option}")
+        raise ServerError(self.base_url, f"serves {served}, not {name!r}: check {option}")
 
     def _cards(self) -> dict[str, dict[str, Any]]:
         reply = self.get("/v1/models")

@@ -36,7 +36,7 @@ def served_policies(
             raise StarsError(f"the replicas serve different models: {name} at {servers[0]}, {card['id']} at "
                              f"{client.base_url}; pick one with --served-model")
     context = int(cards[0].get("max_model_len") or 0)
-    local = _local_tokenizer(tokenizer, cards[0].get("root"), allow_download)
+    local = local_tokenizer(tokenizer, cards[0].get("root"), allow_download, "chat model")
     policies = []
     for i in range(count):
         client = clients[i % len(clients)]
@@ -45,18 +45,18 @@ def served_policies(
     return policies
 
 
-def _local_tokenizer(ref: str | None, root: str | None, allow_download: bool):
+def local_tokenizer(ref: str | None, root: str | None, allow_download: bool, what: str):
     """The tokenizer from ``ref`` (an error if it will not load), else from the server's folder if it is here."""
     from transformers import AutoTokenizer
 
     from .. import models
 
     if ref is not None:
-        where = models.resolve(ref, "chat model")
+        where = models.resolve(ref, what)
         try:
             return AutoTokenizer.from_pretrained(where, local_files_only=not allow_download)
         except (OSError, ValueError) as exc:
-            raise models.hub_error(ref, "chat model", allow_download, exc) from None
+            raise models.hub_error(ref, what, allow_download, exc) from None
     if root and Path(root).is_dir():
         try:
             return AutoTokenizer.from_pretrained(root, local_files_only=True)

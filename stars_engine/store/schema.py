@@ -117,5 +117,13 @@ def _served_backend(db: Database) -> None:
     db.execute("PRAGMA user_version = 3")
 
 
-SCHEMA_VERSION = 3
+@migrations(name="0004_served_reward")
+def _served_reward(db: Database) -> None:
+    """Where the reward ran (RunStarted.reward_server_url, .served_reward); older runs scored in-process."""
+    db["runs"].add_column("reward_server_url", str, not_null_default="")
+    db["runs"].add_column("served_reward", str, not_null_default="")
+    db.execute("PRAGMA user_version = 4")
+
+
+SCHEMA_VERSION = 4
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))

@@ -77,6 +77,17 @@ MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
         str | None,
         typer.Option(None, "--served-model", help="The model's name on --server (default: the one it serves)."),
     ),
+    "reward_server": (
+        str | None,
+        typer.Option(
+            None, "--reward-server",
+            help="Score on this vLLM pooling server (URL): the rubric's embedder, or the --reward classifier.",
+        ),
+    ),
+    "served_reward": (
+        str | None,
+        typer.Option(None, "--served-reward", help="The reward's name on --reward-server (default: its only one)."),
+    ),
 }
 
 

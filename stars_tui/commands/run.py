@@ -35,11 +35,9 @@ def load_models(models: ModelChoice, count: int = 1):
     Everything that can be refused without weights is checked first, so a bad
     ``--reward`` costs no chat-model load.
     """
-    from stars_engine.loading import load_reward
-
     check_models(models)
     policies = load_chat_policies(models, count)
-    reward = load_reward(models.reward, models.rubric, models.device, models.allow_download)
+    reward = models.load_reward()
     return policies, reward
 
 
@@ -187,11 +185,17 @@ def show(events: Iterator[Event], as_json: bool, cancel: threading.Event | None 
 
 def models_command(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    reward_server: str | None = typer.Option(None, "--reward-server", help="Also say what this reward server serves."),
+    served_reward: str | None = typer.Option(None, "--served-reward", help="The reward's name on --reward-server."),
 ) -> None:
     """Show which models are used by default, where they come from, and where the cache is."""
     from stars_engine.models import describe
 
     info = describe()
+    if reward_server is not None:
+        from stars_engine.served.reward import describe_served_reward
+
+        info.update(describe_served_reward(reward_server, served_reward))
     if as_json:
         print(json.dumps(info, indent=2))
         return

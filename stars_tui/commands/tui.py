@@ -77,12 +77,7 @@ def _served_loaders(models: ModelChoice):
 
         return load_chat_policies(models)[0]
 
-    def reward():
-        from stars_engine.loading import load_reward
-
-        return load_reward(models.reward, models.rubric, models.device, models.allow_download)
-
-    return policy, reward
+    return policy, models.load_reward
 
 
 def worker_loaders(models: ModelChoice):

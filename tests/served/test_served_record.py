@@ -54,19 +54,42 @@ def test_an_old_export_imports_as_an_in_process_run(tmp_path):
         runs = store.runs_of(session_id)
         firsts = [store.run_events(run.id)[0] for run in runs]
     assert runs and all((e.backend, e.server_url, e.served_model) == ("transformers", "", "") for e in firsts)
+    assert all((e.reward_server_url, e.served_reward) == ("", "") for e in firsts)
 
 
 def test_a_database_from_before_served_backends_gets_the_columns_with_in_process_values(tmp_path):
     db = tmp_path / "old.db"
     recorder = record(ScriptedPolicy(), db)
-    with sqlite3.connect(db) as conn:  # take it back to schema 2: no served columns, no step 0003
-        for column in ("backend", "server_url", "served_model"):
+    with sqlite3.connect(db) as conn:  # take it back to schema 2: no served columns, no steps 0003 and 0004
+        for column in ("backend", "server_url", "served_model", "reward_server_url", "served_reward"):
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0003_served_backend'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('0003_served_backend', '0004_served_reward')")
         conn.execute("PRAGMA user_version = 2")
     conn.close()
     old = started(db, recorder.run_id)
     assert (old.backend, old.server_url, old.served_model) == ("transformers", "", "")
+    assert (old.reward_server_url, old.served_reward) == ("", "")
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+class ServedRewardLike(ScriptedReward):
+    server_url = "http://127.0.0.1:10"
+    served_model = "minilm"
+
+
+def test_where_a_served_reward_scored_goes_through_the_store_export_and_import(tmp_path):
+    recorder = Recorder(tmp_path / "a.db")
+    events = engine.run(ScriptedPolicy(), ServedRewardLike(), [{"role": "user", "content": "hi"}], Params(seed=1))
+    for _ in recorder.record(events):
+        pass
+    first = started(tmp_path / "a.db", recorder.run_id)
+    assert (first.reward_server_url, first.served_reward) == ("http://127.0.0.1:10", "minilm")
+    with open_store(tmp_path / "a.db") as store:
+        export_session(store, recorder.session_id, "jsonl", tmp_path / "s.jsonl")
+    text = (tmp_path / "s.jsonl").read_text()
+    assert '"reward_server_url": "http://127.0.0.1:10", "served_reward": "minilm"' in text
+    with open_store(tmp_path / "b.db") as store:
+        import_jsonl(store, tmp_path / "s.jsonl")
+    assert started(tmp_path / "b.db", recorder.run_id) == first
