@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-ACCEPTED, REJECTED, NOT_NEEDED = "accepted", "rejected", "not-needed"
-VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED)
+ACCEPTED, REJECTED, NOT_NEEDED, PRUNED = "accepted", "rejected", "not-needed", "pruned"
+VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED, PRUNED)
 STOP_REASONS = ("eos", "max_tokens", "cancelled")
 
 
@@ -39,7 +39,11 @@ class AttemptScored(Event):
 
     ``threshold`` is None where the strategy does not judge (vanilla, best-of-n).
     ``verdict`` is accepted / rejected / not-needed (sampled in a round after
-    the accepted one: it cost compute but was never judged).
+    the accepted one: it cost compute but was never judged) / pruned (a
+    Speculative Rejection reply dropped at decision ``round``; ``threshold`` is
+    then the lowest score that was kept). ``cut_entropy`` is the next-token
+    entropy (nats) that ended a CARDS segment, None where something else ended
+    it (the maximum length, EOS, the token budget).
     """
 
     segment: int
@@ -51,6 +55,8 @@ class AttemptScored(Event):
     verdict: str
     elapsed_ms: float
     eos: bool = False
+    cut_entropy: float | None = None
+    round: int | None = None
 
 
 @dataclass(frozen=True)

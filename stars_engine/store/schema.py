@@ -102,5 +102,13 @@ def _initial(db: Database) -> None:
     db.execute("PRAGMA user_version = 1")
 
 
-SCHEMA_VERSION = 1
+@migrations(name="0002_attempt_cut_and_round")
+def _attempt_cut_and_round(db: Database) -> None:
+    """CARDS records the entropy that cut a segment; Speculative Rejection the round a reply was pruned."""
+    db["attempts"].add_column("cut_entropy", float)
+    db["attempts"].add_column("round", int)
+    db.execute("PRAGMA user_version = 2")
+
+
+SCHEMA_VERSION = 2
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))

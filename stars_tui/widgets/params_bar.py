@@ -27,6 +27,18 @@ FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("candidates_per_round", "per round", None),
     ("temperature", "temp", None),
 )
+# second row: the knobs of CARDS and Speculative Rejection
+FAMILY_FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+    ("entropy_threshold", "cards: entropy", None),
+    ("min_segment_tokens", "min seg", None),
+    ("max_segment_tokens", "max seg", None),
+    ("alpha", "alpha", None),
+    ("initial_n", "specrej: N", None),
+    ("prune_fraction", "prune", None),
+    ("decision_tokens", "every", None),
+)
+ROWS = (("param-fields", FIELDS), ("param-family", FAMILY_FIELDS))
+ALL_FIELDS = FIELDS + FAMILY_FIELDS
 
 
 class ParamsBar(Vertical):
@@ -43,24 +55,25 @@ class ParamsBar(Vertical):
         self.params = params
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="param-fields"):
-            for name, label, choices in FIELDS:
-                with Horizontal(classes="param"):
-                    yield Label(label, classes="param-label")
-                    value = getattr(self.params, name)
-                    if choices:
-                        yield Select(
-                            [(c, c) for c in choices], value=value, allow_blank=False,
-                            compact=True, id=f"param-{name}",
-                        )
-                    else:
-                        yield Input(str(value), compact=True, id=f"param-{name}", select_on_focus=True)
+        for row_id, row in ROWS:
+            with Horizontal(id=row_id, classes="param-row"):
+                for name, label, choices in row:
+                    with Horizontal(classes="param"):
+                        yield Label(label, classes="param-label")
+                        value = getattr(self.params, name)
+                        if choices:
+                            yield Select(
+                                [(c, c) for c in choices], value=value, allow_blank=False,
+                                compact=True, id=f"param-{name}",
+                            )
+                        else:
+                            yield Input(str(value), compact=True, id=f"param-{name}", select_on_focus=True)
         yield Label("", id="param-message")
 
     def set_params(self, params: Params) -> None:
         """Show ``params`` (a new run's, or a refused edit's old value)."""
         self.params = params
-        for name, _label, _choices in FIELDS:
+        for name, _label, _choices in ALL_FIELDS:
             if not self.query_one(f"#param-{name}").has_focus:
                 self._show(name, params)
 
