@@ -17,14 +17,16 @@ pytestmark = pytest.mark.real
 MESSAGES = [{"role": "user", "content": "Give me one tip for sleeping well."}]
 
 
-def _full_kv(policy, ids: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Every layer's keys and values from encoding ``ids`` from scratch."""
+def assert_row_is_a_full_encode(policy, row: int, ids: list[int]) -> None:
+    """Cache row ``row`` holds, in every layer, the keys and values of encoding ``ids`` from scratch."""
     from transformers import DynamicCache
 
-    cache = DynamicCache(config=policy.model.config)
+    fresh = DynamicCache(config=policy.model.config)
     with torch.inference_mode():
-        policy.model(input_ids=torch.tensor([ids]), use_cache=True, **{policy._cache_kw: cache})
-    return [(layer.keys[0], layer.values[0]) for layer in cache.layers]
+        policy.model(input_ids=torch.tensor([ids]), use_cache=True, **{policy._cache_kw: fresh})
+    for mine, full in zip(policy.cache.layers, fresh.layers, strict=True):
+        assert torch.allclose(mine.keys[row], full.keys[0], atol=1e-4)
+        assert torch.allclose(mine.values[row], full.values[0], atol=1e-4)
 
 
 def test_kept_branches_match_a_full_reencode(real_policy):
@@ -42,21 +44,15 @@ def test_kept_branches_match_a_full_reencode(real_policy):
         assert after.token_ids[: len(first[before].token_ids)] == first[before].token_ids
         if after.eos:
             continue
-        full = _full_kv(real_policy, prompt + list(after.token_ids[:-1]))
-        for layer, (keys, values) in zip(real_policy.cache.layers, full, strict=True):
-            assert layer.keys.shape[0] == len(kept)
-            assert torch.allclose(layer.keys[row], keys, atol=1e-4)
-            assert torch.allclose(layer.values[row], values, atol=1e-4)
+        assert real_policy.cache.layers[0].keys.shape[0] == len(kept)
+        assert_row_is_a_full_encode(real_policy, row, prompt + list(after.token_ids[:-1]))
     # committing a live branch makes it the prefix without encoding it again
     passes = real_policy.forward_passes
     winner = next(c for c in second if not c.eos)
     real_policy.commit(winner)
     assert real_policy.forward_passes == passes
     assert real_policy.reply_ids == list(winner.token_ids)
-    full = _full_kv(real_policy, prompt + real_policy.reply_ids[:-1])
-    for layer, (keys, values) in zip(real_policy.cache.layers, full, strict=True):
-        assert torch.allclose(layer.keys[0], keys, atol=1e-4)
-        assert torch.allclose(layer.values[0], values, atol=1e-4)
+    assert_row_is_a_full_encode(real_policy, 0, prompt + real_policy.reply_ids[:-1])
 
 
 def test_an_entropy_cut_leaves_the_cache_equal_to_a_full_reencode(real_policy):
@@ -80,10 +76,7 @@ def test_an_entropy_cut_leaves_the_cache_equal_to_a_full_reencode(real_policy):
         if taken.eos:
             break
     assert cut_seen
-    full = _full_kv(real_policy, prompt + real_policy.reply_ids[:-1])
-    for layer, (keys, values) in zip(real_policy.cache.layers, full, strict=True):
-        assert torch.allclose(layer.keys[0], keys, atol=1e-4)
-        assert torch.allclose(layer.values[0], values, atol=1e-4)
+    assert_row_is_a_full_encode(real_policy, 0, prompt + real_policy.reply_ids[:-1])
 
 
 def test_specrej_and_cards_runs_on_the_real_models_show_their_decisions(real_policy, real_reward):
