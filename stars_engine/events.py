@@ -31,6 +31,9 @@ class RunStarted(Event):
     prompt_tokens: int
     baseline_reward: float | None = None
     started_at: str = ""
+    backend: str = "transformers"  # or "vllm"; runs recorded before served backends were in-process
+    server_url: str = ""
+    served_model: str = ""
 
 
 @dataclass(frozen=True)

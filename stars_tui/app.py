@@ -22,7 +22,7 @@ from textual.screen import Screen
 from stars_engine.engine import one_line
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
-from stars_engine.policy.base import Policy
+from stars_engine.policy.base import Policy, policy_label
 from stars_engine.reward.base import Reward
 
 from .chat_session import ChatSession
@@ -89,7 +89,7 @@ class StarsApp(App):
             self.notify(message.error, title="Model failed to load", severity="error", timeout=10)
         else:
             self.policy, self.reward = message.policy, message.reward
-            ids = f"{self.policy.model_id} · {self.reward.reward_id}"
+            ids = f"{policy_label(self.policy)} · {self.reward.reward_id}"
             self.model_status = f"{ids} (loaded in {message.seconds:.1f} s)"
         self.chat_screen.refresh_status()
 
@@ -188,7 +188,7 @@ class StarsApp(App):
 
     def _rubric_applied(self, reward: Reward, note: str) -> None:
         self.reward = reward
-        self.model_status = f"{self.policy.model_id} · {reward.reward_id} · {note}"
+        self.model_status = f"{policy_label(self.policy)} · {reward.reward_id} · {note}"
         self.notify(note)
         self.chat_screen.refresh_status()
 

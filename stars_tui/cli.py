@@ -13,7 +13,7 @@ import typer
 from stars_engine import __version__
 from stars_engine.errors import StarsError
 
-from .commands import bench, run, store, tui
+from .commands import bench, run, serve, store, tui
 
 app = typer.Typer(
     name="stars",
@@ -41,7 +41,7 @@ def root(
         tui.open_workbench(ctx)
 
 
-for module in (run, store, tui, bench):
+for module in (run, store, tui, bench, serve):
     module.register(app)
 
 

@@ -30,6 +30,9 @@ class ScriptedPolicy:
     """
 
     model_id = "scripted-policy"
+    backend = "scripted"
+    server_url = ""
+    served_model = ""
 
     def __init__(self, eos_after: int | None = None, delay: float = 0.0):
         self.forward_passes = 0
@@ -40,13 +43,16 @@ class ScriptedPolicy:
         self.branches: list[list[str]] | None = None
         self.rng = random.Random(0)
 
+    def check_prompt(self, messages, max_new_tokens):
+        return sum(len(m["content"].split()) for m in messages) + 3
+
     def start(self, messages, seed):
         self.rng = random.Random(seed)
         self.reply = []
         self.round = []
         self.branches = None
         self.forward_passes += 1
-        return sum(len(m["content"].split()) for m in messages) + 3
+        return self.check_prompt(messages, 0)
 
     def _draw(self, rows: list[list[str]], max_tokens, cancel, cut=None) -> tuple[list[bool], float | None]:
         """Append up to ``max_tokens`` words to each row in lockstep; (EOS per row, entropy that cut)."""

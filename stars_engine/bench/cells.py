@@ -9,8 +9,10 @@ tried again on the next run.
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,29 +89,76 @@ def run_cells(
     on_cell: Callable[[Cell, dict[str, Any], bool], None] | None = None,
     wrap: EventWrapper | None = None,
     cancel: threading.Event | None = None,
+    workers: Sequence[Policy] = (),
 ) -> list[dict[str, Any]]:
     """Run each unfinished cell, append its record to ``log`` at once; return all records.
 
     ``on_cell(cell, record, skipped)`` is called after every cell (for a
     progress bar); ``wrap`` sees each run's event stream (to record it into
-    the store).
+    the store). ``workers`` are more policies of the same model (served
+    replicas): with them, one cell per policy is in flight at a time, so a
+    server batches across replies. Records come back in ``cells`` order.
     """
+    pool = [policy, *workers]
+    idle: queue.SimpleQueue[Policy] = queue.SimpleQueue()
+    for p in pool:
+        idle.put(p)
+    shared_reward = LockedReward(reward) if len(pool) > 1 else reward
+    stop = cancel or threading.Event()
     done = log.load()
-    records = []
-    for cell in cells:
-        key = cell.key(policy.model_id, reward.reward_id)
-        record = done.get(key)
-        skipped = finished(record)
-        if not skipped:
+    records: dict[int, dict[str, Any]] = {}
+
+    def play(cell: Cell, key: str) -> dict[str, Any]:
+        mine = idle.get()
+        try:
             messages = [{"role": "user", "content": cell.prompt.prompt}]
-            stream = run(policy, reward, messages, cell.params, cancel)
-            events = list(wrap(stream) if wrap else stream)
-            record = _record(cell, key, policy, reward, events)
-            log.append(record)
-        assert record is not None
-        records.append(record)
+            stream = run(mine, shared_reward, messages, cell.params, stop)
+            return _record(cell, key, mine, reward, list(wrap(stream) if wrap else stream))
+        finally:
+            idle.put(mine)
+
+    with ThreadPoolExecutor(max_workers=len(pool), thread_name_prefix="bench-cell") as executor:
+        running: dict[Future, tuple[int, Cell]] = {}
+        try:
+            for i, cell in enumerate(cells):
+                key = cell.key(policy.model_id, reward.reward_id)
+                if finished(done.get(key)):
+                    records[i] = done[key]
+                    if on_cell:
+                        on_cell(cell, records[i], True)
+                    continue
+                if stop.is_set():
+                    break
+                if len(running) == len(pool):
+                    _collect(running, records, log, on_cell, FIRST_COMPLETED)
+                if not stop.is_set():
+                    running[executor.submit(play, cell, key)] = (i, cell)
+            _collect(running, records, log, on_cell, ALL_COMPLETED)
+        except BaseException:
+            stop.set()  # in-flight runs end at their next token; nothing new starts
+            raise
+    return [records[i] for i in sorted(records)]
+
+
+def _collect(running, records, log, on_cell, return_when) -> None:
+    """Wait for in-flight cells; log each finished one at once (one thread writes the log)."""
+    finished_now, _ = wait(list(running), return_when=return_when)
+    for future in finished_now:
+        i, cell = running.pop(future)
+        records[i] = future.result()
+        log.append(records[i])
         if on_cell:
-            on_cell(cell, record, skipped)
-        if cancel is not None and cancel.is_set():
-            break
-    return records
+            on_cell(cell, records[i], False)
+
+
+class LockedReward:
+    """One reward model shared by concurrent runs, one call at a time (tokenizers are not thread-safe)."""
+
+    def __init__(self, reward: Reward):
+        self.reward = reward
+        self.reward_id = reward.reward_id
+        self._lock = threading.Lock()
+
+    def score(self, prompt: str, replies: list[str]) -> list[float]:
+        with self._lock:
+            return self.reward.score(prompt, replies)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,17 +65,19 @@ def run_bench(
     hooks: Hooks | None = None,
     wrap: EventWrapper | None = None,
     cancel: threading.Event | None = None,
+    workers: Sequence[Policy] = (),
 ) -> dict[str, Any]:
     """Run (or resume) the bench and write every output file; return the summary.
 
     ``judges`` maps a short name (its table column) to a held-out judge.
+    ``workers`` are more policies of the same model, to keep that many more cells in flight.
     """
     hooks = hooks or Hooks()
     out = Path(plan.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cells = plan.cells()
     hooks.cells_total(len(cells))
-    records = run_cells(policy, reward, cells, JsonlLog(out / CELLS), hooks.cell_done, wrap, cancel)
+    records = run_cells(policy, reward, cells, JsonlLog(out / CELLS), hooks.cell_done, wrap, cancel, workers)
     judges = judges or {}
     pairs = plan_pairs(records) if judges else []
     hooks.pairs_total(len(pairs) * len(judges))
@@ -89,6 +91,8 @@ def run_bench(
         "max_new_tokens": plan.base.max_new_tokens,
         "base_params": plan.base.to_dict(),
         "policy_id": policy.model_id,
+        "servers": sorted({p.server_url for p in (policy, *workers) if p.server_url}),
+        "concurrency": 1 + len(workers),
         "reward_id": reward.reward_id,
     }
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

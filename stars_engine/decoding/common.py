@@ -116,6 +116,9 @@ class RunContext:
             prompt_tokens=prompt_tokens,
             baseline_reward=baseline,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            backend=self.policy.backend,
+            server_url=self.policy.server_url,
+            served_model=self.policy.served_model,
         )
 
     def attempt(

@@ -55,6 +55,12 @@ class Candidate:
 class Policy(Protocol):
     model_id: str
     forward_passes: int
+    backend: str  # "transformers" (in-process) or "vllm" (served)
+    server_url: str  # where a served model runs; "" in-process
+    served_model: str  # the served model's name on that server; "" in-process
+
+    def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
+        """Raise StarsError when the prompt plus ``max_new_tokens`` cannot fit; return the prompt's token count."""
 
     def start(self, messages: list[dict[str, str]], seed: int) -> int:
         """Encode the chat prompt as the accepted prefix; return its token count."""
@@ -105,3 +111,8 @@ class Policy(Protocol):
 
     def keep(self, rows: list[int]) -> None:
         """Keep only these branches (indices into the last ``grow``'s list), in this order."""
+
+
+def policy_label(policy: Policy) -> str:
+    """How a status line names the chat model: its id, and the server it runs on when served."""
+    return f"{policy.model_id} on {policy.server_url}" if policy.server_url else policy.model_id

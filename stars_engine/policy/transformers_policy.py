@@ -32,6 +32,7 @@ from transformers.generation.logits_process import (
 
 from ..errors import StarsError
 from .base import Candidate, Sampling
+from .text import chat_ids, check_fits, continuation
 
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:
@@ -73,6 +74,10 @@ def warpers(sampling: Sampling) -> LogitsProcessorList:
 class TransformersPolicy:
     """A causal LM plus its tokenizer, sampling segments for one run at a time."""
 
+    backend = "transformers"
+    server_url = ""
+    served_model = ""
+
     def __init__(self, model, tokenizer, model_id: str):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -94,23 +99,11 @@ class TransformersPolicy:
     # -- prompt ---------------------------------------------------------------
 
     def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
-        if getattr(self.tokenizer, "chat_template", None):
-            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            if hasattr(ids, "keys"):  # a BatchEncoding in newer tokenizers
-                ids = ids["input_ids"]
-            return list(ids)
-        text = "\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\nassistant:"
-        return self.tokenizer(text)["input_ids"]
+        return chat_ids(self.tokenizer, messages)
 
     def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
         """Raise StarsError when prompt + reply cannot fit in the model's context."""
-        n = len(self.encode_chat(messages))
-        if self.context_length and n + max_new_tokens > self.context_length:
-            raise StarsError(
-                f"the prompt is {n} tokens; with max_new_tokens={max_new_tokens} it exceeds "
-                f"the model's context of {self.context_length} tokens"
-            )
-        return n
+        return check_fits(len(self.encode_chat(messages)), max_new_tokens, self.context_length)
 
     def _reset(self) -> None:
         self.cache = DynamicCache(config=self.model.config)
@@ -209,14 +202,13 @@ class TransformersPolicy:
         return Candidate(token_ids=tuple(ids), text=self._continuation(ids), eos=eos_at is not None)
 
     def _continuation(self, ids: list[int]) -> str:
-        before = self.prefix_text()
-        after = self.tokenizer.decode(self.reply_ids + ids, skip_special_tokens=True)
-        if after.startswith(before):
-            return after[len(before):]
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
+        return continuation(self._decode, self.reply_ids, ids)
+
+    def _decode(self, ids) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
     def prefix_text(self) -> str:
-        return self.tokenizer.decode(self.reply_ids, skip_special_tokens=True)
+        return self._decode(self.reply_ids)
 
     # -- committing -----------------------------------------------------------
 

@@ -102,13 +102,22 @@ def _initial(db: Database) -> None:
     db.execute("PRAGMA user_version = 1")
 
 
-@migrations(name="0002_attempt_cut_and_round")
+@migrations(name="0002_served_backend")
+def _served_backend(db: Database) -> None:
+    """Which backend ran the chat model (RunStarted.backend, .server_url, .served_model); older runs were in-process."""
+    db["runs"].add_column("backend", str, not_null_default="transformers")
+    db["runs"].add_column("server_url", str, not_null_default="")
+    db["runs"].add_column("served_model", str, not_null_default="")
+    db.execute("PRAGMA user_version = 2")
+
+
+@migrations(name="0003_attempt_cut_and_round")
 def _attempt_cut_and_round(db: Database) -> None:
     """CARDS records the entropy that cut a segment; Speculative Rejection the round a reply was pruned."""
     db["attempts"].add_column("cut_entropy", float)
     db["attempts"].add_column("round", int)
-    db.execute("PRAGMA user_version = 2")
+    db.execute("PRAGMA user_version = 3")
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))

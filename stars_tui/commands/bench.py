@@ -96,6 +96,8 @@ def bench_command(
                         "both orders), rubric (a held-out embedding rubric), or none.")] = "chat,rubric",
     db: Annotated[Path | None, typer.Option(
         "--db", help="Also record every run into this session database.")] = None,
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", help="Cells in flight at once, spread over the --server replicas (needs --server).")] = 1,
     **model_kwargs: Any,
 ) -> None:
     """Run strategies over a prompt set and compare reward against compute (resumable)."""
@@ -118,6 +120,11 @@ def bench_command(
     from .run import load_models
 
     judge_list = parse_judges(judge)
+    models = ModelChoice(**model_kwargs)
+    if concurrency < 1:
+        raise StarsError("--concurrency must be at least 1")
+    if concurrency > 1 and not models.server:
+        raise StarsError("--concurrency above 1 needs --server: the in-process model runs one reply at a time")
     if out.exists() and not out.is_dir():
         raise StarsError(f"--out {out} exists and is not a folder")
     try:
@@ -129,7 +136,7 @@ def bench_command(
     config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]])}
     plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config)
     wrap = _recorder(db)
-    policy, reward = load_models(ModelChoice(**model_kwargs))
+    (policy, *workers), reward = load_models(models, concurrency)
     held_out = build_judges(judge_list, policy, reward)
     console = Console(stderr=True)
     cancel = threading.Event()
@@ -139,7 +146,7 @@ def bench_command(
             cells_task = progress.add_task("cells", total=None)
             pairs_task = progress.add_task("judge", total=None, visible=False)
             hooks = _progress_hooks(progress, cells_task, pairs_task)
-            summary = run_bench(policy, reward, held_out, plan, hooks, wrap, cancel)
+            summary = run_bench(policy, reward, held_out, plan, hooks, wrap, cancel, workers)
     except KeyboardInterrupt:
         print(f"interrupted: finished cells are kept in {out}; run the same command to resume",
               file=sys.stderr)

@@ -46,13 +46,15 @@ HELP = {
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """Which chat model and reward model to load (None = the bundled defaults)."""
+    """Which chat model and reward model to load (None = the bundled defaults), in-process or served."""
 
     model: str | None = None
     reward: str | None = None
     rubric: Path | None = None
     device: str | None = None
     allow_download: bool = False
+    server: list[str] | None = None  # served replicas: a vLLM server's URL each
+    served_model: str | None = None
 
 
 MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
@@ -75,6 +77,17 @@ MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
     "allow_download": (
         bool,
         typer.Option(False, "--allow-download", help="Let a hub id be fetched (off by default: offline)."),
+    ),
+    "server": (
+        list[str] | None,
+        typer.Option(
+            None, "--server",
+            help="Chat model on a vLLM server at this URL (repeat for replicas); --model then names its tokenizer.",
+        ),
+    ),
+    "served_model": (
+        str | None,
+        typer.Option(None, "--served-model", help="The model's name on --server (default: the one it serves)."),
     ),
 }
 

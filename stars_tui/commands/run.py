@@ -19,13 +19,28 @@ from stars_engine.params import Params
 from .options import ModelChoice, decoding_options
 
 
-def load_models(models: ModelChoice):
-    """Load the chat and reward models a command asked for (slow: call once)."""
-    from stars_engine.loading import load_policy, load_reward
+def load_models(models: ModelChoice, count: int = 1):
+    """Load the chat model(s) and the reward model a command asked for (slow: call once)."""
+    from stars_engine.loading import load_reward
 
-    policy = load_policy(models.model, models.device, models.allow_download)
+    policies = load_chat_policies(models, count)
     reward = load_reward(models.reward, models.rubric, models.device, models.allow_download)
-    return policy, reward
+    return policies, reward
+
+
+def load_chat_policies(models: ModelChoice, count: int = 1):
+    """The chat model in-process (one), or ``count`` policies spread over the ``--server`` replicas."""
+    if not models.server:
+        if models.served_model is not None:
+            raise StarsError("--served-model needs --server")
+        from stars_engine.loading import load_policy
+
+        return [load_policy(models.model, models.device, models.allow_download)]
+    from stars_engine.served.connect import served_policies
+
+    return served_policies(
+        models.server, models.served_model, tokenizer=models.model, allow_download=models.allow_download, count=count
+    )
 
 
 def read_prompt(prompt: str) -> str:
@@ -89,7 +104,7 @@ def run_command(
         from stars_engine.store import Recorder, default_db_path
 
         recorder = Recorder(default_db_path(db))
-    policy, reward = load_models(models)
+    [policy], reward = load_models(models)
     policy.check_prompt(messages, params.max_new_tokens)
     cancel = threading.Event()
     events = run(policy, reward, messages, params, cancel)

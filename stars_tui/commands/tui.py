@@ -32,9 +32,9 @@ def launch(params: Params, models: ModelChoice, db: Path | None = None, no_save:
 
 def _policy_loader(models: ModelChoice):
     def load():
-        from stars_engine.loading import load_policy
+        from .run import load_chat_policies
 
-        return load_policy(models.model, models.device, models.allow_download)
+        return load_chat_policies(models)[0]
 
     return load
 

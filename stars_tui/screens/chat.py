@@ -107,9 +107,7 @@ class ChatScreen(Screen):
         app = self.app
         error = None
         try:
-            check = getattr(app.policy, "check_prompt", None)
-            if check is not None:
-                check(messages, app.current_params.max_new_tokens)
+            app.policy.check_prompt(messages, app.current_params.max_new_tokens)
             events = engine.run(app.policy, app.reward, messages, lambda: app.current_params, cancel)
             forward(app.chat.record(events, messages), pump, self.post_message)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised into the UI

@@ -1,0 +1,1 @@
+"""Models served over HTTP (vLLM's OpenAI-compatible server): the client and a local launcher."""

@@ -1,0 +1,65 @@
+"""Connect to served chat models: check each replica, pick the tokenizer, build the policies.
+
+Every replica must answer and serve the model, so a typo or a dead replica is
+one line before any run starts. The tokenizer comes from local files when
+there are any (``--model``, or the folder the server was started on, when it is
+on this machine); otherwise the server tokenizes and detokenizes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import StarsError
+from ..policy.served_policy import LocalCodec, ServedPolicy, ServerCodec
+from .client import ServerClient
+
+
+def served_policies(
+    servers: Sequence[str],
+    served_model: str | None = None,
+    *,
+    tokenizer: str | None = None,
+    allow_download: bool = False,
+    count: int = 1,
+) -> list[ServedPolicy]:
+    """``count`` policies spread round-robin over the replicas; each keeps to its own replica."""
+    if not servers:
+        raise StarsError("no --server given")
+    clients = [ServerClient(url) for url in servers]
+    cards = [client.model_card(served_model, "chat model") for client in clients]
+    name = cards[0]["id"]
+    for client, card in zip(clients[1:], cards[1:]):
+        if card["id"] != name:  # only when --served-model was left out and replicas differ
+            raise StarsError(f"the replicas serve different models: {name} at {servers[0]}, {card['id']} at "
+                             f"{client.base_url}; pick one with --served-model")
+    context = int(cards[0].get("max_model_len") or 0)
+    local = _local_tokenizer(tokenizer, cards[0].get("root"), allow_download)
+    policies = []
+    for i in range(count):
+        client = clients[i % len(clients)]
+        codec = LocalCodec(copy.deepcopy(local)) if local is not None else ServerCodec(client, name)
+        policies.append(ServedPolicy(client, name, codec, context))
+    return policies
+
+
+def _local_tokenizer(ref: str | None, root: str | None, allow_download: bool):
+    """The tokenizer from ``ref`` (an error if it will not load), else from the server's folder if it is here."""
+    from transformers import AutoTokenizer
+
+    from .. import models
+
+    if ref is not None:
+        where = models.resolve(ref, "chat model")
+        try:
+            return AutoTokenizer.from_pretrained(where, local_files_only=not allow_download)
+        except (OSError, ValueError) as exc:
+            raise models.hub_error(ref, "chat model", allow_download, exc) from None
+    if root and Path(root).is_dir():
+        try:
+            return AutoTokenizer.from_pretrained(root, local_files_only=True)
+        except (OSError, ValueError):
+            return None
+    return None
