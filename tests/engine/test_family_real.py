@@ -9,7 +9,7 @@ from stars_engine.engine import run
 from stars_engine.events import PRUNED, AttemptScored
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
-from stars_engine.policy.transformers_policy import entropy
+from stars_engine.policy.entropy import entropy
 
 from .checks import check_stream
 
