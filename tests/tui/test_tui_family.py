@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, chat, make_app
+from conftest import SIZE, chat, keys, make_app
 from textual.widgets import DataTable, Label
 
 from stars_engine.params import Params
@@ -46,3 +46,26 @@ async def test_cards_shows_where_each_segment_was_cut_and_the_entropy_that_cut_i
         ]
         assert any(" H" in cell for cell in column(table, 4))
         assert "live per round" not in str(screen.query_one("#attempts-title", Label).render())
+
+
+async def test_the_parameter_bar_takes_auto_and_the_familys_knobs():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.chat_screen
+
+        async def enter(name: str, text: str) -> str:
+            field = screen.query_one(f"#param-{name}")
+            field.focus()
+            field.value = ""
+            await pilot.press(*keys(text), "enter")
+            return str(screen.query_one("#param-message", Label).render())
+
+        assert "candidates_per_round = auto" in await enter("candidates_per_round", "auto")
+        assert app.current_params.candidates_per_round == "auto"
+        assert "or 'auto'" in await enter("candidates_per_round", "many")
+        assert app.current_params.candidates_per_round == "auto"
+        await enter("entropy_threshold", "2.5")
+        await enter("prune_fraction", "0.75")
+        assert (app.current_params.entropy_threshold, app.current_params.prune_fraction) == (2.5, 0.75)
+        assert "refused: max_segment_tokens" in await enter("max_segment_tokens", "2")
+        assert app.current_params.max_segment_tokens == 64
