@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from .decoding import STRATEGIES
 from .decoding.common import RunContext
+from .errors import StarsError
 from .events import Event, RunFailed
 from .params import Params, ParamsSource, constant
 from .policy.base import Policy
@@ -20,7 +21,7 @@ from .reward.base import Reward
 
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, (ValueError, RuntimeError)) else f"{type(exc).__name__}: {text}"
+    return text if isinstance(exc, (ValueError, RuntimeError, StarsError)) else f"{type(exc).__name__}: {text}"
 
 
 def run(

@@ -12,6 +12,8 @@ from typing import Any
 ACCEPTED, REJECTED, NOT_NEEDED, PRUNED = "accepted", "rejected", "not-needed", "pruned"
 VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED, PRUNED)
 STOP_REASONS = ("eos", "max_tokens", "cancelled")
+IN_PROCESS = "transformers"
+SERVED_FIELDS = ("backend", "server_url", "served_model")
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,17 @@ class RunStarted(Event):
     prompt_tokens: int
     baseline_reward: float | None = None
     started_at: str = ""
-    backend: str = "transformers"  # or "vllm"; runs recorded before served backends were in-process
+    backend: str = IN_PROCESS  # or "vllm"; runs recorded before served backends were in-process
     server_url: str = ""
     served_model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """An in-process run leaves out the served fields, so its export reads as it did before them."""
+        data = super().to_dict()
+        if (self.backend, self.server_url, self.served_model) == (IN_PROCESS, "", ""):
+            for key in SERVED_FIELDS:
+                del data[key]
+        return data
 
 
 @dataclass(frozen=True)

@@ -117,9 +117,10 @@ class ServedPolicy:
             "max_tokens": max_tokens,
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
-            "top_k": sampling.top_k if sampling.top_k > 0 else -1,
+            "top_k": sampling.top_k,  # 0 = off, as in Sampling
             "seed": round_seed(self.seed, self.rounds),
-            "logprobs": 0,
+            "return_token_ids": True,  # vLLM >= 0.10.2: the ids as a list
+            "logprobs": 0,  # older vLLM: the ids as "token_id:N" strings
             "return_tokens_as_token_ids": True,
         }
         self.rounds += 1
@@ -182,10 +183,12 @@ class ServedPolicy:
         self._last = [self._last[i] for i in rows]
 
     def _row(self, choice: dict[str, Any]) -> tuple[list[int], bool]:
-        """A choice's token ids (``token_id:N`` strings) and whether it ended at EOS."""
+        """A choice's token ids and whether it ended at EOS."""
         try:
-            tokens = choice["logprobs"]["tokens"]
-            ids = [int(t.removeprefix("token_id:")) for t in tokens]
+            if choice.get("token_ids") is not None:
+                ids = [int(t) for t in choice["token_ids"]]
+            else:
+                ids = [int(t.removeprefix("token_id:")) for t in choice["logprobs"]["tokens"]]
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ServerError(
                 self.server_url, "the reply has no token ids: does the server support return_tokens_as_token_ids?"

@@ -25,10 +25,18 @@ def serve_command(
     ),
     extra: list[str] | None = typer.Argument(None, help="More vLLM arguments, after `--`."),
 ) -> None:
-    """Serve a chat model with vLLM on this CPU until Ctrl-C (for `stars run --server …`)."""
+    """Serve a chat model with vLLM on this CPU until Ctrl-C or SIGTERM (for `stars run --server …`)."""
+    import signal
     import time
 
     from stars_engine.served.launch import start_vllm
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # Ctrl-C, `kill`, and a shell that started us in the background (SIGINT ignored) all stop vLLM too
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
     if model is None:
         from stars_engine.loading import default_policy_dir

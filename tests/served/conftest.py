@@ -1,10 +1,14 @@
 """One real vLLM server on the bundled chat model, shared by the whole test session.
 
 These tests are marked ``served`` and run only with ``-m served`` (after
-``scripts/setup-vllm.sh``); ``.ci/run`` does both.
+``scripts/setup-vllm.sh``); ``.ci/run`` does both. ``STARS_TEST_VLLM_URL``
+points them at a server already running on the bundled model under the name
+``smollm2`` (``stars serve``), which saves its start while working on them.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -12,12 +16,10 @@ from .servers import policy_server
 
 
 @pytest.fixture(scope="session")
-def vllm_server():
-    """The running server (``.url``, ``.kill()``); started once, stopped at the end of the session."""
+def vllm_url():
+    """The base URL of the session's server; started once, stopped at the end of the session."""
+    if os.environ.get("STARS_TEST_VLLM_URL"):
+        yield os.environ["STARS_TEST_VLLM_URL"].rstrip("/")
+        return
     with policy_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def vllm_url(vllm_server) -> str:
-    return vllm_server.url
+        yield server.url

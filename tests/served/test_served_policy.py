@@ -6,7 +6,7 @@ import pytest
 from engine.checks import check_stream
 
 from stars_engine import engine
-from stars_engine.events import AttemptScored, RunFailed, RunFinished, RunStarted, SegmentAccepted
+from stars_engine.events import AttemptScored, RunFailed, RunFinished, SegmentAccepted
 from stars_engine.params import Params
 from stars_engine.policy.served_policy import LocalCodec, ServedPolicy, ServerCodec
 from stars_engine.served.connect import served_policies
@@ -17,6 +17,12 @@ pytestmark = [pytest.mark.served, pytest.mark.real]
 
 MESSAGES = [{"role": "user", "content": "Give one tip for staying focused while studying."}]
 STARS = Params(seed=11, strategy="stars", segment_tokens=8, max_new_tokens=32, candidates_per_round=2, max_attempts=4)
+
+
+def attempts(events) -> list[tuple]:
+    """Every scored attempt, without its timing."""
+    return [(a.segment, a.attempt, a.text, a.tokens, a.reward, a.verdict, a.eos) for a in events
+            if isinstance(a, AttemptScored)]
 
 
 def events_of(policy, reward, params: Params, messages=MESSAGES) -> list:
@@ -75,9 +81,6 @@ def test_the_same_seed_gives_the_same_reply(policy, real_reward):
     second = events_of(policy, real_reward, STARS)
     other = events_of(policy, real_reward, STARS.with_changes(seed=12))
 
-    def attempts(events):
-        return [(a.segment, a.attempt, a.text, a.reward) for a in events if isinstance(a, AttemptScored)]
-
     assert attempts(first) == attempts(second)
     assert first[-1].text == second[-1].text
     assert attempts(other) != attempts(first)
@@ -90,9 +93,7 @@ def test_the_servers_tokenizer_gives_the_same_prompt_and_reply(policy, vllm_url,
     here, there = events_of(policy, real_reward, params), events_of(remote, real_reward, params)
     assert isinstance(there[-1], RunFinished), there[-1]
     assert remote.prompt_ids == policy.prompt_ids
-    assert [e.to_dict() for e in there if not isinstance(e, (RunStarted, RunFinished))] == [
-        e.to_dict() for e in here if not isinstance(e, (RunStarted, RunFinished))
-    ]
+    assert attempts(there) == attempts(here)
     assert there[-1].text == here[-1].text
 
 
