@@ -14,6 +14,7 @@ VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED, PRUNED)
 STOP_REASONS = ("eos", "max_tokens", "cancelled")
 IN_PROCESS = "transformers"
 SERVED_FIELDS = ("backend", "server_url", "served_model")
+FAMILY_FIELDS = ("cut_entropy", "round")  # AttemptScored fields only CARDS / Speculative Rejection set
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,14 @@ class AttemptScored(Event):
     eos: bool = False
     cut_entropy: float | None = None
     round: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Leaves out ``cut_entropy`` and ``round`` where unset, so other strategies' exports read as before them."""
+        data = super().to_dict()
+        for key in FAMILY_FIELDS:
+            if data[key] is None:
+                del data[key]
+        return data
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,16 @@ def test_specrej_without_pruning_is_best_of_n():
     b = list(run(ScriptedPolicy(), ScriptedReward(), MESSAGES, bon))
     assert a[-1].stats.tokens_generated == b[-1].stats.tokens_generated == 36
     assert a[-1].stats.policy_forward_passes == b[-1].stats.policy_forward_passes
+
+
+def test_attempts_carry_cut_entropy_and_round_only_where_set():
+    """Other strategies' attempts export as they did before these fields existed; the family's round-trip."""
+    from stars_engine.events import event_from_dict
+
+    for strategy in ("stars", "cards", "specrej"):
+        params = Params(strategy=strategy, seed=1, max_new_tokens=12, min_segment_tokens=2, decision_tokens=3)
+        for a in attempts_of(run(ScriptedPolicy(), ScriptedReward(), MESSAGES, params)):
+            data = a.to_dict()
+            assert ("cut_entropy" in data) == (a.cut_entropy is not None)
+            assert ("round" in data) == (a.round is not None) == (strategy == "specrej")
+            assert event_from_dict(data) == a
