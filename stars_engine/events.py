@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-ACCEPTED, REJECTED, NOT_NEEDED = "accepted", "rejected", "not-needed"
-VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED)
+ACCEPTED, REJECTED, NOT_NEEDED, PRUNED = "accepted", "rejected", "not-needed", "pruned"
+VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED, PRUNED)
 STOP_REASONS = ("eos", "max_tokens", "cancelled")
 IN_PROCESS = "transformers"
 SERVED_FIELDS = ("backend", "server_url", "served_model")
 SERVED_REWARD_FIELDS = ("reward_server_url", "served_reward")
+FAMILY_FIELDS = ("cut_entropy", "round")  # AttemptScored fields only CARDS / Speculative Rejection set
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,11 @@ class AttemptScored(Event):
 
     ``threshold`` is None where the strategy does not judge (vanilla, best-of-n).
     ``verdict`` is accepted / rejected / not-needed (sampled in a round after
-    the accepted one: it cost compute but was never judged).
+    the accepted one: it cost compute but was never judged) / pruned (a
+    Speculative Rejection reply dropped at decision ``round``; ``threshold`` is
+    then the lowest score that was kept). ``cut_entropy`` is the next-token
+    entropy (nats) that ended a CARDS segment, None where something else ended
+    it (the maximum length, EOS, the token budget).
     """
 
     segment: int
@@ -72,6 +77,16 @@ class AttemptScored(Event):
     verdict: str
     elapsed_ms: float
     eos: bool = False
+    cut_entropy: float | None = None
+    round: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Leaves out ``cut_entropy`` and ``round`` where unset, so other strategies' exports read as before them."""
+        data = super().to_dict()
+        for key in FAMILY_FIELDS:
+            if data[key] is None:
+                del data[key]
+        return data
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,14 @@ from typing import Any
 
 from .errors import ParamError
 
-STRATEGIES = ("stars", "best-of-n", "vanilla")
+STRATEGIES = ("stars", "best-of-n", "vanilla", "cards", "specrej")
 THRESHOLD_MODES = ("schedule", "fixed")
 ACCEPTANCE_RULES = ("hard", "soft")
 
+AUTO = "auto"  # candidates_per_round chosen each round from the acceptance rate so far
+
 # Fields a running decode cannot take mid-way: they shape the whole run.
-RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n"})
+RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n", "initial_n"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,16 @@ class Params:
     reward of the empty reply). ``beta`` is the temperature of the soft acceptance
     rule. ``top_k=0`` and ``top_p=1`` switch those filters off. ``seed=None`` picks
     a fresh seed per run; the one used is recorded in ``RunStarted``.
+    ``candidates_per_round="auto"`` picks each round's k from the run's acceptance
+    rate so far (``decoding/adaptive.py``).
+
+    CARDS (``strategy="cards"``): a segment ends before the first token, past
+    ``min_segment_tokens``, whose predictive entropy reaches ``entropy_threshold``
+    nats, and after ``max_segment_tokens`` at most; its threshold schedule starts
+    at ``(1 - alpha) * r(prompt, "") + alpha * threshold``.
+    Speculative Rejection (``strategy="specrej"``): ``initial_n`` replies grow
+    ``decision_tokens`` at a time; at each decision the best
+    ``ceil((1 - prune_fraction) * n)`` are kept.
     """
 
     strategy: str = "stars"
@@ -39,8 +51,15 @@ class Params:
     acceptance: str = "hard"
     beta: float = 0.05
     max_attempts: int = 8
-    candidates_per_round: int = 4
+    candidates_per_round: int | str = 4
     best_of_n: int = 4
+    entropy_threshold: float = 3.0
+    min_segment_tokens: int = 4
+    max_segment_tokens: int = 64
+    alpha: float = 0.5
+    initial_n: int = 8
+    prune_fraction: float = 0.5
+    decision_tokens: int = 16
     max_new_tokens: int = 128
     temperature: float = 0.8
     top_p: float = 0.95
@@ -87,6 +106,13 @@ def _finite(name: str, value: Any) -> float:
     return float(value)
 
 
+def _fraction(name: str, value: Any, low: float, high: float, upper_open: bool = False) -> None:
+    v = _finite(name, value)
+    if v < low or v > high or (upper_open and v == high):
+        bound = f"at least {low} and below {high}" if upper_open else f"between {low} and {high}"
+        raise ParamError(name, f"must be {bound}, got {value}")
+
+
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ParamError(name, f"must be one of {', '.join(allowed)}; got {value!r}")
@@ -102,8 +128,19 @@ def validate(p: Params) -> None:
     if _finite("beta", p.beta) <= 0:
         raise ParamError("beta", f"must be greater than 0, got {p.beta}")
     _int_at_least("max_attempts", p.max_attempts, 1, 1000)
-    _int_at_least("candidates_per_round", p.candidates_per_round, 1, 64)
+    if isinstance(p.candidates_per_round, str) and p.candidates_per_round != AUTO:
+        raise ParamError("candidates_per_round", f"must be a number or {AUTO!r}, got {p.candidates_per_round!r}")
+    if p.candidates_per_round != AUTO:
+        _int_at_least("candidates_per_round", p.candidates_per_round, 1, 64)
     _int_at_least("best_of_n", p.best_of_n, 1, 64)
+    if _finite("entropy_threshold", p.entropy_threshold) <= 0:
+        raise ParamError("entropy_threshold", f"must be greater than 0 nats, got {p.entropy_threshold}")
+    _int_at_least("min_segment_tokens", p.min_segment_tokens, 1, 4096)
+    _int_at_least("max_segment_tokens", p.max_segment_tokens, p.min_segment_tokens, 4096)
+    _fraction("alpha", p.alpha, 0.0, 1.0)
+    _int_at_least("initial_n", p.initial_n, 1, 64)
+    _fraction("prune_fraction", p.prune_fraction, 0.0, 1.0, upper_open=True)
+    _int_at_least("decision_tokens", p.decision_tokens, 1, 4096)
     _int_at_least("max_new_tokens", p.max_new_tokens, 1, 32768)
     if not 0 < _finite("temperature", p.temperature) <= 10:
         raise ParamError("temperature", f"must be greater than 0 and at most 10, got {p.temperature}")
@@ -126,11 +163,14 @@ def parse_value(name: str, text: str) -> Any:
             return text
         if kind == "float":
             return float(text)
+        if kind == "int | str":  # a count, or "auto"
+            return AUTO if text.lower() == AUTO else int(text)
         if text.lower() in ("", "none") and "None" in kind:
             return None
         return int(text)
     except ValueError:
-        raise ParamError(name, f"cannot read {text!r} as a number") from None
+        also = f" or {AUTO!r}" if kind == "int | str" else ""
+        raise ParamError(name, f"cannot read {text!r} as a number{also}") from None
 
 
 ParamsSource = Callable[[], Params]

@@ -28,6 +28,7 @@ from .models import ModelSpec
 from .policy.base import Candidate, Sampling
 
 POLL_SECONDS = 0.05
+CANCELLABLE = ("sample", "sample_until_unsure", "grow")  # policy methods whose last argument is ``cancel``
 
 
 def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
@@ -131,6 +132,22 @@ class ProcessPolicy:
     def commit(self, candidate: Candidate) -> None:
         self.worker.call("policy", "commit", candidate)
 
+    def sample_until_unsure(
+        self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,
+        cancel: threading.Event | None = None,
+    ) -> Candidate:
+        return self.worker.call("policy", "sample_until_unsure", max_tokens, min_tokens, entropy_threshold, sampling,
+                                cancel=cancel or threading.Event())
+
+    def fork(self, n: int) -> None:
+        self.worker.call("policy", "fork", n)
+
+    def grow(self, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None) -> list[Candidate]:
+        return self.worker.call("policy", "grow", max_tokens, sampling, cancel=cancel or threading.Event())
+
+    def keep(self, rows: list[int]) -> None:
+        self.worker.call("policy", "keep", rows)
+
     def discard(self) -> None:
         self.worker.call("policy", "discard")
 
@@ -194,7 +211,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
         except (EOFError, OSError):
             return
         try:
-            if method == "sample":
+            if method in CANCELLABLE:  # the caller's cancel event arrives as the shared flag
                 args = (*args, flag)
             call = methods.get(method) or getattr(policy if target == "policy" else reward, method)
             conn.send(("ok", call(*args), policy.forward_passes))

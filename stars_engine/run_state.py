@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .events import (
     ACCEPTED,
+    PRUNED,
     REJECTED,
     AttemptScored,
     Event,
@@ -146,6 +147,16 @@ class RunState:
     @property
     def acceptance_rate(self) -> float | None:
         return self.judged_accepted / self.judged if self.judged else None
+
+    def live_per_round(self) -> list[int]:
+        """Speculative Rejection: replies still growing at each decision round (empty for other strategies)."""
+        rounds = [a.round for view in self.segments for a in view.attempts if a.verdict == PRUNED]
+        if self.started is None or not rounds:
+            return []
+        live = [int(self.started.params.get("initial_n", 0))]
+        for r in range(max(rounds) + 1):
+            live.append(live[-1] - rounds.count(r))
+        return live
 
     def chart_points(self) -> list[tuple[float, float | None, bool]]:
         """(accepted reward, threshold, exhausted) per decided segment."""

@@ -13,13 +13,20 @@ import time
 from stars_engine.policy.base import Candidate, Sampling
 
 WORDS = "the a kind clear answer helps you with it gently and well because so then".split()
+# next-token entropy (nats) at each reply position, cycled: what CARDS cuts on
+ENTROPIES = (1.0, 2.5, 3.5, 0.5, 4.0, 2.0, 3.2, 1.5, 0.8, 2.9, 3.7)
+
+
+def scripted_entropy(position: int) -> float:
+    return ENTROPIES[position % len(ENTROPIES)]
 
 
 class ScriptedPolicy:
     """Emits words as tokens; each token is one word plus a space.
 
     ``eos_after`` ends every candidate once the reply would reach that many
-    tokens; ``delay`` sleeps per token so UI tests can watch a run happen.
+    tokens; ``delay`` sleeps per token so UI tests can watch a run happen. The
+    next-token entropy at reply position ``t`` is ``scripted_entropy(t)``.
     """
 
     model_id = "scripted-policy"
@@ -34,6 +41,7 @@ class ScriptedPolicy:
         self.delay = delay
         self.reply: list[str] = []
         self.round: list[Candidate] = []
+        self.branches: list[list[str]] | None = None
         self.rng = random.Random(0)
 
     def check_prompt(self, messages, max_new_tokens):
@@ -43,37 +51,72 @@ class ScriptedPolicy:
         self.rng = random.Random(seed)
         self.reply = []
         self.round = []
+        self.branches = None
         self.forward_passes += 1
         return self.check_prompt(messages, 0)
 
-    def sample(self, n, max_tokens, sampling: Sampling, cancel: threading.Event | None = None):
-        words = [[] for _ in range(n)]
-        eos = [False] * n
-        for _step in range(max_tokens):
+    def _draw(self, rows: list[list[str]], max_tokens, cancel, cut=None) -> tuple[list[bool], float | None]:
+        """Append up to ``max_tokens`` words to each row in lockstep; (EOS per row, entropy that cut)."""
+        eos = [False] * len(rows)
+        for step in range(max_tokens):
             self.forward_passes += 1
+            if cut is not None and step >= cut[0]:
+                entropy = scripted_entropy(len(self.reply) + step)
+                if entropy >= cut[1]:
+                    return eos, entropy
             if self.delay:
                 time.sleep(self.delay)
-            for i in range(n):
+            for i, row in enumerate(rows):
                 if eos[i]:
                     continue
-                words[i].append(self.rng.choice(WORDS) + " ")
-                if self.eos_after is not None and len(self.reply) + len(words[i]) >= self.eos_after:
+                row.append(self.rng.choice(WORDS) + " ")
+                if self.eos_after is not None and len(self.reply) + len(row) >= self.eos_after:
                     eos[i] = True
             if all(eos) or (cancel is not None and cancel.is_set()):
                 break
-        self.round = [
-            Candidate(token_ids=tuple(range(len(w))), text="".join(w), eos=e) for w, e in zip(words, eos)
-        ]
+        return eos, None
+
+    @staticmethod
+    def _candidate(words: list[str], eos: bool, cut_entropy: float | None = None) -> Candidate:
+        return Candidate(token_ids=tuple(range(len(words))), text="".join(words), eos=eos, cut_entropy=cut_entropy)
+
+    def sample(self, n, max_tokens, sampling: Sampling, cancel: threading.Event | None = None):
+        words: list[list[str]] = [[] for _ in range(n)]
+        eos, _ = self._draw(words, max_tokens, cancel)
+        self.round = [self._candidate(w, e) for w, e in zip(words, eos)]
         return list(self.round)
 
+    def sample_until_unsure(self, max_tokens, min_tokens, entropy_threshold, sampling, cancel=None):
+        words: list[str] = []
+        eos, cut = self._draw([words], max_tokens, cancel, (min_tokens, entropy_threshold))
+        self.round = [self._candidate(words, eos[0], cut)]
+        return self.round[0]
+
+    def fork(self, n):
+        self.branches = [[] for _ in range(n)]
+        self.round = []
+
+    def grow(self, max_tokens, sampling, cancel=None):
+        eos, _ = self._draw(self.branches, max_tokens, cancel)
+        self.round = [self._candidate(list(b), e) for b, e in zip(self.branches, eos)]
+        return list(self.round)
+
+    def keep(self, rows):
+        if any(self.round[i].eos for i in rows):
+            raise ValueError("a branch that ended cannot be kept growing")
+        self.branches = [self.branches[i] for i in rows]
+        self.round = [self.round[i] for i in rows]
+
     def commit(self, candidate: Candidate) -> None:
-        if candidate not in self.round:
+        if not any(c is candidate for c in self.round):
             self.forward_passes += 1
         self.reply.extend(candidate.text.split(" ")[:-1] if candidate.text else [])
         self.round = []
+        self.branches = None
 
     def discard(self) -> None:
         self.round = []
+        self.branches = None
 
     def prefix_text(self) -> str:
         return "".join(w + " " for w in self.reply)

@@ -29,6 +29,54 @@ def bootstrap_ci(values: list[float], level: float = 0.95, resamples: int = 2000
     return means[int(tail * resamples)], means[min(resamples - 1, int((1 - tail) * resamples))]
 
 
+def paired_difference(records: list[dict[str, Any]], a: str, b: str) -> dict[str, Any]:
+    """Strategy ``a`` minus ``b`` in guide reward, paired by (prompt, seed), with a 95% bootstrap interval.
+
+    ``significant`` is True when the interval leaves out zero.
+    """
+    def by_cell(label: str) -> dict[tuple[str, int], float]:
+        return {(r["prompt_id"], r["seed"]): r["guide_reward"] for r in ok(records)
+                if r["strategy"] == label and r["guide_reward"] is not None}
+
+    mine, theirs = by_cell(a), by_cell(b)
+    diffs = [mine[k] - theirs[k] for k in sorted(mine.keys() & theirs.keys())]
+    low, high = bootstrap_ci(diffs)
+    return {
+        "a": a, "b": b, "n": len(diffs), "mean": _mean(diffs), "ci_low": low, "ci_high": high,
+        "a_ahead": sum(d > 0 for d in diffs), "b_ahead": sum(d < 0 for d in diffs),
+        "significant": bool(diffs) and len(diffs) > 1 and (low > 0 or high < 0),
+    }
+
+
+def budget_leaders(strategies: list[dict[str, Any]], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At each Best-of-N budget (its mean tokens generated), which method leads.
+
+    Each method (vanilla, Best-of-N, STARS, CARDS, Speculative Rejection) is
+    represented by its best setting, by mean guide reward, among those that
+    spent no more tokens than the budget; the leader is compared with the
+    runner-up method, paired by prompt and seed.
+    """
+    scored = [s for s in strategies if s["guide_reward"]["mean"] is not None and s["cells"]]
+    out = []
+    for bon in sorted((s for s in scored if s["kind"] == "best-of-n"), key=lambda s: s["tokens_generated"]):
+        best: dict[str, dict[str, Any]] = {}
+        for s in scored:
+            if s["tokens_generated"] <= bon["tokens_generated"]:
+                held = best.get(s["kind"])
+                if held is None or s["guide_reward"]["mean"] > held["guide_reward"]["mean"]:
+                    best[s["kind"]] = s
+        ranked = sorted(best.values(), key=lambda s: s["guide_reward"]["mean"], reverse=True)
+        entry = {
+            "budget": bon["strategy"], "tokens": bon["tokens_generated"],
+            "methods": {k: {"strategy": s["strategy"], "guide_reward": s["guide_reward"]["mean"],
+                            "tokens_generated": s["tokens_generated"]} for k, s in best.items()},
+            "leader": ranked[0]["strategy"],
+            "versus": [paired_difference(records, ranked[0]["strategy"], s["strategy"]) for s in ranked[1:]],
+        }
+        out.append(entry)
+    return out
+
+
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return fmean(present) if present else None
@@ -168,6 +216,7 @@ def summarize(records: list[dict[str, Any]], pairs: list[Pair], verdicts: dict[s
         for label in labels
     ]
     overview, pairwise = judges_summary(pairs, verdicts, judge_ids)
-    return {"strategies": strategies, "goal": goal_check(strategies), "judges": overview,
+    return {"strategies": strategies, "goal": goal_check(strategies), "budgets": budget_leaders(strategies, records),
+            "judges": overview,
             "judge_agreement": pairwise,
             "roles": {VS_VANILLA: "against vanilla", VS_BON: "against Best-of-N at the nearest mean tokens"}}

@@ -1,9 +1,11 @@
 """The compute frontier: mean guide reward against mean tokens generated, PNG and SVG.
 
-Best-of-N's budgets are joined by a line (its frontier); vanilla and each STARS
-setting are single points. Error bars are the reward's 95% bootstrap interval.
-STARS points are numbered (S1, S2, ...) and keyed in the legend, because their
-full labels are long and the points sit close together.
+Best-of-N's budgets are joined by a line (its frontier); vanilla and each
+setting of STARS, CARDS and Speculative Rejection are single points, one marker
+style per method. Error bars are the reward's 95% bootstrap interval. Those
+settings are numbered per method (S1, S2, ... for STARS, C1 for CARDS, R1 for
+Speculative Rejection) and keyed in the legend, because their full labels are
+long and the points sit close together.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-STYLE = {"vanilla": ("black", "s"), "best-of-n": ("tab:blue", "o"), "stars": ("tab:red", "D")}
+STYLE = {
+    "vanilla": ("black", "s"),
+    "best-of-n": ("tab:blue", "o"),
+    "stars": ("tab:red", "D"),
+    "cards": ("tab:green", "^"),
+    "specrej": ("tab:purple", "v"),
+}
+NUMBERED = {"stars": "S", "cards": "C", "specrej": "R"}  # methods whose settings are keyed in the legend
 
 
 def _point(s: dict[str, Any]) -> tuple[float, float, list[list[float]]]:
@@ -32,14 +41,15 @@ def plot_frontier(summary: dict[str, Any], out_dir: Path, stem: str = "frontier"
     if bons:
         ax.plot([s["tokens_generated"] for s in bons], [s["guide_reward"]["mean"] for s in bons],
                 color=STYLE["best-of-n"][0], linewidth=1, alpha=0.6, label="Best-of-N frontier")
-    numbered = 0
+    numbered: dict[str, int] = {}
     for s in shown:
         colour, marker = STYLE.get(s["kind"], ("tab:gray", "x"))
         x, y, err = _point(s)
         name, key = s["strategy"], None
-        if s["kind"] == "stars":
-            numbered += 1
-            name, key = f"S{numbered}", f"S{numbered}: {s['strategy']}"
+        if s["kind"] in NUMBERED:
+            numbered[s["kind"]] = numbered.get(s["kind"], 0) + 1
+            name = f"{NUMBERED[s['kind']]}{numbered[s['kind']]}"
+            key = f"{name}: {s['strategy']}"
         ax.errorbar(x, y, yerr=err, fmt=marker, color=colour, capsize=3, markersize=6, label=key)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
     ax.set_xscale("log", base=2)

@@ -58,6 +58,20 @@ def judge_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def budget_lines(summary: dict[str, Any]) -> list[str]:
+    """Per Best-of-N budget: the leading method and its paired gap to each other method's best."""
+    lines = []
+    for b in summary.get("budgets", []):
+        gaps = "; ".join(
+            f"{number(d['mean'], '+.3f')} [{number(d['ci_low'], '+.3f')}, {number(d['ci_high'], '+.3f')}] vs {d['b']}"
+            f" ({'significant' if d['significant'] else 'not significant'}, n={d['n']})"
+            for d in b["versus"]
+        )
+        lines.append(f"at {b['budget']}'s budget ({b['tokens']:.0f} tokens) {b['leader']} leads"
+                     + (f": {gaps}" if gaps else ""))
+    return lines
+
+
 def markdown_table(summary: dict[str, Any]) -> str:
     titles, names = columns(summary), judge_names(summary)
     lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
@@ -65,5 +79,5 @@ def markdown_table(summary: dict[str, Any]) -> str:
         cells = row(s, names)
         cells[0] = f"`{cells[0]}`"
         lines.append("| " + " | ".join(cells) + " |")
-    notes = "".join(f"\n- {line}" for line in judge_lines(summary))
+    notes = "".join(f"\n- {line}" for line in [*budget_lines(summary), *judge_lines(summary)])
     return "\n".join(lines) + "\n" + (notes + "\n" if notes else "")

@@ -4,6 +4,12 @@
     bon-N                            Best-of-N with N whole replies (N >= 1)
     stars[:key=value...]             STARS; keys are Params fields or the short
                                      names seg, tau, mode, k, attempts, rule
+    cards[:key=value...]             CARDS, from its code's defaults (soft rule,
+                                     21 attempts); also H, min, max, alpha
+    specrej[:key=value...]           Speculative Rejection; also n, prune, every
+
+A family's spec starts from ``FAMILY_DEFAULTS`` (the method's own settings, see
+benchmarks/RESULTS.md for their sources) and the keys override them.
 
 The spec string is the strategy's label in every table, plot and JSON file,
 so a result can always be traced back to the exact settings that made it.
@@ -25,6 +31,20 @@ ALIASES = {
     "k": "candidates_per_round",
     "attempts": "max_attempts",
     "rule": "acceptance",
+    "H": "entropy_threshold",
+    "min": "min_segment_tokens",
+    "max": "max_segment_tokens",
+    "n": "initial_n",
+    "prune": "prune_fraction",
+    "every": "decision_tokens",
+}
+
+# Each method's own defaults beyond Params' (which already hold CARDS's entropy
+# 3.0 / 4 / 64 / alpha 0.5 and Speculative Rejection's alpha 0.5).
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "stars": {},
+    "cards": {"acceptance": "soft", "max_attempts": 21},  # seg_rs_generate: option='soft', 20 resamples
+    "specrej": {},
 }
 
 # Calibrated on the default embedding rubric (see benchmarks/RESULTS.md).
@@ -35,7 +55,7 @@ DEFAULT_STRATEGIES = (
     "stars:seg=16:tau=0.45:mode=schedule:k=2"
 )
 
-SPEC_HELP = "use vanilla, bon-N or stars[:key=value...]"
+SPEC_HELP = "use vanilla, bon-N, stars[:key=value...], cards[:key=value...] or specrej[:key=value...]"
 
 
 @dataclass(frozen=True)
@@ -57,9 +77,9 @@ class StrategySpec:
             raise StarsError(f"strategy {self.label!r}: {exc}") from None
 
 
-def _stars_overrides(label: str, parts: list[str]) -> dict[str, Any]:
+def _family_overrides(label: str, kind: str, parts: list[str]) -> dict[str, Any]:
     known = {f.name for f in fields(Params)} - {"strategy", "seed"}
-    out: dict[str, Any] = {"strategy": "stars"}
+    out: dict[str, Any] = {"strategy": kind, **FAMILY_DEFAULTS[kind]}
     for part in parts:
         key, sep, text = part.partition("=")
         name = ALIASES.get(key.strip(), key.strip())
@@ -82,8 +102,8 @@ def parse_spec(text: str) -> StrategySpec:
         if n < 1:
             raise StarsError(f"strategy {label!r}: N must be at least 1, got {n}")
         overrides = {"strategy": "best-of-n", "best_of_n": n}
-    elif label == "stars" or label.startswith("stars:"):
-        overrides = _stars_overrides(label, label.split(":")[1:])
+    elif (kind := label.split(":")[0]) in FAMILY_DEFAULTS:
+        overrides = _family_overrides(label, kind, label.split(":")[1:])
     else:
         raise StarsError(f"unknown strategy {label!r}: {SPEC_HELP}")
     return StrategySpec(label=label, overrides=tuple(overrides.items()))

@@ -126,13 +126,14 @@ class RunContext:
 
     def attempt(
         self, segment: int, index: int, candidate: Candidate, reward: float,
-        threshold: float | None, verdict: str, share_ms: float,
+        threshold: float | None, verdict: str, share_ms: float, decision_round: int | None = None,
     ) -> AttemptScored:
         """Count one scored candidate and describe it as an event."""
         self.tally.count_attempt(candidate, verdict)
         return AttemptScored(
             segment=segment, attempt=index, text=candidate.text, tokens=candidate.tokens, reward=reward,
             threshold=threshold, verdict=verdict, elapsed_ms=round(share_ms, 3), eos=candidate.eos,
+            cut_entropy=candidate.cut_entropy, round=decision_round,
         )
 
     def stats(self) -> RunStats:

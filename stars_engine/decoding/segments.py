@@ -1,8 +1,11 @@
-"""The segment loop STARS and vanilla share; they differ only in their ``Judge``.
+"""The segment loop STARS, CARDS and vanilla share; they differ only in their ``Judge``.
 
 A judge sees one scored candidate and says whether it is accepted, and what
 threshold it faced (None where nothing is judged). STARS's judge compares the
-reward with the (scheduled) threshold; vanilla's accepts everything.
+reward with the (scheduled) threshold; vanilla's accepts everything. A judge
+also says how a round's candidates are drawn: fixed-size segments
+(``FixedSegments``, STARS and vanilla) or segments cut where the model is
+unsure (CARDS).
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ from .common import RunContext
 
 
 class Judge(Protocol):
+    def segment_budget(self, params: Params) -> int:
+        """The most tokens one segment may have."""
+
+    def draw(self, ctx: RunContext, n: int, budget: int) -> list[Candidate]:
+        """Sample a round of ``n`` candidates of at most ``budget`` tokens each."""
+
     def threshold(self, params: Params, reply_tokens: int) -> float | None: ...
 
     def accepts(self, params: Params, reward: float, threshold: float | None) -> bool: ...
@@ -33,6 +42,16 @@ class Judge(Protocol):
     def max_attempts(self, params: Params) -> int: ...
 
     def per_round(self, params: Params) -> int: ...
+
+
+class FixedSegments:
+    """Segments of ``segment_tokens`` tokens, a round drawn as one batch."""
+
+    def segment_budget(self, params: Params) -> int:
+        return params.segment_tokens
+
+    def draw(self, ctx: RunContext, n: int, budget: int) -> list[Candidate]:
+        return ctx.policy.sample(n, budget, ctx.sampling(), ctx.cancel)
 
 
 @dataclass
@@ -58,7 +77,7 @@ def run_segments(ctx: RunContext, judge: Judge, baseline: float | None) -> Itera
         if ctx.cancel.is_set():
             stop = "cancelled"
             break
-        budget = min(params.segment_tokens, params.max_new_tokens - tally.tokens_accepted)
+        budget = min(judge.segment_budget(params), params.max_new_tokens - tally.tokens_accepted)
         chosen: _Best | None = None
         best: _Best | None = None
         attempts = 0
@@ -66,7 +85,7 @@ def run_segments(ctx: RunContext, judge: Judge, baseline: float | None) -> Itera
         while chosen is None and attempts < limit:
             n = min(judge.per_round(params), limit - attempts)
             started = time.perf_counter()
-            candidates = policy.sample(n, budget, ctx.sampling(), ctx.cancel)
+            candidates = judge.draw(ctx, n, budget)
             if ctx.cancel.is_set():
                 policy.discard()
                 break

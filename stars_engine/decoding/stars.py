@@ -4,8 +4,11 @@ Read next to the paper's pseudocode (arXiv 2511.03827) and DESIGN.md::
 
     r0 <- r(prompt, "")                              # baseline for the schedule
     while reply is short and has no EOS:
-        repeat: draw `candidates_per_round` segments as one batch, score them,
+        repeat: draw k segments as one batch, score them,
                 accept the FIRST one that passes the rule
+                (k = candidates_per_round, or with `auto` the smallest k whose
+                 chance of one pass, 1 - (1 - p)^k, reaches 0.9, p the run's
+                 acceptance rate so far; see adaptive.py)
         until accepted or `max_attempts` drawn       # exhausted -> take the best
         reply <- reply + accepted segment
 
@@ -20,9 +23,10 @@ import random
 from collections.abc import Iterator
 
 from ..events import Event
-from ..params import Params
-from .common import RunContext
-from .segments import run_segments
+from ..params import AUTO, Params
+from .adaptive import adaptive_k
+from .common import RunContext, Tally
+from .segments import FixedSegments, run_segments
 
 
 def scheduled_threshold(params: Params, baseline: float, reply_tokens: int) -> float:
@@ -33,10 +37,11 @@ def scheduled_threshold(params: Params, baseline: float, reply_tokens: int) -> f
     return baseline * (1.0 - progress) + params.threshold * progress  # exact at both ends
 
 
-class StarsJudge:
-    def __init__(self, baseline: float, rng: random.Random):
+class StarsJudge(FixedSegments):
+    def __init__(self, baseline: float, rng: random.Random, tally: Tally):
         self.baseline = baseline
         self.rng = rng
+        self.tally = tally  # the acceptance rate so far, for candidates_per_round = auto
 
     def threshold(self, params: Params, reply_tokens: int) -> float:
         return scheduled_threshold(params, self.baseline, reply_tokens)
@@ -53,6 +58,8 @@ class StarsJudge:
         return params.max_attempts
 
     def per_round(self, params: Params) -> int:
+        if params.candidates_per_round == AUTO:
+            return adaptive_k(self.tally.judged_accepted, self.tally.judged, self.max_attempts(params))
         return params.candidates_per_round
 
 
@@ -60,4 +67,4 @@ def stars(ctx: RunContext) -> Iterator[Event]:
     prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
     baseline = ctx.score([""])[0]
     yield ctx.started(prompt_tokens, baseline)
-    yield from run_segments(ctx, StarsJudge(baseline, ctx.rng), baseline)
+    yield from run_segments(ctx, StarsJudge(baseline, ctx.rng, ctx.tally), baseline)

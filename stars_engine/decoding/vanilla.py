@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from ..events import Event
 from ..params import Params
 from .common import RunContext
-from .segments import run_segments
+from .segments import FixedSegments, run_segments
 
 
-class AcceptAll:
+class AcceptAll(FixedSegments):
     """Judges nothing: one attempt per segment, always taken, no threshold."""
 
     def threshold(self, params: Params, reply_tokens: int) -> None:

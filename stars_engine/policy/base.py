@@ -5,6 +5,19 @@ samples candidate continuations of it. ``commit`` extends the prefix with one
 candidate; ``discard`` forgets a round's candidates. A backend is free to keep
 whatever cache it likes behind that; the transformers backend keeps the
 prefix's KV cache so the prefix is never encoded twice.
+
+Two additions serve the rest of the segment-level family, and leave that
+single-prefix path as it is:
+
+- ``sample_until_unsure`` (CARDS): one candidate that stops before the first
+  token whose next-token entropy reaches a threshold.
+- Branches (Speculative Rejection): ``fork(n)`` starts ``n`` live copies of the
+  prefix, ``grow`` extends each by a few tokens as one batch, ``keep`` drops
+  the others for good, and ``commit`` of one returned branch makes it the
+  prefix. A served backend holds N token-id prompts; the transformers backend
+  holds N cache rows and selects among them.
+
+A backend that cannot do one of these raises ``StarsError`` with one line.
 """
 
 from __future__ import annotations
@@ -23,11 +36,16 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One sampled continuation: its tokens (up to and including EOS) and text."""
+    """One sampled continuation: its tokens (up to and including EOS) and text.
+
+    ``cut_entropy`` is set when the continuation was cut short because the
+    model's next-token entropy reached a threshold (``sample_until_unsure``).
+    """
 
     token_ids: tuple[int, ...]
     text: str
     eos: bool
+    cut_entropy: float | None = None
 
     @property
     def tokens(self) -> int:
@@ -70,6 +88,31 @@ class Policy(Protocol):
 
     def prefix_text(self) -> str:
         """The reply so far (accepted segments), decoded as one string."""
+
+    def sample_until_unsure(
+        self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,
+        cancel: threading.Event | None = None,
+    ) -> Candidate:
+        """One continuation of the prefix, as a round of one (``commit`` / ``discard`` as for ``sample``).
+
+        It stops before the first token, once ``min_tokens`` are drawn, whose
+        next-token distribution has an entropy (nats) of at least
+        ``entropy_threshold``, and sets ``Candidate.cut_entropy`` to it; else
+        it ends at EOS or ``max_tokens``.
+        """
+
+    def fork(self, n: int) -> None:
+        """Start ``n`` live branches, each a copy of the accepted prefix."""
+
+    def grow(self, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None) -> list[Candidate]:
+        """Extend every live branch by up to ``max_tokens`` tokens as one batch.
+
+        Returns each branch whole (every token since ``fork``), in order; a
+        branch whose candidate ends in EOS is finished and may not be kept.
+        """
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these branches (indices into the last ``grow``'s list), in this order."""
 
 
 def policy_label(policy: Policy) -> str:

@@ -3,8 +3,17 @@
 The accepted prefix lives here as token ids and is sent whole with every round:
 ``prompt=<prefix ids>``, ``n=k``, ``max_tokens=<segment>``, and the ids come back
 exactly (``return_tokens_as_token_ids``). Nothing is freed on a rejected round;
-the server's prefix cache makes resending the prefix cheap. Each round's seed is
-derived from the run's seed and the round number, so a seed gives the same reply.
+the server's prefix cache makes resending the prefix cheap. Each request's seed is
+derived from the run's seed and the request's number, so a seed gives the same reply.
+
+Branches (Speculative Rejection) are N token-id prompts: the first ``grow``
+after ``fork`` is one request with ``n=N`` on the prefix; later ones send one
+request per branch at once (each with its own seed, so the server batches them
+and no two branches share their random draws); ``keep`` just forgets the rest.
+CARDS is refused: it cuts a segment where the next-token entropy is high, and a
+server cannot stop a request on that, so every candidate would be drawn to
+``max_segment_tokens`` and cut afterwards (paying up to 64 tokens for a 4-token
+segment), with the entropy estimated from the top-20 logprobs only.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import StarsError
@@ -85,6 +95,8 @@ class ServedPolicy:
         self.seed = seed
         self.rounds = 0
         self._reply_text = ""
+        self._branches: list[list[int]] | None = None  # each live branch's ids since fork
+        self._last: list[Candidate] = []
 
     def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
         return check_fits(len(self.codec.encode_chat(messages)), max_new_tokens, self.context_length)
@@ -97,13 +109,11 @@ class ServedPolicy:
         self.requests = []
         return len(ids)
 
-    def sample(
-        self, n: int, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None
-    ) -> list[Candidate]:
-        """One completions request for the round; ``cancel`` takes effect at the next round."""
+    def _payload(self, prompt: list[int], n: int, max_tokens: int, sampling: Sampling) -> dict[str, Any]:
+        """One completions request (recorded in ``requests``), with the next request's seed."""
         payload = {
             "model": self.served_model,
-            "prompt": [*self.prompt_ids, *self.reply_ids],
+            "prompt": prompt,
             "n": n,
             "max_tokens": max_tokens,
             "temperature": sampling.temperature,
@@ -116,13 +126,62 @@ class ServedPolicy:
         }
         self.rounds += 1
         self.requests.append(payload)
+        return payload
+
+    def _complete(self, payload: dict[str, Any]) -> list[tuple[list[int], bool]]:
+        """Send one request; each choice's token ids and whether it ended at EOS, in order."""
         reply = self.client.post("/v1/completions", payload)
         choices = sorted(_field(reply, "choices", self.client, "/v1/completions"), key=lambda c: c.get("index", 0))
-        if len(choices) != n:
-            raise ServerError(self.server_url, f"asked for {n} completions, got {len(choices)}")
-        rows = [self._row(choice) for choice in choices]
+        if len(choices) != payload["n"]:
+            raise ServerError(self.server_url, f"asked for {payload['n']} completions, got {len(choices)}")
+        return [self._row(choice) for choice in choices]
+
+    def sample(
+        self, n: int, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None
+    ) -> list[Candidate]:
+        """One completions request for the round; ``cancel`` takes effect at the next round."""
+        rows = self._complete(self._payload([*self.prompt_ids, *self.reply_ids], n, max_tokens, sampling))
         self.forward_passes += max((len(ids) for ids, _ in rows), default=0)
         return [Candidate(token_ids=tuple(ids), text=self._text(ids, eos), eos=eos) for ids, eos in rows]
+
+    def sample_until_unsure(
+        self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,
+        cancel: threading.Event | None = None,
+    ) -> Candidate:
+        raise StarsError("cards runs on the in-process backend only: a vLLM server cannot stop a segment "
+                         "where the next-token entropy is high (leave out --server)")
+
+    def fork(self, n: int) -> None:
+        self._branches = [[] for _ in range(n)]
+        self._last = []
+
+    def grow(self, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None) -> list[Candidate]:
+        """One request with n=N right after ``fork``; then one request per branch, all in flight at once."""
+        if self._branches is None:
+            raise RuntimeError("grow() before fork()")
+        prefix = [*self.prompt_ids, *self.reply_ids]
+        if not any(self._branches):
+            rows = self._complete(self._payload(prefix, len(self._branches), max_tokens, sampling))
+        else:
+            payloads = [self._payload([*prefix, *b], 1, max_tokens, sampling) for b in self._branches]
+            with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
+                rows = [row for (row,) in pool.map(self._complete, payloads)]
+        self.forward_passes += max((len(ids) for ids, _ in rows), default=0)
+        for branch, (ids, _eos) in zip(self._branches, rows, strict=True):
+            branch.extend(ids)
+        self._last = [
+            Candidate(token_ids=tuple(b), text=self._text(b, eos), eos=eos)
+            for b, (_ids, eos) in zip(self._branches, rows, strict=True)
+        ]
+        return list(self._last)
+
+    def keep(self, rows: list[int]) -> None:
+        if self._branches is None:
+            raise RuntimeError("keep() before fork()")
+        if any(self._last[i].eos for i in rows):
+            raise ValueError("a branch that ended cannot be kept growing")
+        self._branches = [self._branches[i] for i in rows]
+        self._last = [self._last[i] for i in rows]
 
     def _row(self, choice: dict[str, Any]) -> tuple[list[int], bool]:
         """A choice's token ids and whether it ended at EOS."""
@@ -147,12 +206,14 @@ class ServedPolicy:
         return self.codec.decode(ids)
 
     def commit(self, candidate: Candidate) -> None:
+        self._branches, self._last = None, []
         self.reply_ids.extend(candidate.token_ids)
         self._text_ids.extend(_without_eos(list(candidate.token_ids), candidate.eos))
         self._reply_text = self.codec.decode(self._text_ids)
 
     def discard(self) -> None:
         """Nothing to free: the next round resends the prefix and the server's cache finds it."""
+        self._branches, self._last = None, []
 
     def prefix_text(self) -> str:
         return self._reply_text

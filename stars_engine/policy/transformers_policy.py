@@ -13,6 +13,14 @@ EOS test on the device; nothing else. The host waits on the device only to
 check "all rows ended" (every ``eos_check_every`` tokens: every token on a
 CPU, where the check costs nothing, every 8 on a GPU, where it stalls the
 queue) and once per round to read the tokens back.
+
+Branches (Speculative Rejection): ``fork(n)`` makes the cache hold ``n`` rows
+of the prefix; each ``grow`` is a round of ``sample`` whose first fed token is
+each row's own last token, and the positions it adds stay (all live rows grow
+in lockstep, so the cache stays rectangular); ``keep`` selects cache rows,
+never re-encoding. ``_cut`` is a hook on the logits ``sample`` computes:
+``sample_until_unsure`` sets it to stop a round before a token whose
+distribution's entropy reaches a threshold (CARDS).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from transformers import DynamicCache
 from ..errors import StarsError
 from ..runtime import Runtime
 from .base import Candidate, Sampling
+from .entropy import EntropyCut
 from .sampler import draw
 from .text import chat_ids, check_fits, continuation
 
@@ -82,6 +91,10 @@ class TransformersPolicy:
         self._round: list[Candidate] = []
         self._steps = 0
         self._rows = 1
+        self._cut: EntropyCut | None = None
+        self._branches: list[list[int]] | None = None  # each live branch's ids since fork
+        self._grown = 0  # cache positions every branch row holds past the prefix
+        self._last: list[Candidate] = []  # the last grow's branches, as returned
 
     @torch.inference_mode()
     def start(self, messages: list[dict[str, str]], seed: int) -> int:
@@ -120,12 +133,15 @@ class TransformersPolicy:
             raise RuntimeError("sample() before start()")
         self._drop_round()
         self._set_rows(n)
-        tokens = torch.full((n, 1), self.pending, dtype=torch.long, device=self.device)
+        tokens = self._first_tokens(n)
         drawn = torch.empty((n, max_tokens), dtype=torch.long, device=self.device)
         finished = torch.zeros(n, dtype=torch.bool, device=self.device)
         steps = 0
         while steps < max_tokens:
-            tokens = draw(self._forward(tokens), sampling, self.generator)
+            logits = self._forward(tokens)
+            if self._cut is not None and self._cut(logits.float(), steps):
+                break
+            tokens = draw(logits, sampling, self.generator)
             drawn[:, steps] = tokens[:, 0]
             finished |= (tokens == self._eos).any(dim=-1)
             steps += 1
@@ -136,6 +152,29 @@ class TransformersPolicy:
         self._steps = steps
         self._round = [self._candidate(row) for row in drawn[:, :steps].tolist()]
         return list(self._round)
+
+    def _first_tokens(self, n: int) -> torch.Tensor:
+        """The column a round feeds first: the prefix's last token, or each branch's own."""
+        if self._branches is None:
+            return torch.full((n, 1), self.pending, dtype=torch.long, device=self.device)
+        last = [b[-1] if b else self.pending for b in self._branches]
+        return torch.tensor(last, dtype=torch.long, device=self.device)[:, None]
+
+    def sample_until_unsure(
+        self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,
+        cancel: threading.Event | None = None,
+    ) -> Candidate:
+        """One candidate, cut before the first token past ``min_tokens`` whose entropy reaches the threshold."""
+        self._cut = EntropyCut(min_tokens, entropy_threshold)
+        try:
+            (candidate,) = self.sample(1, max_tokens, sampling, cancel)
+        finally:
+            cut, self._cut = self._cut, None
+        if cut.entropy is None:
+            return candidate
+        self._steps += 1  # the cut token's position was fed before the cut: the cache holds it
+        self._round = [Candidate(candidate.token_ids, candidate.text, candidate.eos, round(cut.entropy, 4))]
+        return self._round[0]
 
     def _candidate(self, row: list[int]) -> Candidate:
         """Cut a sampled row at its first EOS and decode it as a continuation of the reply."""
@@ -163,11 +202,15 @@ class TransformersPolicy:
         self._round = []
 
     def discard(self) -> None:
+        self._end_branches()
         self._drop_round()
 
     @torch.inference_mode()
     def commit(self, candidate: Candidate) -> None:
         ids = list(candidate.token_ids)
+        if self._branches is not None and self._adopt_branch(candidate):
+            return
+        self._end_branches()
         if not ids:
             self._drop_round()
             return
@@ -189,3 +232,67 @@ class TransformersPolicy:
         self.reply_ids.extend(ids)
         self._prefix_text = None
         self.pending = ids[-1]
+
+    # -- branches (Speculative Rejection) -----------------------------------
+
+    def fork(self, n: int) -> None:
+        """Start ``n`` live branches, each a copy of the accepted prefix (cache rows, no encoding)."""
+        self._end_branches()
+        self._drop_round()
+        self._set_rows(n)
+        self._branches = [[] for _ in range(n)]
+
+    @torch.inference_mode()
+    def grow(self, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None) -> list[Candidate]:
+        """Extend every live branch by up to ``max_tokens`` tokens as one batch; each branch, whole."""
+        if self._branches is None:
+            raise RuntimeError("grow() before fork()")
+        self._steps, self._round = 0, []  # the last grow's positions belong to the branches
+        rows = self.sample(len(self._branches), max_tokens, sampling, cancel)
+        self._grown += self._steps
+        self._steps, self._round = 0, []
+        for branch, row in zip(self._branches, rows, strict=True):
+            branch.extend(row.token_ids)
+        self._last = [
+            Candidate(tuple(b), self._continuation(b), row.eos) for b, row in zip(self._branches, rows, strict=True)
+        ]
+        return list(self._last)
+
+    def keep(self, rows: list[int]) -> None:
+        """Keep only these branches of the last ``grow`` (cache rows selected, never re-encoded)."""
+        if self._branches is None:
+            raise RuntimeError("keep() before fork()")
+        if not rows:
+            self._end_branches()
+            return
+        if any(self._last[i].eos for i in rows):
+            raise ValueError("a branch that ended cannot be kept growing")
+        self.cache.batch_select_indices(torch.tensor(rows, device=self.device))
+        self._branches = [self._branches[i] for i in rows]
+        self._last = [self._last[i] for i in rows]
+        self._rows = len(rows)
+
+    def _adopt_branch(self, candidate: Candidate) -> bool:
+        """Commit a branch of the last ``grow`` by keeping its cache row; False if it is gone."""
+        row = next((i for i, c in enumerate(self._last) if c == candidate), None)  # equal: it may cross a pipe
+        if row is None or not candidate.token_ids:
+            return False
+        ids = list(candidate.token_ids)
+        self.cache.batch_select_indices(torch.tensor([row], device=self.device))
+        self._rows = 1
+        if self._grown > len(ids):
+            self.cache.crop(-(self._grown - len(ids)))
+        self._branches, self._grown, self._last = None, 0, []
+        self.reply_ids.extend(ids)
+        self._prefix_text = None
+        self.pending = ids[-1]
+        return True
+
+    def _end_branches(self) -> None:
+        """Back to the accepted prefix in one row."""
+        if self._branches is None:
+            return
+        if self._grown:
+            self.cache.crop(-self._grown)
+        self._branches, self._grown, self._last = None, 0, []
+        self._set_rows(1)

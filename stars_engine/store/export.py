@@ -193,6 +193,8 @@ CSV_COLUMNS = (
     "tokens",
     "elapsed_ms",
     "eos",
+    "cut_entropy",
+    "round",
     "text",
 )
 
@@ -227,6 +229,8 @@ def to_csv(bundle: Bundle) -> str:
                     a.tokens,
                     a.elapsed_ms,
                     int(a.eos),
+                    "" if a.cut_entropy is None else a.cut_entropy,
+                    "" if a.round is None else a.round,
                     a.text,
                 ])
             )

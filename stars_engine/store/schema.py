@@ -125,5 +125,13 @@ def _served_reward(db: Database) -> None:
     db.execute("PRAGMA user_version = 4")
 
 
-SCHEMA_VERSION = 4
+@migrations(name="0005_attempt_cut_and_round")
+def _attempt_cut_and_round(db: Database) -> None:
+    """CARDS records the entropy that cut a segment; Speculative Rejection the round a reply was pruned."""
+    db["attempts"].add_column("cut_entropy", float)
+    db["attempts"].add_column("round", int)
+    db.execute("PRAGMA user_version = 5")
+
+
+SCHEMA_VERSION = 5
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))

@@ -1,4 +1,4 @@
-"""``stars bench``: STARS against Best-of-N and vanilla at equal compute.
+"""``stars bench``: STARS, CARDS, Speculative Rejection, Best-of-N and vanilla at equal compute.
 
 The machinery is headless (``stars_engine.bench``); this module parses the
 options, loads the models once, draws the progress bar and the Rich table.
@@ -83,7 +83,8 @@ def bench_command(
     strategies: Annotated[str | None, typer.Option(
         "--strategies",
         help="Comma-separated: vanilla, bon-N, stars[:key=value…] (keys: seg, tau, mode, k, attempts, "
-             "rule or any Params field). Default: vanilla, bon-2/4/8/16 and three STARS settings.")] = None,
+             "rule or any Params field), cards[:…] (also H, min, max, alpha), specrej[:…] (also n, prune, "
+             "every). Default: vanilla, bon-2/4/8/16 and three STARS settings.")] = None,
     seeds: Annotated[str, typer.Option(
         "--seeds", help="Comma-separated seeds; every cell runs once per seed.")] = "0",
     max_new_tokens: Annotated[int, typer.Option(
@@ -113,7 +114,7 @@ def bench_command(
         take,
     )
     from stars_engine.bench.heldout import build_judges, parse_judges
-    from stars_engine.bench.report import judge_lines
+    from stars_engine.bench.report import budget_lines, judge_lines
     from stars_engine.params import Params
 
     from .run import load_models
@@ -151,7 +152,7 @@ def bench_command(
               file=sys.stderr)
         raise typer.Exit(130) from None
     Console(width=None if sys.stdout.isatty() else 220).print(results_table(summary))
-    for line in [*judge_lines(summary), *goal_lines(summary["goal"])]:
+    for line in [*budget_lines(summary), *judge_lines(summary), *goal_lines(summary["goal"])]:
         print(line)
     print(f"wrote {out / 'summary.json'}, " + ", ".join(summary["plots"]))
 

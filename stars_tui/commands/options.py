@@ -18,7 +18,7 @@ from typing import Any
 import typer
 
 from stars_engine.models import ModelSpec
-from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params
+from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params, parse_value
 
 HELP = {
     "strategy": f"Decoding strategy: {', '.join(STRATEGIES)}.",
@@ -28,8 +28,15 @@ HELP = {
     "acceptance": f"Acceptance rule: {', '.join(ACCEPTANCE_RULES)}.",
     "beta": "Temperature of the soft acceptance rule.",
     "max_attempts": "Most attempts per segment before the best is taken.",
-    "candidates_per_round": "Candidates sampled as one batch per round.",
+    "candidates_per_round": "Candidates sampled as one batch per round, or 'auto' (from the acceptance rate so far).",
     "best_of_n": "N for the best-of-n strategy.",
+    "entropy_threshold": "cards: cut a segment before a token whose next-token entropy (nats) reaches this.",
+    "min_segment_tokens": "cards: fewest tokens in a segment.",
+    "max_segment_tokens": "cards: most tokens in a segment.",
+    "alpha": "cards: the threshold schedule starts at (1-alpha)*r(prompt,\"\") + alpha*threshold.",
+    "initial_n": "specrej: replies started at once.",
+    "prune_fraction": "specrej: share of the replies dropped at each decision.",
+    "decision_tokens": "specrej: tokens between decisions.",
     "max_new_tokens": "Most tokens in the reply.",
     "temperature": "Sampling temperature (> 0).",
     "top_p": "Nucleus sampling mass (1 = off).",
@@ -91,9 +98,12 @@ MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
 }
 
 
+WORD_OR_NUMBER = {f.name for f in fields(Params) if str(f.type) == "int | str"}  # read by parse_value
+
+
 def _param_option(f) -> inspect.Parameter:
     default = f.default if f.default is not MISSING else None
-    annotation = {"int": int, "float": float, "str": str, "int | None": int | None}[str(f.type)]
+    annotation = {"int": int, "float": float, "str": str, "int | None": int | None, "int | str": str}[str(f.type)]
     option = typer.Option(default, f"--{f.name.replace('_', '-')}", help=HELP[f.name])
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
 
@@ -110,6 +120,7 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         values = {f.name: kwargs.pop(f.name) for f in fields(Params)}
+        values = {k: parse_value(k, v) if isinstance(v, str) and k in WORD_OR_NUMBER else v for k, v in values.items()}
         models = ModelChoice(**{name: kwargs.pop(name) for name in MODEL_OPTIONS})
         return func(*args, params=Params(**values), models=models, **kwargs)
 

@@ -13,13 +13,13 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from stars_engine.display import number, shorten
-from stars_engine.events import ACCEPTED, NOT_NEEDED, REJECTED, AttemptScored
+from stars_engine.events import ACCEPTED, NOT_NEEDED, PRUNED, REJECTED, AttemptScored
 from stars_engine.run_state import RunState, SegmentView
 
 from ..literal import literal
 from .reward_chart import RewardChart
 
-VERDICT_STYLES = {ACCEPTED: "bold green", REJECTED: "red", NOT_NEEDED: "dim"}
+VERDICT_STYLES = {ACCEPTED: "bold green", REJECTED: "red", NOT_NEEDED: "dim", PRUNED: "magenta"}
 
 
 ATTEMPT_TEXT = 48  # characters of an attempt's text in its row
@@ -37,10 +37,17 @@ def segment_row(view: SegmentView) -> tuple:
     return (str(view.index + 1), reward, number(view.threshold), str(len(view.attempts)), status)
 
 
+def length_cell(attempt: AttemptScored) -> str:
+    """Its tokens, and where CARDS cut it, the next-token entropy that did (``7 H3.41``)."""
+    return str(attempt.tokens) + ("" if attempt.cut_entropy is None else f" H{attempt.cut_entropy:.2f}")
+
+
 def attempt_row(attempt: AttemptScored) -> tuple:
-    verdict = Text(attempt.verdict, style=VERDICT_STYLES.get(attempt.verdict, ""))
+    label = attempt.verdict + (f" r{attempt.round}" if attempt.verdict == PRUNED else "")
+    verdict = Text(label, style=VERDICT_STYLES.get(attempt.verdict, ""))
     text = literal(shorten(attempt.text, ATTEMPT_TEXT) + (" ⏎" if attempt.eos else ""))
-    return (str(attempt.attempt + 1), number(attempt.reward), number(attempt.threshold), verdict, text)
+    return (str(attempt.attempt + 1), number(attempt.reward), number(attempt.threshold), verdict, length_cell(attempt),
+            text)
 
 
 class SegmentInspector(Vertical):
@@ -62,7 +69,7 @@ class SegmentInspector(Vertical):
         yield segments
         yield Label("attempts", id="attempts-title", classes="pane-title")
         attempts = DataTable(id="attempts", cursor_type="none", zebra_stripes=True)
-        attempts.add_columns("try", "reward", "thresh", "verdict", "text")
+        attempts.add_columns("try", "reward", "thresh", "verdict", "tok", "text")
         yield attempts
 
     def reset(self, state: RunState) -> None:
@@ -115,7 +122,9 @@ class SegmentInspector(Vertical):
         for attempt in attempts[self._shown_attempts[1] :]:
             table.add_row(*attempt_row(attempt))
         self._shown_attempts = (index, len(attempts))
-        self.query_one("#attempts-title", Label).update(f"attempts of segment {index + 1}")
+        live = self.state.live_per_round()
+        shrinking = f" · live per round {' → '.join(map(str, live))}" if live else ""
+        self.query_one("#attempts-title", Label).update(f"attempts of segment {index + 1}{shrinking}")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id != "segments" or event.row_key.value is None:

@@ -35,6 +35,17 @@ FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("candidates_per_round", "per round", None),
     ("temperature", "temp", None),
 )
+# second row: the knobs of CARDS and Speculative Rejection
+FAMILY_FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+    ("entropy_threshold", "cards: entropy", None),
+    ("min_segment_tokens", "min seg", None),
+    ("max_segment_tokens", "max seg", None),
+    ("alpha", "alpha", None),
+    ("initial_n", "specrej: N", None),
+    ("prune_fraction", "prune", None),
+    ("decision_tokens", "every", None),
+)
+ALL_FIELDS = FIELDS + FAMILY_FIELDS
 
 
 # Columns of fields for the bar's width: every field stays in sight.
@@ -58,7 +69,7 @@ class ParamsBar(Vertical):
 
     def compose(self) -> ComposeResult:
         with Grid(id="param-fields"):
-            for name, label, choices in FIELDS:
+            for name, label, choices in ALL_FIELDS:
                 with Horizontal(classes="param"):
                     yield Label(label, classes="param-label")
                     value = getattr(self.params, name)
@@ -75,7 +86,7 @@ class ParamsBar(Vertical):
         columns = next(n for width, n in LAYOUTS if event.size.width >= width)
         grid = self.query_one("#param-fields", Grid)
         grid.styles.grid_size_columns = columns
-        grid.styles.height = -(-len(FIELDS) // columns)
+        grid.styles.height = -(-len(ALL_FIELDS) // columns)
 
     def action_leave(self) -> None:
         self.screen.query_one("#prompt").focus()
@@ -83,7 +94,7 @@ class ParamsBar(Vertical):
     def show_params(self, params: Params) -> None:
         """Show ``params`` in every field (a reopened session's)."""
         self.params = params
-        for name, _label, _choices in FIELDS:
+        for name, _label, _choices in ALL_FIELDS:
             self._show(name, params)
 
     def apply(self, name: str, raw: str) -> bool:

@@ -98,3 +98,32 @@ def test_seeds():
     for bad in ("", "x", "-1", "1,1"):
         with pytest.raises(StarsError, match="--seeds"):
             parse_seeds(bad)
+
+
+def test_family_specs_start_from_each_methods_defaults():
+    base = Params(max_new_tokens=32)
+    cards, cards_hard, spec = parse_specs("cards, cards:H=2.5:min=2:max=16:rule=hard, specrej:n=4:prune=0.25:every=8",
+                                          base)
+    p = cards.params(base, 0)
+    assert (p.strategy, p.acceptance, p.max_attempts, p.entropy_threshold) == ("cards", "soft", 21, 3.0)
+    assert (p.min_segment_tokens, p.max_segment_tokens, p.alpha) == (4, 64, 0.5)
+    p = cards_hard.params(base, 0)
+    assert (p.acceptance, p.entropy_threshold, p.min_segment_tokens, p.max_segment_tokens) == ("hard", 2.5, 2, 16)
+    p = spec.params(base, 3)
+    assert (p.strategy, p.initial_n, p.prune_fraction, p.decision_tokens, p.seed) == ("specrej", 4, 0.25, 8, 3)
+    assert parse_spec("stars:k=auto").params(base, 0).candidates_per_round == "auto"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cards:min=8:max=4", "max_segment_tokens: must be between 8"),
+        ("cards:H=0", "entropy_threshold: must be greater than 0"),
+        ("specrej:prune=1", "prune_fraction: must be at least 0.0 and below 1.0"),
+        ("specrej:n=0", "initial_n: must be between 1"),
+        ("stars:k=lots", "or 'auto'"),
+    ],
+)
+def test_bad_family_specs_are_refused(text, message):
+    with pytest.raises(StarsError, match=message):
+        parse_specs(text, Params())

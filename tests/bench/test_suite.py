@@ -143,3 +143,38 @@ def test_runs_can_be_recorded_into_a_session_database(tmp_path):
     with open_store(db) as store:
         runs = [run for s in store.list_sessions() for run in store.runs_of(s.id)]
     assert len(runs) == 4 == sum(s["cells"] for s in summary["strategies"])
+
+
+def test_the_whole_family_runs_under_one_tally_and_each_budget_has_a_leader(tmp_path):
+    specs = "vanilla,bon-2,bon-4,stars:seg=2:k=auto,cards:min=1:max=3,specrej:n=4:every=2"
+    summary = run_bench(ScriptedPolicy(), ScriptedReward(), None, plan(tmp_path, specs))
+    kinds = [s["kind"] for s in summary["strategies"]]
+    assert kinds == ["vanilla", "best-of-n", "best-of-n", "stars", "cards", "specrej"]
+    for s in summary["strategies"]:
+        assert s["cells"] == 4 and all(s[name] is not None for name in STAT_FIELDS)
+    assert [b["budget"] for b in summary["budgets"]] == ["bon-2", "bon-4"]
+    for b in summary["budgets"]:
+        methods = b["methods"]
+        assert all(m["tokens_generated"] <= b["tokens"] for m in methods.values())
+        assert b["leader"] == max(methods.values(), key=lambda m: m["guide_reward"])["strategy"]
+        assert len(b["versus"]) == len(methods) - 1
+        for d in b["versus"]:
+            assert d["a"] == b["leader"] and d["n"] == 4 and d["mean"] >= 0
+            assert d["significant"] == (d["ci_low"] > 0 or d["ci_high"] < 0)
+    md = (tmp_path / "out" / "summary.md").read_text()
+    assert "bon-4's budget" in md
+
+
+def test_paired_difference_pairs_by_prompt_and_seed():
+    from stars_engine.bench.metrics import paired_difference
+
+    def rec(label, prompt, seed, reward):
+        return {"strategy": label, "prompt_id": prompt, "seed": seed, "guide_reward": reward, "error": None}
+
+    records = [rec("a", "p", 0, 0.5), rec("b", "p", 0, 0.2), rec("a", "q", 0, 0.4), rec("b", "q", 0, 0.1),
+               rec("a", "r", 0, 0.9), rec("b", "r", 1, 0.0)]  # r has no pair: left out
+    d = paired_difference(records, "a", "b")
+    assert d["n"] == 2 and d["mean"] == pytest.approx(0.3) and d["a_ahead"] == 2
+    assert d["significant"] and d["ci_low"] == pytest.approx(0.3)
+    same = paired_difference(records[:2] + [rec("a", "q", 0, 0.0), rec("b", "q", 0, 0.3)], "a", "b")
+    assert same["mean"] == pytest.approx(0.0) and not same["significant"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from stars_engine.events import (
     ACCEPTED,
     NOT_NEEDED,
+    PRUNED,
     REJECTED,
     AttemptScored,
     ParamsChanged,
@@ -35,13 +36,15 @@ def check_stream(events, params: Params) -> None:
     assert stats.tokens_accepted == sum(s.tokens for s in segments)
     assert stats.tokens_discarded == stats.tokens_generated - stats.tokens_accepted
     assert stats.tokens_accepted <= max_new_tokens(events, params)
-    judged = [a for a in attempts if a.verdict != NOT_NEEDED]
+    judged = [a for a in attempts if a.verdict in (ACCEPTED, REJECTED)]
     if judged:
         rate = sum(a.verdict == ACCEPTED for a in judged) / len(judged)
         assert abs(stats.acceptance_rate - rate) < 1e-9
     if segments:
         assert stats.final_reward == segments[-1].reward
-    limit = {"stars": params.max_attempts, "vanilla": 1, "best-of-n": params.best_of_n}[params.strategy]
+    limit = {"stars": params.max_attempts, "cards": params.max_attempts, "vanilla": 1,
+             "best-of-n": params.best_of_n, "specrej": params.initial_n}[params.strategy]
+    whole_replies = params.strategy in ("best-of-n", "specrej")  # one segment; every reply judged, the best wins
     for seg in segments:
         mine = [a for a in attempts if a.segment == seg.segment]
         assert [a.attempt for a in mine] == list(range(len(mine)))
@@ -53,13 +56,14 @@ def check_stream(events, params: Params) -> None:
         else:
             winner = next(a for a in mine if a.verdict == ACCEPTED)
             assert (winner.text, winner.reward) == (seg.text, seg.reward)
-            assert all(a.verdict == REJECTED for a in mine if a.attempt < winner.attempt)
-            if params.strategy == "best-of-n":  # every reply is judged; the best one wins
-                assert winner.reward == max(a.reward for a in mine)
-                assert all(a.verdict == REJECTED for a in mine if a is not winner)
+            if whole_replies:  # the best of the replies still standing wins; pruned ones fell earlier
+                assert winner.reward == max(a.reward for a in mine if a.verdict != PRUNED)
+                assert all(a.verdict in (REJECTED, PRUNED) for a in mine if a is not winner)
+                assert params.strategy == "specrej" or not any(a.verdict == PRUNED for a in mine)
             else:  # candidates after the accepted one are never judged
+                assert all(a.verdict == REJECTED for a in mine if a.attempt < winner.attempt)
                 assert all(a.verdict == NOT_NEEDED for a in mine if a.attempt > winner.attempt)
-        if params.strategy == "stars" and not seg.exhausted:
+        if params.strategy in ("stars", "cards") and not seg.exhausted:
             winner = next(a for a in mine if a.verdict == ACCEPTED)
             if params.acceptance == "hard":
                 assert winner.reward >= winner.threshold

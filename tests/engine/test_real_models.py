@@ -40,10 +40,11 @@ def test_stars_run_json_is_a_well_formed_stream_of_model_text():
     assert finished.stats.policy_forward_passes > 0
 
 
-@pytest.mark.parametrize("strategy", ["stars", "vanilla", "best-of-n"])
+@pytest.mark.parametrize("strategy", ["stars", "vanilla", "best-of-n", "cards", "specrej"])
 def test_every_strategy_on_the_real_models(real_policy, real_reward, strategy):
     params = Params(strategy=strategy, seed=5, segment_tokens=4, max_new_tokens=10, max_attempts=4,
-                    candidates_per_round=2, best_of_n=3, threshold=0.5)
+                    candidates_per_round=2, best_of_n=3, threshold=0.5, min_segment_tokens=2,
+                    max_segment_tokens=6, entropy_threshold=2.5, initial_n=4, decision_tokens=3)
     events = list(run(real_policy, real_reward, MESSAGES, params))
     check_stream(events, params)
     # the policy's decoded reply is the events' reply: nothing is lost between segments

@@ -17,10 +17,15 @@ from stars_engine.store import Recorder, export_run, export_session, import_json
 from .helpers import record_fake
 
 
-@pytest.mark.parametrize("strategy", ["stars", "vanilla", "best-of-n"])
+@pytest.mark.parametrize("strategy", ["stars", "vanilla", "best-of-n", "cards", "specrej"])
 def test_replay_equals_the_recorded_stream(tmp_path, strategy):
     db = tmp_path / "s.db"
-    recorder, events = record_fake(db, strategy=strategy)
+    recorder, events = record_fake(db, strategy=strategy, decision_tokens=3, min_segment_tokens=2)
+    attempts = [e for e in events if isinstance(e, AttemptScored)]
+    if strategy == "cards":  # the entropy that cut a segment is kept
+        assert any(a.cut_entropy is not None for a in attempts)
+    if strategy == "specrej":  # and the round a reply was pruned in
+        assert any(a.verdict == "pruned" and a.round is not None for a in attempts)
     with open_store(db) as store:
         assert store.run_events(recorder.run_id) == events
         assert store.get_run(recorder.run_id).status == "finished"

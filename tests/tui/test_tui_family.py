@@ -1,0 +1,71 @@
+"""The inspector on CARDS and Speculative Rejection runs (scripted engine, real event stream)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SIZE, chat, keys, make_app
+from textual.widgets import DataTable, Label
+
+from stars_engine.params import Params
+
+pytestmark = pytest.mark.anyio
+
+
+def column(table: DataTable, index: int) -> list[str]:
+    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+
+
+async def test_specrej_shows_pruned_replies_and_the_live_set_shrinking(db):
+    params = Params(strategy="specrej", seed=3, initial_n=8, prune_fraction=0.5, decision_tokens=3,
+                    max_new_tokens=12)
+    app = make_app(db_path=db, params=params)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "be kind")
+        screen = app.chat_screen
+        title = str(screen.query_one("#attempts-title", Label).render())
+        assert "live per round 8 → 4 → 2 → 1" in title
+        verdicts = column(screen.query_one("#attempts", DataTable), 3)
+        assert verdicts[:7] == ["pruned r0"] * 4 + ["pruned r1"] * 2 + ["pruned r2"]
+        assert verdicts[7:] == ["accepted"]
+
+
+async def test_cards_shows_where_each_segment_was_cut_and_the_entropy_that_cut_it(db):
+    params = Params(strategy="cards", seed=3, entropy_threshold=3.0, min_segment_tokens=2, max_segment_tokens=9,
+                    max_new_tokens=20, max_attempts=2, threshold=0.0, threshold_mode="fixed")
+    app = make_app(db_path=db, params=params)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "be kind")
+        screen = app.chat_screen
+        first_cut = next(s.index for s in screen.state.segments if any(a.cut_entropy for a in s.attempts))
+        screen.query_one("#segments", DataTable).move_cursor(row=first_cut)
+        await pilot.pause()
+        table = screen.query_one("#attempts", DataTable)
+        shown = screen.state.segments[first_cut].attempts
+        assert column(table, 4) == [
+            f"{a.tokens} H{a.cut_entropy:.2f}" if a.cut_entropy is not None else str(a.tokens) for a in shown
+        ]
+        assert any(" H" in cell for cell in column(table, 4))
+        assert "live per round" not in str(screen.query_one("#attempts-title", Label).render())
+
+
+async def test_the_parameter_bar_takes_auto_and_the_familys_knobs():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.chat_screen
+
+        async def enter(name: str, text: str) -> str:
+            field = screen.query_one(f"#param-{name}")
+            field.focus()
+            field.value = ""
+            await pilot.press(*keys(text), "enter")
+            return str(screen.query_one("#param-message", Label).render())
+
+        assert "candidates_per_round = auto" in await enter("candidates_per_round", "auto")
+        assert app.current_params.candidates_per_round == "auto"
+        assert "or 'auto'" in await enter("candidates_per_round", "many")
+        assert app.current_params.candidates_per_round == "auto"
+        await enter("entropy_threshold", "2.5")
+        await enter("prune_fraction", "0.75")
+        assert (app.current_params.entropy_threshold, app.current_params.prune_fraction) == (2.5, 0.75)
+        assert "refused: max_segment_tokens" in await enter("max_segment_tokens", "2")
+        assert app.current_params.max_segment_tokens == 64
