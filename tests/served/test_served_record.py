@@ -60,10 +60,12 @@ def test_an_old_export_imports_as_an_in_process_run(tmp_path):
 def test_a_database_from_before_served_backends_gets_the_columns_with_in_process_values(tmp_path):
     db = tmp_path / "old.db"
     recorder = record(ScriptedPolicy(), db)
-    with sqlite3.connect(db) as conn:  # take it back to schema 2: no served columns, no steps 0003 and 0004
+    with sqlite3.connect(db) as conn:  # take it back to schema 2: no served columns, no steps after 0002
         for column in ("backend", "server_url", "served_model", "reward_server_url", "served_reward"):
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name IN ('0003_served_backend', '0004_served_reward')")
+        for column in ("cut_entropy", "round"):
+            conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name >= '0003'")
         conn.execute("PRAGMA user_version = 2")
     conn.close()
     old = started(db, recorder.run_id)
