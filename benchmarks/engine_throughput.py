@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/engine_throughput.py --random-init 1.7b --device cpu --tokens 8 --repeats 1
     .venv/bin/python benchmarks/engine_throughput.py --speedup [--before REF] [--repeats 3]
     .venv/bin/python benchmarks/engine_throughput.py --threads-compare [--repeats 3]
+    .venv/bin/python benchmarks/engine_throughput.py --try-compile --tokens 16
 
 ``--speedup`` (before / old defaults / now) and ``--threads-compare`` (1 or 2
 threads, PASSIVE or ACTIVE OpenMP waits) alternate their sides per repeat and
@@ -115,6 +116,23 @@ def sample_tok_s(policy, n: int, tokens: int, seed: int) -> float:
     return sum(c.tokens for c in candidates) / (time.perf_counter() - started)
 
 
+def try_compile(policy, tokens: int, repeats: int) -> dict:
+    """``torch.compile`` of the model's forward (dynamic shapes: the cache grows every token).
+
+    Worth keeping only if (eager - compiled) seconds saved in one default reply exceed the compile time.
+    """
+    import torch
+
+    eager = [sample_tok_s(policy, 1, tokens, i) for i in range(repeats)]
+    policy.model.forward = torch.compile(policy.model.forward, dynamic=True)
+    started = time.perf_counter()
+    first = sample_tok_s(policy, 1, tokens, 0)
+    compile_s = time.perf_counter() - started - tokens / first
+    compiled = [sample_tok_s(policy, 1, tokens, i) for i in range(repeats)]
+    return {"eager_tok_s": round(statistics.median(eager), 2), "compile_s": round(compile_s, 1),
+            "compiled_tok_s": round(statistics.median(compiled), 2)}
+
+
 def median_ratio(numerator, denominator, repeats: int) -> tuple[float, float, float]:
     tops, bottoms = [], []
     for i in range(repeats):
@@ -138,6 +156,7 @@ def main() -> None:
     parser.add_argument("--before", default="62f9daa", help="git ref of the code before the speed work")
     parser.add_argument("--threads-compare", action="store_true", help="1 vs 2 threads, PASSIVE vs ACTIVE waits")
     parser.add_argument("--reply-tokens", type=int, default=128, help="STARS reply length for the process sides")
+    parser.add_argument("--try-compile", action="store_true", help="eager vs torch.compile of the model's forward")
     args = parser.parse_args()
     if args.speedup:
         report = speed_sides.speedup(args.before, runtime.usable_cores(), args.repeats, args.tokens, args.reply_tokens)
@@ -148,6 +167,9 @@ def main() -> None:
         return
 
     policy = random_policy(args.random_init, args.device) if args.random_init else load_policy(args.model, args.device)
+    if args.try_compile:
+        print(json.dumps(try_compile(policy, args.tokens, args.repeats), indent=2))
+        return
     reward = load_reward(device=args.device)
     segment_costs(policy, 2, 8, 0)  # warm-up
     vanilla = Params(strategy="vanilla", segment_tokens=16, max_new_tokens=args.tokens)

@@ -70,7 +70,7 @@ def test_kv_cache_reuse_matches_a_full_reencode(real_policy_fp32, real_reward):
     """After rejections, a batched round and an exhausted segment, the cache equals a fresh encode.
 
     In fp32: bf16 rounds a one-token step and a whole re-encode differently (logits
-    apart by ~0.1), which would hide a bookkeeping error of the same size.
+    up to 0.5 apart here), which would hide a bookkeeping error of that size.
     """
     real_policy = real_policy_fp32
     params = Params(seed=3, segment_tokens=5, max_new_tokens=15, max_attempts=3, candidates_per_round=2,
