@@ -3,7 +3,8 @@
 A reply is drawn twice from its ``RunState``: as Markdown (headings, lists,
 code blocks; appended to as segments are accepted and parsed once more when
 the run ends, as oterm does) and as the raw segments, with exhausted segments
-in yellow and parameter changes marked ``⟨…⟩``. The transcript's ``raw``
+in yellow and parameter changes marked ``⟨…⟩`` where they landed (the Markdown
+view lists them under the reply). The transcript's ``raw``
 class picks which one shows, for every reply at once.
 
 The transcript is anchored to its end, so it follows a growing reply while the
@@ -23,7 +24,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 
-from stars_engine.run_state import Part, RunState
+from stars_engine.run_state import Part, RunState, describe_changes
 
 from ..literal import literal, printable
 
@@ -47,6 +48,15 @@ def render_trailer(state: RunState, running: bool) -> Text:
         text.append(" ▍", style="dim")
     elif not state.parts and state.finished is not None:
         text.append("(empty reply)", style="dim")
+    return text
+
+
+def render_changes(state: RunState) -> Text:
+    """The parameter changes, one line each, for the Markdown view (the raw view marks them in place)."""
+    text = Text()
+    for change in state.changes:
+        text.append(f"⟨from segment {change.segment + 1}: {printable(describe_changes(change))}⟩\n",
+                    style=PART_STYLES["change"])
     return text
 
 
@@ -140,7 +150,8 @@ class AssistantTurn(Turn):
         if not self.is_mounted or not self.children:
             return  # drawn once mounted
         self.query_one(".raw", Static).update(render_reply(state, running))
-        trailer = render_trailer(state, running)
+        trailer = render_changes(state) + render_trailer(state, running)
+        trailer.rstrip()
         self.query_one(".trailer", Static).update(trailer)
         self.query_one(".trailer", Static).display = bool(trailer.plain)
         self._feed_markdown(printable(state.text), final=not running)

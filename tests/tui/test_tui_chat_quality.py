@@ -200,6 +200,9 @@ async def test_a_reopened_session_has_its_parameters_marks_and_stopped_reply(db)
         await wait_until(pilot, lambda: app.chat.session_id == session, "the session to open")
         reply = app.chat_screen.query(AssistantTurn).last().raw_text
         assert "⟨threshold 0.3→0.05⟩" in reply and "[stopped]" in reply
+        segment = app.chat_screen.state.changes[0].segment + 1
+        under_markdown = str(app.chat_screen.query(AssistantTurn).last().query_one(".trailer").render())
+        assert f"⟨from segment {segment}: threshold 0.3→0.05⟩" in under_markdown and "[stopped]" in under_markdown
         assert app.current_params.threshold == 0.05
         assert field.value == "0.05"
         assert app.screen is app.chat_screen

@@ -6,6 +6,8 @@ mid-way; recorded timings, ids and dates are replaced by fixed ones.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from conftest import FAST, SIZE, EchoPolicy, FrozenClock, GatedPolicy, finish, fixed_events, make_app, send, wait_until
 
@@ -39,6 +41,11 @@ def test_main_screen_at_80x24_after_a_markdown_reply(snap_compare):
     async def replied(pilot) -> None:
         await send(pilot, "Rivers, briefly")
         await finish(pilot)
+        state = app.chat_screen.state  # the run's measured wall time would change the status line
+        state.finished = dataclasses.replace(
+            state.finished, stats=dataclasses.replace(state.finished.stats, wall_seconds=1.5)
+        )
+        app.chat_screen.refresh_status()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=replied)
