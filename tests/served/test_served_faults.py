@@ -63,7 +63,7 @@ def test_a_server_killed_mid_run_fails_cleanly_and_keeps_the_attempts(real_rewar
     db = tmp_path / "runs.db"
     params = Params(seed=2, segment_tokens=8, max_new_tokens=64, candidates_per_round=2, max_attempts=4)
     messages = [{"role": "user", "content": "Describe a quiet morning."}]
-    with policy_server() as server:
+    with policy_server(["--enforce-eager"]) as server:  # no compile: this server lives for one short run
         [policy] = served_policies([server.url])
         policy.client.backoff = 0.05  # the retries still happen, quickly
         recorder = Recorder(db)
