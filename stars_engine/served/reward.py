@@ -94,6 +94,8 @@ class ServedClassifierReward:
     shorter (a longer input would be refused), so only pairs past it can differ.
     """
 
+    rubric = None  # a trained model has no exemplars to edit
+
     def __init__(self, client: ServerClient, model: str, tokenizer, reward_id: str, limit: int):
         self.client = client
         self.model = model
