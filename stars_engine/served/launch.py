@@ -93,12 +93,15 @@ class VllmServer:
             *CPU_ARGS,
             *extra_args,
         ]  # fmt: skip
-        self.log_path = log_path or Path(tempfile.mkstemp(prefix="vllm-", suffix=".log")[1])
+        self._own_log = log_path is None  # a temporary log, made at start, is removed when the server stops
+        self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
     def start(self) -> str:
         if not port_is_free(self.port):  # else /health could answer from the server already there
             raise StarsError(f"port {self.port} is in use: pick another with --port")
+        if self.log_path is None:
+            self.log_path = Path(tempfile.mkstemp(prefix="vllm-", suffix=".log")[1])
         env = dict(os.environ)
         env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         with open(self.log_path, "wb") as log:
@@ -133,7 +136,7 @@ class VllmServer:
     def log_tail(self, lines: int = 3) -> str:
         """The last meaningful lines of the server's log, joined on one line."""
         try:
-            text = self.log_path.read_text(errors="replace")
+            text = self.log_path.read_text(errors="replace") if self.log_path else ""
         except OSError:
             return "(no log)"
         kept = [line.strip() for line in text.splitlines() if line.strip()]
@@ -157,6 +160,8 @@ class VllmServer:
         # the engine process may outlive the API server; clear the whole group
         self._signal(signal.SIGKILL)
         self.process.wait()
+        if self._own_log:
+            self.log_path.unlink(missing_ok=True)
 
     def _signal(self, sig: int) -> None:
         if self.process is None:

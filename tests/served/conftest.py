@@ -16,10 +16,15 @@ from .servers import policy_server
 
 
 @pytest.fixture(scope="session")
-def vllm_url():
-    """The base URL of the session's server; started once, stopped at the end of the session."""
-    if os.environ.get("STARS_TEST_VLLM_URL"):
-        yield os.environ["STARS_TEST_VLLM_URL"].rstrip("/")
-        return
+def vllm_server():
+    """The session's server (``.url``, ``.kill()``); started once, stopped at the end of the session."""
     with policy_server() as server:
-        yield server.url
+        yield server
+
+
+@pytest.fixture(scope="session")
+def vllm_url(request) -> str:
+    """The base URL of the session's server, or of ``STARS_TEST_VLLM_URL`` when that is set."""
+    if os.environ.get("STARS_TEST_VLLM_URL"):
+        return os.environ["STARS_TEST_VLLM_URL"].rstrip("/")
+    return request.getfixturevalue("vllm_server").url
