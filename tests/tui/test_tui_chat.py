@@ -201,15 +201,14 @@ async def test_the_transcript_follows_the_reply_until_the_user_scrolls_up():
         await wait_until(pilot, policy.reached.is_set, "a reply longer than the transcript")
         transcript = app.chat_screen.query_one(Transcript)
         await wait_until(pilot, lambda: transcript.max_scroll_y > 0, "the transcript to overflow")
-        await pilot.pause(0.1)
-        assert transcript.scroll_y == transcript.max_scroll_y  # following the reply
+        # the reply is paused here, so the view settles at the end if it follows the reply
+        await wait_until(pilot, lambda: transcript.scroll_y == transcript.max_scroll_y, "the view to follow the reply")
         transcript.scroll_home(animate=False)
         await pilot.pause()
         before = transcript.max_scroll_y
         policy.gate.set()
         await finish(pilot)
-        await pilot.pause(0.1)
-        assert transcript.max_scroll_y > before
+        await wait_until(pilot, lambda: transcript.max_scroll_y > before, "the transcript to grow")
         assert transcript.scroll_y == 0  # left where the user put it
 
 
