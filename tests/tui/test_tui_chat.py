@@ -95,6 +95,7 @@ async def test_an_invalid_parameter_is_refused_with_the_reason_and_the_old_value
 async def test_a_choice_parameter_changes_from_its_select():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.policy is not None, "the app to start")  # the bar is mounted and set
         app.chat_screen.query_one("#param-acceptance").value = "soft"
         await wait_until(pilot, lambda: app.current_params.acceptance == "soft", "the change to reach the app")
 
