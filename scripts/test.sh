@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Every test, as CI runs them (after `scripts/setup.sh --dev`):
+#   1. the suite that needs no server (the real default models, SQLite, the TUI);
+#   2. the served chat backend's tests against one real vLLM server (.venv-vllm);
+#   3. the served reward's tests, in a session of their own once the chat server has stopped,
+#      so that at most two vLLM servers share the two cores at once.
+# Each pytest session starts the servers it needs and always stops them. Extra arguments go to
+# every session (e.g. -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+$py -m pytest -q "$@"
+$py -m pytest -q -m served tests/served --ignore=tests/served/test_served_reward.py "$@"
+$py -m pytest -q -m served tests/served/test_served_reward.py "$@"
