@@ -181,6 +181,8 @@ def connect(path: Path, check_same_thread: bool = True, verify: bool = False) ->
         db.execute("PRAGMA foreign_keys = ON")
         with write(db):
             migrations.apply(db)
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:  # write only when it moves
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         mark_interrupted(db)
     except sqlite3.OperationalError as exc:
         raise StarsError(f"cannot open {path}: {exc}") from None

@@ -1,8 +1,10 @@
 """The database schema, created and upgraded by sqlite-utils ``Migrations``.
 
 Each migration is a numbered step; ``SCHEMA_VERSION`` is the number of the
-last one and is also written to ``PRAGMA user_version`` so a database made by
-a newer ``stars`` is recognised (and refused) before anything touches it.
+last one. ``connect`` writes it to ``PRAGMA user_version`` once the steps have
+applied (a step never sets it: a database that gets an older missing step
+would otherwise go back to that step's number), so a database made by a newer
+``stars`` is recognised (and refused) before anything touches it.
 Add a step by appending a function; never edit one that has shipped.
 """
 
@@ -105,7 +107,6 @@ def _initial(db: Database) -> None:
 @migrations(name="0002_run_runtime")
 def _run_runtime(db: Database) -> None:
     db["runs"].add_column("runtime", str)  # JSON of RunStarted.runtime: device, dtype, threads
-    db.execute("PRAGMA user_version = 2")
 
 
 @migrations(name="0003_served_backend")
@@ -114,7 +115,6 @@ def _served_backend(db: Database) -> None:
     db["runs"].add_column("backend", str, not_null_default="transformers")
     db["runs"].add_column("server_url", str, not_null_default="")
     db["runs"].add_column("served_model", str, not_null_default="")
-    db.execute("PRAGMA user_version = 3")
 
 
 @migrations(name="0004_served_reward")
@@ -122,7 +122,6 @@ def _served_reward(db: Database) -> None:
     """Where the reward ran (RunStarted.reward_server_url, .served_reward); older runs scored in-process."""
     db["runs"].add_column("reward_server_url", str, not_null_default="")
     db["runs"].add_column("served_reward", str, not_null_default="")
-    db.execute("PRAGMA user_version = 4")
 
 
 @migrations(name="0005_attempt_cut_and_round")
@@ -130,7 +129,6 @@ def _attempt_cut_and_round(db: Database) -> None:
     """CARDS records the entropy that cut a segment; Speculative Rejection the round a reply was pruned."""
     db["attempts"].add_column("cut_entropy", float)
     db["attempts"].add_column("round", int)
-    db.execute("PRAGMA user_version = 5")
 
 
 SCHEMA_VERSION = 5
