@@ -6,6 +6,7 @@ result is saved once in the user cache and later starts load it in ~2 s.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from . import models, runtime
+from . import models, packed, runtime
 from .errors import StarsError
 from .policy.transformers_policy import TransformersPolicy
 from .reward.classifier import ClassifierReward
@@ -109,11 +110,14 @@ def load_policy(
     allow_download: bool = False,
     dtype: str | None = None,
     threads: int | None = None,
+    weights: str | None = None,
 ) -> TransformersPolicy:
     """The bundled SmolLM2-135M-Instruct, or any causal LM by hub id or local path.
 
-    ``dtype`` (auto, bf16, fp32) and ``threads`` override the per-machine choice
-    (``stars_engine/runtime.py``); the policy's ``runtime`` records what was used.
+    ``dtype`` (auto, bf16, fp32), ``threads`` and ``weights`` (auto, dense)
+    override the per-machine choice (``stars_engine/runtime.py``); the policy's
+    ``runtime`` records what was used. Weights that are exactly 4-bit (the
+    bundled model's) run packed at 4 bits where that applies (``packed.py``).
     """
     _quiet_transformers()
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -126,8 +130,30 @@ def load_policy(
     else:
         ref, model_id, what = check_model(model, "chat model", allow_download), model, "chat model"
     tokenizer = pretrained(AutoTokenizer, ref, what, allow_download)
-    lm = pretrained(AutoModelForCausalLM, ref, what, allow_download, dtype=chosen)
-    return TransformersPolicy(lm.to(where), tokenizer, model_id, runtime.apply(lm, where, dtype, threads))
+    try_pack = runtime.may_pack(where, chosen, weights) and _saved_dtype(ref) == "float32"
+    lm = pretrained(AutoModelForCausalLM, ref, what, allow_download, dtype=torch.float32 if try_pack else chosen)
+    chosen_runtime = runtime.apply(lm, where, dtype, threads)
+    if try_pack:
+        chosen_runtime = runtime.with_weights(chosen_runtime, *packed.pack(lm, chosen))
+        _cast_parameters(lm, chosen)
+    return TransformersPolicy(lm.to(where), tokenizer, model_id, chosen_runtime)
+
+
+def _saved_dtype(ref: str) -> str | None:
+    """The dtype a local model folder was saved in; packing looks only at fp32 weights (None: unknown)."""
+    try:
+        config = json.loads((Path(ref) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return config.get("dtype") or config.get("torch_dtype")
+
+
+def _cast_parameters(lm: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Cast the weights left dense to ``dtype``, as loading in it would (buffers such as RoPE's
+    frequencies stay fp32, as they do then)."""
+    for parameter in lm.parameters():
+        parameter.data = parameter.data.to(dtype)
+    lm.config.dtype = dtype
 
 
 def load_reward(

@@ -38,10 +38,17 @@ class ModelSpec:
     allow_download: bool = False
     dtype: str | None = None
     threads: int | None = None
+    weights: str | None = None  # auto (pack exactly-4-bit weights) or dense
     server: list[str] | None = None  # served replicas: a vLLM server's URL each
     served_model: str | None = None
     reward_server: str | None = None  # a vLLM pooling server scoring the reward
     served_reward: str | None = None
+
+    def load_policy(self):
+        """The in-process chat model this names (slow: call once)."""
+        from .loading import load_policy
+
+        return load_policy(self.model, self.device, self.allow_download, self.dtype, self.threads, self.weights)
 
     def load_reward(self):
         """The reward this names, in-process or on ``reward_server`` (slow: call once)."""
@@ -51,11 +58,11 @@ class ModelSpec:
                            self.served_reward)
 
     def __post_init__(self) -> None:
-        """A bad --dtype or --threads fails here, before any model loads (or the window opens)."""
-        if self.dtype is not None or self.threads is not None:
+        """A bad --dtype, --threads or --weights fails here, before any model loads (or the window opens)."""
+        if self.dtype is not None or self.threads is not None or self.weights is not None:
             from .runtime import check_overrides
 
-            check_overrides(self.dtype, self.threads)
+            check_overrides(self.dtype, self.threads, self.weights)
 
 
 def cache_dir() -> Path:
@@ -135,6 +142,7 @@ def describe() -> dict[str, str]:
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "runtime": _runtime_line(plan(torch.device("cuda" if torch.cuda.is_available() else "cpu"),
                                       DEFAULT_POLICY_PARAMS)),
+        "packed weights": _packed_line(),
         "hub access": "off unless --allow-download",
     }
 
@@ -143,3 +151,15 @@ def _runtime_line(chosen) -> str:
     threads = "" if chosen.threads is None else f", {chosen.threads} thread{'s' * (chosen.threads != 1)}"
     return (f"{chosen.dtype}{threads}, OpenMP wait {chosen.wait_policy} ({chosen.reason}; "
             "--dtype and --threads override)")
+
+
+def _packed_line() -> str:
+    import torch
+
+    from . import runtime
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    chosen, _ = runtime.choose_dtype(device)
+    if runtime.may_pack(device, chosen):
+        return "yes: the bundled model's 4-bit (Q4_1) weights run packed at 4 bits (--weights dense expands them)"
+    return "no: packing needs a CPU with native bf16 (the weights run expanded)"

@@ -189,10 +189,9 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
     from .engine import one_line
-    from .loading import load_policy
 
     try:
-        policy = load_policy(spec.model, spec.device, spec.allow_download, spec.dtype, spec.threads)
+        policy = spec.load_policy()
         reward = spec.load_reward()
     except StarsError as exc:
         conn.send(("refused", str(exc), 0))

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import torch
 from .errors import StarsError
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+WEIGHTS = (None, "auto", "dense")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 SMALL_MODEL_PARAMS = 500_000_000
 
@@ -39,6 +40,7 @@ class Runtime:
     dtype: str
     threads: int | None  # torch CPU threads; None on a GPU
     reason: str
+    weights: str = "dense"  # or "int4": exactly-4-bit linear layers run packed (packed.py)
     wait_policy: str = field(default_factory=lambda: os.environ.get("OMP_WAIT_POLICY", "default"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,9 +66,11 @@ def parse_dtype(name: str | None) -> torch.dtype | None:
     return DTYPES[name]
 
 
-def check_overrides(dtype: str | None, threads: int | None) -> None:
-    """Refuse a bad ``--dtype`` or ``--threads`` with one line."""
+def check_overrides(dtype: str | None, threads: int | None, weights: str | None = None) -> None:
+    """Refuse a bad ``--dtype``, ``--threads`` or ``--weights`` with one line."""
     parse_dtype(dtype)
+    if weights not in WEIGHTS:
+        raise StarsError(f"unknown weights {weights!r}: use auto or dense")
     if threads is not None and threads < 1:
         raise StarsError(f"--threads must be at least 1, not {threads}")
 
@@ -122,3 +126,20 @@ def apply(model: torch.nn.Module, device: torch.device, dtype: str | None, threa
     if chosen.threads is not None:
         torch.set_num_threads(chosen.threads)
     return chosen
+
+
+def may_pack(device: torch.device, dtype: torch.dtype, weights: str | None = None) -> bool:
+    """Whether exactly-4-bit weights may run packed: ``--weights`` not dense, a CPU, bf16
+    activations (the int4 CPU kernel is slow in fp32), and a torch with the kernel."""
+    from . import packed
+
+    check_overrides(None, None, weights)
+    return weights != "dense" and device.type == "cpu" and dtype == torch.bfloat16 and packed.available()
+
+
+def with_weights(chosen: Runtime, packed_layers: int, linear_layers: int) -> Runtime:
+    """``chosen`` with how many linear layers run packed, once ``packed.pack`` has run."""
+    if not packed_layers:
+        return chosen
+    note = f"{packed_layers} of {linear_layers} linear layers exactly 4-bit, packed"
+    return replace(chosen, weights="int4", reason=f"{chosen.reason}; {note}")

@@ -36,10 +36,12 @@ class Cell:
     params: Params
 
     def key(self, policy: Policy, reward_id: str) -> str:
-        """The cell's identity. A policy run in another dtype than fp32 is another policy; fp32 adds
-        nothing, so cells recorded before the dtype was a choice (all fp32) keep their keys."""
+        """The cell's identity. A policy run in another dtype than fp32, or on packed weights, is
+        another policy; fp32 and dense add nothing, so cells recorded before either was a choice
+        keep their keys."""
         dtype = policy.runtime.get("dtype", "fp32")
-        variant = () if dtype in ("fp32", "float32") else (dtype,)
+        weights = policy.runtime.get("weights", "dense")
+        variant = (() if dtype in ("fp32", "float32") else (dtype,)) + (() if weights == "dense" else (weights,))
         return digest(self.prompt.prompt, self.params.to_dict(), policy.model_id, reward_id, *variant)
 
 

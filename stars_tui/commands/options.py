@@ -73,6 +73,13 @@ MODEL_OPTIONS: dict[str, tuple[type, Any]] = {
     ),
     "dtype": (str | None, typer.Option(None, "--dtype", help="auto, bf16 or fp32 (default: bf16 where native).")),
     "threads": (int | None, typer.Option(None, "--threads", help="CPU threads (default: chosen per model).")),
+    "weights": (
+        str | None,
+        typer.Option(
+            None, "--weights",
+            help="auto (weights that are exactly 4-bit, as the bundled model's, run packed on a bf16 CPU) or dense.",
+        ),
+    ),
     "server": (
         list[str] | None,
         typer.Option(

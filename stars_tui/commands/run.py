@@ -46,9 +46,7 @@ def load_chat_policies(models: ModelChoice, count: int = 1):
     if not models.server:
         if models.served_model is not None:
             raise StarsError("--served-model needs --server")
-        from stars_engine.loading import load_policy
-
-        return [load_policy(models.model, models.device, models.allow_download, models.dtype, models.threads)]
+        return [models.load_policy()]
     from stars_engine.served.connect import served_policies
 
     return served_policies(

@@ -1,4 +1,5 @@
-"""bf16 does not change what the user gets: fp32 and bf16 next-token distributions on the real model."""
+"""bf16, and bf16 on packed 4-bit weights, do not change what the user gets: next-token distributions
+on the real model against fp32."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ pytestmark = pytest.mark.real
 PROMPTS = ["Give me one tip for sleeping well.", "Explain what a rainbow is.", "How do I boil an egg?"]
 
 
-@pytest.fixture(scope="module")
-def bf16_policy():
-    return load_policy(dtype="bf16")
+@pytest.fixture(scope="module", params=[("dense", "dense"), ("auto", "int4")], ids=["dense", "packed"])
+def bf16_policy(request):
+    """bf16 with the weights expanded, and bf16 with the bundled 4-bit weights packed (the default)."""
+    asked, expected = request.param
+    policy = load_policy(dtype="bf16", weights=asked)
+    assert policy.runtime["weights"] == expected
+    return policy
 
 
 def log_probs(policy, ids: list[int], first: int, temperature: float = 1.0) -> torch.Tensor:
@@ -35,11 +40,11 @@ def test_bf16_moves_the_next_token_distribution_less_than_a_small_temperature_st
     0.85, on the same positions: a step smaller than any a user makes in the
     parameter bar (the default is 0.8), i.e. bf16 must change the next token's
     distribution less than nudging the temperature knob does. Measured on
-    2026-11-27: KL(fp32 || bf16) 0.0015 nats per token on average against 0.0055
-    for that step, and at most 4.8 % of one position's probability mass moved
-    (the second check allows 10 %: the sampled token changes at most one draw in
-    ten at the worst position). The mean guide reward under both dtypes is in
-    benchmarks/RESULTS.md.
+    2026-11-27: KL(fp32 || bf16) 0.0015 nats per token on average (0.0018 with
+    the weights packed) against 0.0055 for that step, and at most 4.8 % (8.1 %
+    packed) of one position's probability mass moved (the second check allows
+    10 %: the sampled token changes at most one draw in ten at the worst
+    position). The mean guide reward under both dtypes is in benchmarks/RESULTS.md.
     """
     kl_dtype, kl_step, moved = [], [], []
     for prompt in PROMPTS:
