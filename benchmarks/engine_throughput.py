@@ -7,7 +7,7 @@
     .venv/bin/python benchmarks/engine_throughput.py --threads-compare [--repeats 3]
     .venv/bin/python benchmarks/engine_throughput.py --try-compile --tokens 16
 
-``--speedup`` (before / old defaults / now) and ``--threads-compare`` (1 or 2
+``--speedup`` (before / old defaults / dense weights / now) and ``--threads-compare`` (1 or 2
 threads, PASSIVE or ACTIVE OpenMP waits) alternate their sides per repeat and
 keep medians; see ``speed_sides.py``.
 
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--random-init", choices=sorted(SHAPES), help="a random model of this SmolLM2 size")
     parser.add_argument("--json", dest="as_json", action="store_true")
     parser.add_argument("--speedup", action="store_true",
-                        help="before (--before REF) / old defaults / now, each in its own process")
+                        help="before (--before REF) / old defaults / dense weights / now, alternating in one process")
     parser.add_argument("--before", default="62f9daa", help="git ref of the code before the speed work")
     parser.add_argument("--threads-compare", action="store_true", help="1 vs 2 threads, PASSIVE vs ACTIVE waits")
     parser.add_argument("--reply-tokens", type=int, default=128, help="STARS reply length for the process sides")

@@ -1,10 +1,11 @@
 """Side-by-side speed comparisons of ways to run the engine, on the real default models.
 
-``speedup``: three sides in one process, alternating run by run: the code
+``speedup``: four sides in one process, alternating run by run: the code
 before this work (``git archive REF stars_engine``, imported as
 ``stars_before``: its imports are relative), this code with the old defaults
-(fp32, torch's default thread count), and this code as it chooses (bf16 where
-native, 1 thread for a small model). One process means one OpenMP wait policy
+(fp32, torch's default thread count), this code with the weights expanded
+(``--weights dense``: bf16 where native, 1 thread for a small model), and this
+code as it chooses (the same, with exactly-4-bit weights packed). One process means one OpenMP wait policy
 (PASSIVE, the default of both) and seconds, not minutes, between the sides.
 
 ``threads``: 1 and 2 threads under sleeping (PASSIVE) and spinning (ACTIVE)
@@ -115,11 +116,13 @@ def engines(before: str, cores: int) -> list[Engine]:
 
     old_policy = old["loading"].load_policy()
     fp32 = load_policy(dtype="fp32", threads=cores)
+    dense = load_policy(weights="dense")
     chosen = load_policy()
     return [
         Engine("before", runner(old["engine"].run, old_policy), old["params"].Params, cores,
                {"dtype": "fp32", "threads": cores, "code": before}),
         Engine("old-defaults", runner(run, fp32), Params, cores, fp32.runtime),
+        Engine("dense", runner(run, dense), Params, dense.runtime["threads"] or cores, dense.runtime),
         Engine("after", runner(run, chosen), Params, chosen.runtime["threads"] or cores, chosen.runtime),
     ]
 
