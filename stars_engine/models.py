@@ -133,16 +133,16 @@ def describe() -> dict[str, str]:
             return f"missing ({exc})"
 
     converted = cache_dir() / CONVERTED_NAME
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return {
         "chat model": DEFAULT_POLICY_ID,
         "chat weights": where(bundled_gguf),
         "converted cache": f"{converted} ({'ready' if (converted / 'config.json').is_file() else 'made on first use'})",
         "reward model": DEFAULT_REWARD_ID + " — a stand-in for a trained reward model",
         "reward weights": where(bundled_minilm),
-        "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "runtime": _runtime_line(plan(torch.device("cuda" if torch.cuda.is_available() else "cpu"),
-                                      DEFAULT_POLICY_PARAMS)),
-        "packed weights": _packed_line(),
+        "device": device.type,
+        "runtime": _runtime_line(plan(device, DEFAULT_POLICY_PARAMS)),
+        "packed weights": _packed_line(device),
         "hub access": "off unless --allow-download",
     }
 
@@ -153,12 +153,9 @@ def _runtime_line(chosen) -> str:
             "--dtype and --threads override)")
 
 
-def _packed_line() -> str:
-    import torch
-
+def _packed_line(device) -> str:
     from . import runtime
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     chosen, _ = runtime.choose_dtype(device)
     if runtime.may_pack(device, chosen):
         return "yes: the bundled model's 4-bit (Q4_1) weights run packed at 4 bits (--weights dense expands them)"

@@ -32,10 +32,21 @@ def available() -> bool:
 
 
 def exact_groups(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """``(q, d, m)`` with ``weight == q * d + m`` exactly per group of 32, else None."""
+    """``(q, d, m)`` with ``weight == q * d + m`` exactly per group of 32, else None.
+
+    The first 16 rows are tried alone first, so a weight that was never
+    quantised is turned down without working through the whole matrix.
+    """
     rows, cols = weight.shape
     if rows % ROW_MULTIPLE or cols % GROUP or weight.dtype != torch.float32:
         return None
+    if rows > ROW_MULTIPLE and _fit(weight[:ROW_MULTIPLE]) is None:
+        return None
+    return _fit(weight)
+
+
+def _fit(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    rows, cols = weight.shape
     groups = weight.reshape(rows, cols // GROUP, GROUP)
     low = groups.amin(-1, keepdim=True)
     step = (groups.amax(-1, keepdim=True) - low) / LEVELS

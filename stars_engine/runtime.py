@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from . import packed
 from .errors import StarsError
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
@@ -131,8 +132,6 @@ def apply(model: torch.nn.Module, device: torch.device, dtype: str | None, threa
 def may_pack(device: torch.device, dtype: torch.dtype, weights: str | None = None) -> bool:
     """Whether exactly-4-bit weights may run packed: ``--weights`` not dense, a CPU, bf16
     activations (the int4 CPU kernel is slow in fp32), and a torch with the kernel."""
-    from . import packed
-
     check_overrides(None, None, weights)
     return weights != "dense" and device.type == "cpu" and dtype == torch.bfloat16 and packed.available()
 
