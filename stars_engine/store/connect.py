@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -162,6 +163,27 @@ def mark_interrupted(db: Database) -> int:
     return len(dead)
 
 
+def _use_wal(db: Database) -> None:
+    """Put the database in WAL mode, waiting out another process that is opening it too.
+
+    SQLite answers a journal-mode change with SQLITE_BUSY at once, without the
+    busy timeout, while another connection holds the new file; two processes
+    opening one new database at once hit that (about 1 open in 10 here). So
+    this waits for it, up to the same timeout, re-reading the mode each time
+    because the other process usually switches it first.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def connect(path: Path, check_same_thread: bool = True, verify: bool = False) -> Database:
     """A migrated, WAL-mode connection to ``path`` (created if missing), for this thread only.
 
@@ -175,8 +197,7 @@ def connect(path: Path, check_same_thread: bool = True, verify: bool = False) ->
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=check_same_thread)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db = Database(conn)
-        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.execute("PRAGMA journal_mode = WAL")
+        _use_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         with write(db):
