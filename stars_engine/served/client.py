@@ -47,13 +47,14 @@ class ServerError(StarsError):
 
 def check_url(url: str, option: str = "--server") -> str:
     """``url`` without a trailing slash, if it is an http(s) URL with a host; else one line."""
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in SCHEMES or not parts.hostname:
-        raise StarsError(one_line(f"{option} {url!r} is not a server URL: use http://HOST:PORT or https://HOST:PORT"))
+    refusal = StarsError(one_line(f"{option} {url!r} is not a server URL: use http://HOST:PORT or https://HOST:PORT"))
     try:
+        parts = urllib.parse.urlsplit(url.strip())
         parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise StarsError(one_line(f"{option} {url!r} has a port that is not a number")) from None
+    except ValueError:  # a port that is not a number, brackets that are not an IPv6 address
+        raise refusal from None
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise refusal
     return url.strip().rstrip("/")
 
 
