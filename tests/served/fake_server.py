@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import time
@@ -25,16 +26,20 @@ Reply = tuple[int, bytes] | tuple[int, Drip]
 
 
 @contextmanager
-def fake_server(answer: Callable[[str, int], Reply]) -> Iterator[tuple[str, list[str]]]:
-    """Serve ``answer(path, call_number)`` on a free port; yield its URL and the paths asked for."""
+def fake_server(answer: Callable[..., Reply]) -> Iterator[tuple[str, list[str]]]:
+    """Serve ``answer(path, call_number)`` (or ``answer(path, call_number, request_json)``) on a free
+    port; yield its URL and the paths asked for."""
     calls: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
             calls.append(self.path)
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            status, body = answer(self.path, len(calls))
+            sent = self.rfile.read(length)
+            if len(inspect.signature(answer).parameters) == 3:  # it reads the request too
+                status, body = answer(self.path, len(calls), json.loads(sent or b"null"))
+            else:
+                status, body = answer(self.path, len(calls))
             if status == 0:  # drop the connection without a reply
                 self.close_connection = True
                 return
