@@ -195,3 +195,16 @@ def test_the_cli_prints_a_servers_error_text_with_its_controls_visible(tmp_path)
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert "HTTP 404: refused \\x1b]52;c;" in proc.stderr
+
+
+def test_an_error_body_nested_deeply_is_still_one_line():
+    nested = b"[" * 100_000 + b"]" * 100_000
+    with fake_server(lambda p, n: (400, nested)) as (url, _):
+        with pytest.raises(ServerError, match=r"HTTP 400: \[\[\[") as info:
+            ServerClient(url).get("/x")
+    assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "https://gpu-box:8443", "http://[::1]:8000"])
+def test_http_and_https_urls_are_taken(url):
+    assert ServerClient(url).base_url == url.rstrip("/")
