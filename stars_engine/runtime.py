@@ -31,6 +31,7 @@ DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 WEIGHTS = (None, "auto", "dense")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 SMALL_MODEL_PARAMS = 500_000_000
+THREADS_PER_CORE = 4  # more threads than this per core never helped; OpenMP dies on absurd counts (100000)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,14 @@ def check_overrides(dtype: str | None, threads: int | None, weights: str | None 
     parse_dtype(dtype)
     if weights not in WEIGHTS:
         raise StarsError(f"unknown weights {weights!r}: use auto or dense")
-    if threads is not None and threads < 1:
-        raise StarsError(f"--threads must be at least 1, not {threads}")
+    if threads is not None and not 1 <= threads <= max_threads():
+        raise StarsError(f"--threads must be from 1 to {max_threads()} ({THREADS_PER_CORE} per core here), "
+                         f"not {threads}")
+
+
+def max_threads() -> int:
+    """The most ``--threads`` allowed on this machine."""
+    return THREADS_PER_CORE * (os.cpu_count() or 1)
 
 
 def choose_dtype(device: torch.device, requested: str | None = None) -> tuple[torch.dtype, str]:

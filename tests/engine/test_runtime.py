@@ -47,7 +47,8 @@ def test_threads_follow_the_model_size_unless_overridden(monkeypatch):
     assert choose_threads(135_000_000, 3) == (3, "--threads")
 
 
-@pytest.mark.parametrize(("dtype", "threads", "message"), [("fp16", None, "unknown dtype"), (None, 0, "at least 1")])
+@pytest.mark.parametrize(("dtype", "threads", "message"), [
+    ("fp16", None, "unknown dtype"), (None, 0, "from 1 to"), (None, 100_000, "from 1 to"), (None, 2**63, "from 1 to")])
 def test_bad_overrides_are_one_line_errors(dtype, threads, message):
     with pytest.raises(StarsError, match=message):
         plan(CPU, 135_000_000, dtype, threads)
