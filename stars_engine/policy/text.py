@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..controls import error_line
 from ..errors import StarsError
 
 Decode = Callable[[Sequence[int]], str]
@@ -17,7 +18,12 @@ Decode = Callable[[Sequence[int]], str]
 def chat_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     """The chat prompt as token ids, with the generation prompt; a plain transcript when there is no template."""
     if getattr(tokenizer, "chat_template", None):
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        from jinja2 import TemplateError
+
+        try:
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        except TemplateError as exc:  # raise_exception(), a sandbox refusal: the folder's text, not ours
+            raise StarsError(f"the model's chat template failed: {error_line(exc)}") from None
         if hasattr(ids, "keys"):  # a BatchEncoding in newer tokenizers
             ids = ids["input_ids"]
         return list(ids)
