@@ -16,6 +16,11 @@ rubric     ``--rubric FILE``   STARS_RUBRIC    exemplars for the default reward:
 The app writes the file itself when the theme is changed or a rubric is
 applied in the rubric dialog, and records ``last_session`` (the session to
 offer to reopen at the next start). Nothing else reads or writes it.
+
+A hand-edited file is read like any outside input: through the bounded reader
+(a regular file of at most 1 MiB), then typed with msgspec, so a key of the
+wrong type (``"theme": 5``) stops the start with one line naming the file and
+the key rather than a default silently standing in for what was written.
 """
 
 from __future__ import annotations
