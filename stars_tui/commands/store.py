@@ -225,13 +225,21 @@ def render(event: Event) -> Text | str | None:
     return None
 
 
+def _parsed(path: Path):
+    """The sessions of a JSONL export; a line nested past Python's recursion limit is one line too."""
+    try:
+        return parse(path)
+    except RecursionError:
+        raise StarsError(f"{path}: a line holds JSON nested too deeply") from None
+
+
 def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Event]]]:
     """(title, events) per run: a run id in the database, or every run of a JSONL export."""
     path = Path(store_or_file)
     if path.suffix == ".jsonl" and path.is_file():
         return [
             (f"run {run.header['id']} · {session.header['title']}", run.events)
-            for session in parse(path)
+            for session in _parsed(path)
             for run in session.runs
         ]
     with _store(db) as store:
@@ -313,7 +321,7 @@ def import_command(
 ) -> None:
     """Add the sessions of a JSONL export to the database (ids are kept)."""
     check_regular(file, "import file")  # a FIFO or a device (/dev/zero) is refused before any read
-    sessions = parse(file)  # checked whole before the database is opened: a bad file changes nothing
+    sessions = _parsed(file)  # checked whole before the database is opened: a bad file changes nothing
     with _store(db, verify=True) as store:
         ids = import_sessions(store, sessions)
         path = store.path

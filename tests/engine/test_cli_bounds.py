@@ -111,3 +111,13 @@ def test_a_closed_pipe_ends_quietly(db, argv):
         os.close(writer)
     assert done.stderr == ""
     assert done.returncode == 141  # 128 + SIGPIPE, as `stars run | head` and git report it
+
+
+@pytest.mark.parametrize("command", [["import", "{file}"], ["replay", "{file}", "--plain"]])
+def test_an_export_line_nested_too_deeply_is_one_line(monkeypatch, capsys, tmp_path, command):
+    file = tmp_path / "deep.jsonl"
+    file.write_text('{"type": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    argv = [a.format(file=file) for a in command]
+    code, err = run_main(monkeypatch, capsys, [*argv, "--db", str(tmp_path / "s.db")])
+    assert code == 2 and err == f"error: {file}: a line holds JSON nested too deeply\n"
+    assert not (tmp_path / "s.db").exists()
