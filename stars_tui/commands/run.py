@@ -145,6 +145,8 @@ def run_command(
 
 
 EXIT_CANCELLED = 130  # Ctrl-C, as a shell reports it
+
+
 def show(events: Iterator[Event], as_json: bool, cancel: threading.Event | None = None) -> bool:
     """Print the stream: every event as JSON, or the reply and a summary; a failure exits 1.
 
