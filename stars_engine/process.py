@@ -188,7 +188,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     """The worker: load the models, then answer requests until the parent's end closes."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
-    from .engine import one_line
+    from .controls import error_line
 
     try:
         policy = spec.load_policy()
@@ -197,7 +197,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
         conn.send(("refused", str(exc), 0))
         return
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-        conn.send(("failed", one_line(exc), 0))
+        conn.send(("failed", error_line(exc), 0))
         return
     info = {"model_id": policy.model_id, "runtime": policy.runtime, "reward_id": reward.reward_id,
             "has_rubric": reward.rubric is not None, "reward_server_url": reward.server_url,
@@ -217,4 +217,4 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
         except StarsError as exc:
             conn.send(("refused", str(exc), policy.forward_passes))
         except Exception as exc:  # noqa: BLE001 - the parent raises it as one line
-            conn.send(("failed", one_line(exc), policy.forward_passes))
+            conn.send(("failed", error_line(exc), policy.forward_passes))

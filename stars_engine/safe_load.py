@@ -17,14 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from . import models
+from .controls import error_line
 from .errors import StarsError
 
 CUSTOM_CODE_MARKERS = ("trust_remote_code", "contains custom code")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_error(ref: str, what: str, allow_download: bool, exc: BaseException) -> StarsError:
@@ -32,7 +28,7 @@ def load_error(ref: str, what: str, allow_download: bool, exc: BaseException) ->
     if any(marker in str(exc) for marker in CUSTOM_CODE_MARKERS):
         return StarsError(f"{what} {ref} needs custom code, which stars does not run")
     if models.looks_like_path(ref):
-        return StarsError(f"cannot load {what} from {ref}: {_first_line(exc)}")
+        return StarsError(f"cannot load {what} from {ref}: {error_line(exc, first_line=True)}")
     return models.hub_error(ref, what, allow_download, exc)
 
 
@@ -56,7 +52,7 @@ def _check_weights(folder: Path, what: str) -> None:
                 pass
         except Exception as exc:
             raise StarsError(f"cannot load {what} from {folder}: {path.name} is not a safetensors file "
-                             f"({_first_line(exc)})") from None
+                             f"({error_line(exc, first_line=True)})") from None
     for path in sorted(folder.glob("*.bin")):
         if not zipfile.is_zipfile(path):
             raise StarsError(f"cannot load {what} from {folder}: {path.name} is not a PyTorch checkpoint")
