@@ -88,5 +88,5 @@ class RaisingTemplate:
 def test_a_chat_template_error_is_one_visible_line():
     with pytest.raises(StarsError) as err:
         chat_ids(RaisingTemplate(), [{"role": "user", "content": "hi"}])
-    assert str(err.value) == ("the model's chat template failed: TemplateError: "
+    assert str(err.value) == ("the chat model's chat template failed: "
                               "\\x1b]8;;http://evil\\x07click\\x1b]8;;\\x07 \\u202eno")
