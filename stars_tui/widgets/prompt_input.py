@@ -1,8 +1,13 @@
 """The multi-line prompt box: Enter sends, Shift+Enter or Ctrl+J starts a new line.
 
 Up and Down in an empty box (or while paging through it) recall earlier
-prompts, newest first, as a shell does. A prompt sent while the models load
+prompts, newest first, as a shell does. PageUp/PageDown and Ctrl+Home/End
+scroll the conversation, not the box. A prompt sent while the models load
 stays in the box, marked queued, and the chat screen sends it once they are ready.
+
+Pasted text goes in at the cursor, in order, with its control characters shown
+as symbols (ESC as ␛): a raw ESC in the document is drawn as ``^[`` by the
+terminal but measured as zero cells, which put the text after it out of place.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ from textual import events
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import TextArea
+
+from ..literal import printable
+
+PLACEHOLDER = "Enter sends · Shift+Enter new line · Ctrl+P for everything"
+SCROLL_KEYS = ("pageup", "pagedown", "ctrl+home", "ctrl+end")  # handed to the conversation
 
 
 class PromptInput(TextArea):
@@ -23,7 +33,15 @@ class PromptInput(TextArea):
             super().__init__()
             self.text = text
 
+    class Scroll(Message):
+        """A scrolling key pressed in the box, for the conversation above it."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
     def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("placeholder", PLACEHOLDER)
         super().__init__(**kwargs)
         self.sent: list[str] = []
         self._recalled: int | None = None  # index into history while paging through it
@@ -68,4 +86,20 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             return
+        if event.key in SCROLL_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Scroll(event.key))
+            return
         await super()._on_key(event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        """Insert the pasted text as one edit at the cursor, line ends unified, controls made visible."""
+        event.stop()
+        event.prevent_default()  # TextArea's own handler would insert the raw text as well
+        if self.read_only:
+            return
+        text = printable(event.text.replace("\r\n", "\n").replace("\r", "\n"))
+        if result := self._replace_via_keyboard(text, *self.selection):
+            self.move_cursor(result.end_location)
+            self.focus()

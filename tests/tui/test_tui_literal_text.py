@@ -81,7 +81,7 @@ async def drive(text: str, db: Path, size: tuple[int, int]) -> None:
         check(markdown == printable(text), "the Markdown view's source", markdown)
         last = chat.state.segments[-1].attempts[-1]
         attempts = chat.query_one("#attempts", DataTable)
-        assert cell(attempts, attempts.row_count - 1, 5).startswith(printable(shorten(last.text, ATTEMPT_TEXT)))
+        assert cell(attempts, attempts.row_count - 1, 4).startswith(printable(shorten(last.text, ATTEMPT_TEXT)))
 
         # the title, through the rename dialog
         await pilot.press("f2")
