@@ -42,20 +42,21 @@ class ChatScreen(Screen):
 
     AUTO_FOCUS = "#prompt"
 
-    # The footer shows the F-keys (short names, so F9 still fits at 80 columns); every binding,
-    # shown or not, is in the command palette (Ctrl+P).
+    # The footer (compact) shows Esc and the F-keys a first-time user looks for; F5, F8 and F9 fit at
+    # 80 columns, F3 and F4 may be cut there. Every binding, shown or not, is in the command palette (Ctrl+P).
     BINDINGS = [
         Binding("escape", "stop", "Stop", tooltip="Stop the reply being written (the partial reply is kept)"),
         Binding("f2", "app.sessions", "Sessions", tooltip="Browse, search, open, rename and delete sessions"),
-        Binding("f3", "app.replay_last", "Replay", tooltip="Replay the last run of this session"),
-        Binding("f4", "app.export", "Export", tooltip="Export the last run (md, jsonl, html, csv)"),
-        Binding("f5", "regenerate", "Redo", tooltip="Write the last reply again with a new seed", priority=True),
-        Binding("f6", "edit_last", "Edit", tooltip="Take the last prompt back into the box to edit and resend",
-                priority=True),
-        Binding("f7", "toggle_raw", "Raw",
-                tooltip="Show replies as Markdown, or as raw segments with their marks", priority=True),
+        Binding("f5", "regenerate", "Redo", tooltip="Write the last reply again with a new seed"),
         Binding("f8", "app.rubric", "Rubric", tooltip="Edit the default reward's prefer/avoid exemplars"),
         Binding("f9", "focus_params", "Params", tooltip="Unfold the parameter bar and move the focus to it"),
+        # priority: the prompt box (a TextArea) binds F6 and F7 to its own selection actions
+        Binding("f7", "toggle_raw", "Raw", tooltip="Show replies as Markdown, or as raw segments with their marks",
+                priority=True),
+        Binding("f6", "edit_last", "Edit", tooltip="Take the last prompt back into the box to edit and resend",
+                priority=True),
+        Binding("f3", "app.replay_last", "Replay", tooltip="Replay the last run of this session"),
+        Binding("f4", "app.export", "Export", tooltip="Export the last run (md, jsonl, html, csv)"),
         Binding("ctrl+o", "copy_reply", "Copy reply", tooltip="Copy the last reply to the clipboard", show=False),
         Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Move the focus to the prompt box", priority=True,
                 show=False),
@@ -79,7 +80,7 @@ class ChatScreen(Screen):
                 yield PromptInput(id="prompt", soft_wrap=True, show_line_numbers=False)
             yield SegmentInspector(id="inspector")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_unmount(self) -> None:
         """However the app ends, the generation thread is told to stop."""

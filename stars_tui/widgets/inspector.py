@@ -73,20 +73,31 @@ class SegmentInspector(Vertical):
         segments.add_columns("#", "reward", "thresh", "tries", "status")
         yield segments
         yield Label("attempts", id="attempts-title", classes="pane-title")
-        attempts = DataTable(id="attempts", cursor_type="row", zebra_stripes=True)
+        # its cursor shows only while it has the focus: a highlighted row would read as a verdict
+        attempts = DataTable(id="attempts", cursor_type="row", zebra_stripes=True, show_cursor=False)
         attempts.add_columns("try", "reward", "verdict", "tok", "text")
         yield attempts
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "attempts":
+            event.widget.show_cursor = True
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        if event.widget.id == "attempts":
+            event.widget.show_cursor = False
 
     def on_resize(self, event: events.Resize) -> None:
         self.call_after_refresh(self._fit_text_column)
 
     def _fit_text_column(self) -> None:
-        """The text column ends at the pane's edge: the other columns keep their width, it takes the rest."""
+        """The text column ends at the pane's edge (room kept for the vertical scrollbar): the other
+        columns keep their width, it takes the rest, so nothing scrolls sideways."""
         table = self.query_one("#attempts", DataTable)
         columns = table.ordered_columns
         others = sum(column.get_render_width(table) for column in columns[:TEXT_COLUMN])
         text = columns[TEXT_COLUMN]
-        width = max(table.scrollable_content_region.width - others - 2 * table.cell_padding - 1, 8)
+        room = table.size.width - table.styles.scrollbar_size_vertical
+        width = max(room - others - 2 * table.cell_padding - 1, 4)  # the cursor column DataTable keeps
         if text.auto_width or text.width != width:
             text.auto_width, text.width = False, width
             table._require_update_dimensions = True  # noqa: SLF001 - DataTable has no public way to resize a column
