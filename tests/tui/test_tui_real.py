@@ -33,7 +33,9 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
 
 
 async def test_the_workbench_runs_its_models_in_a_worker_process(db):
-    """What `stars chat` does: the models load in a worker process; the reply comes back and is saved."""
+    """What `stars chat` does: the models load in a worker process; the reply comes back and is saved;
+    quitting ends the worker cleanly (it returns on its own, exit code 0, rather than being killed at
+    exit, which left a semaphore to the resource tracker's "leaked semaphore" warning)."""
     from stars_tui.commands.options import ModelChoice
     from stars_tui.commands.tui import worker_loaders
 
@@ -51,6 +53,9 @@ async def test_the_workbench_runs_its_models_in_a_worker_process(db):
             assert state.text.strip() and state.started.runtime["process"] == "worker"
             with open_store(db) as store:
                 assert store.run_events(app.chat.last_run_id)[0] == state.started
+            worker = app.policy.worker
+            await pilot.press("ctrl+q")
+        assert worker.closed and worker.exitcode == 0 and worker.process is None and worker.flag is None
     finally:
         if app.policy is not None:
             app.policy.close()

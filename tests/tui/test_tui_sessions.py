@@ -143,7 +143,10 @@ async def test_export_proposes_a_file_in_the_sessions_folder_and_offers_to_overw
         await wait_until(pilot, lambda: "already exists" in str(error.render()), "the offer to overwrite")
         assert "press Export again to overwrite" in str(error.render()) and "--force" not in str(error.render())
         assert target.read_text() == "keep me" and app.screen.query_one("#force").value
-        await pilot.click("#export")
+        export = app.screen.query_one("#export")
+        assert export.has_focus  # Enter answers the offer
+        await wait_until(pilot, lambda: not export.has_class("-active"), "the button ready for a second press")
+        await pilot.press("enter")
         await wait_until(pilot, lambda: target.read_text() != "keep me", "the file overwritten")
         assert "twice" in target.read_text()
 
