@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 from stars_engine.params import Params
 from stars_engine.store import open_store
 from stars_tui.app import StarsApp
-from stars_tui.widgets.transcript import AssistantTurn
+from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn
 
 pytestmark = [pytest.mark.real, pytest.mark.anyio]
 
@@ -23,7 +23,8 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
         assert state.failed is None, state.failed
         accepted = [s.accepted for s in state.segments if s.accepted is not None]
         assert accepted and state.text.strip()
-        assert state.text.strip() in app.chat_screen.query(AssistantTurn).last().raw_text
+        raw = app.chat_screen.query(AssistantTurn).last().raw_text
+        assert raw.rstrip() == BOUNDARY.join(part.text for part in state.parts).rstrip()  # a mark between segments
         assert app.chat_screen.query_one("#segments", DataTable).row_count == len(state.segments)
         with open_store(db) as store:
             run = store.get_run(app.chat.last_run_id)
