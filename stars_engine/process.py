@@ -14,9 +14,10 @@ worker's token loop reads between tokens.
 
 Shutting down: ``close`` (called by the app as it ends, and at interpreter exit
 for any worker still open) stops a call in flight, closes the pipe so the worker
-returns from its loop and exits normally, joins it, and lets the shared flag go.
-A worker killed at exit instead (multiprocessing terminates daemon children)
-left its semaphores to the resource tracker, which then warned of a leak.
+returns from its loop and exits normally, joins it, and lets the shared flag go
+(its semaphores unlinked and unregistered then). Before, the worker was left to
+multiprocessing, which kills daemon children at exit, and the resource tracker
+now and then warned of a leaked semaphore after a quit.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
 
 async def test_the_workbench_runs_its_models_in_a_worker_process(db):
     """What `stars chat` does: the models load in a worker process; the reply comes back and is saved;
-    quitting ends the worker cleanly (it returns on its own, exit code 0, rather than being killed at
-    exit, which left a semaphore to the resource tracker's "leaked semaphore" warning)."""
+    quitting ends the worker cleanly: it returns on its own (exit code 0) instead of being killed at
+    exit, and the shared cancel flag is let go."""
     from stars_tui.commands.options import ModelChoice
     from stars_tui.commands.tui import worker_loaders
 
