@@ -33,6 +33,7 @@ from .literal import LiteralNotifications
 from .pump import ModelsLoaded
 from .saved_session import SavedSession, load_session
 from .screens.chat import ChatScreen
+from .widgets.prompt_input import install_paste_guard
 
 if TYPE_CHECKING:
     from stars_engine.reward.rubric import Rubric
@@ -58,6 +59,7 @@ class StarsApp(LiteralNotifications, App):
         settings: Settings | None = None,
     ) -> None:
         super().__init__()
+        install_paste_guard()  # a pasted ESC arrives in the paste, as ␛, not as key presses
         self.settings = settings or Settings()
         self.policy_loader = policy_loader
         self.reward_loader = reward_loader

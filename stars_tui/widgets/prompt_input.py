@@ -6,18 +6,78 @@ scroll the conversation, not the box. A prompt sent while the models load
 stays in the box, marked queued, and the chat screen sends it once they are ready.
 
 Pasted text goes in at the cursor, in order, with its control characters shown
-as symbols (ESC as ␛): a raw ESC in the document is drawn as ``^[`` by the
-terminal but measured as zero cells, which put the text after it out of place.
+as symbols (ESC as ␛). Two things stood in the way. Textual's terminal parser
+reads an ESC inside a bracketed paste as the start of a key sequence: the text
+from there on arrives as key presses (ESC as ``^``), before the paste event
+that carries the text ahead of it. ``PasteGuard`` turns such an ESC into ␛
+before the parser sees it (``install_paste_guard``). And a raw control
+character in the document is measured as zero cells, which put the text after
+it out of place: the paste handler shows every control as a symbol.
 """
 
 from __future__ import annotations
 
 from textual import events
+from textual._xterm_parser import XTermParser
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import TextArea
 
 from ..literal import printable
+
+PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"
+ESC_PICTURE = printable("\x1b")
+
+
+class PasteGuard:
+    """Between the bracketed-paste markers, every ESC but the end marker's becomes ␛.
+
+    It sees the terminal's input in the chunks the driver reads, so a marker may
+    be split across two; outside a paste nothing is held back (a lone Esc key
+    press goes straight on), inside one a possible start of the end marker is
+    held until the next character decides.
+    """
+
+    def __init__(self) -> None:
+        self.inside = False
+        self.recent = ""  # the last characters outside a paste, to see the start marker
+        self.held = ""  # inside a paste: characters that may begin the end marker
+
+    def filter(self, data: str) -> str:
+        out: list[str] = []
+        for character in data:
+            if not self.inside:
+                out.append(character)
+                self.recent = (self.recent + character)[-len(PASTE_START):]
+                if self.recent == PASTE_START:
+                    self.inside, self.recent = True, ""
+                continue
+            self.held += character
+            while self.held and not PASTE_END.startswith(self.held):
+                out.append(ESC_PICTURE if self.held[0] == "\x1b" else self.held[0])
+                self.held = self.held[1:]
+            if self.held == PASTE_END:
+                out.append(PASTE_END)
+                self.inside, self.held = False, ""
+        return "".join(out)
+
+
+def install_paste_guard() -> None:
+    """Put a ``PasteGuard`` in front of every terminal parser (once per process)."""
+    if getattr(XTermParser, "_paste_guarded", False):
+        return
+    feed = XTermParser.feed
+
+    def guarded_feed(self, data: str):
+        guard = self.__dict__.setdefault("_paste_guard", PasteGuard())
+        filtered = guard.filter(data)
+        if data and not filtered:
+            return ()  # all held back for now; an empty feed would mean end of input
+        return feed(self, filtered)
+
+    XTermParser.feed = guarded_feed
+    XTermParser._paste_guarded = True
+
 
 PLACEHOLDER = "Enter sends · Shift+Enter new line · Ctrl+P for everything"
 SCROLL_KEYS = ("pageup", "pagedown", "ctrl+home", "ctrl+end")  # handed to the conversation

@@ -136,6 +136,22 @@ async def test_a_paste_with_escapes_arrives_in_order_with_controls_as_symbols():
         assert "before ␛[31mRED␛[0m done" in shown and "next after" in shown
 
 
+def test_an_escape_inside_a_bracketed_paste_stays_in_the_paste():
+    """Textual's parser alone turns it into key presses ahead of the paste; the guard keeps it in, as ␛,
+    however the terminal's input is cut into reads."""
+    from textual._xterm_parser import XTermParser
+
+    from stars_tui.widgets.prompt_input import install_paste_guard
+
+    install_paste_guard()
+    data = "a\x1b[200~\x1b[31mRED\x1b[0m done\x1b[201~z"
+    for chunks in ([data], list(data), [data[:9], data[9:31], data[31:]]):
+        parser = XTermParser()
+        got = [event for chunk in chunks for event in parser.feed(chunk)]
+        shown = [(type(e).__name__, e.text if isinstance(e, events.Paste) else e.key) for e in got]
+        assert shown == [("Key", "a"), ("Paste", "␛[31mRED␛[0m done"), ("Key", "z")], chunks
+
+
 async def test_scroll_keys_in_the_prompt_move_the_conversation_and_tab_skips_the_parameters():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
