@@ -234,6 +234,11 @@ def _choices(path: Path) -> dict[str, Choice]:
         return {}
 
 
+def cached_choice(model_ref: str, threads: int) -> Choice | None:
+    """The measured choice for this machine and model, if a load has measured it (``stars models``)."""
+    return _choices(choice_file()).get(choice_key(model_ref, threads))
+
+
 def choose_weights(
     key: str,
     paths: list[str],

@@ -45,7 +45,7 @@ def settle(lm: torch.nn.Module, tokenizer, chosen: Runtime, dtype: str | None, w
     candidates: dict[str, torch.nn.Module] = {}
 
     def measure(paths: list[str]) -> dict[str, tuple[float, float]]:
-        print("measuring which weight format runs fastest on this CPU, once (about 20 s)…", file=sys.stderr)
+        print("measuring which weight format runs fastest on this CPU, once (about 20 s of CPU)…", file=sys.stderr)
         for path in paths:
             model, counts = build(copy.deepcopy(lm), path, dense)
             if path != "int4" or counts[0]:  # int4 with no 4-bit layer is dense bf16: not a path here
