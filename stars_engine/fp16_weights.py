@@ -12,7 +12,7 @@ Tried and turned down beside it (benchmarks/README.md): int8 weights against
 int8 activations (fbgemm's dynamic int8 linear) moved the next token's
 distribution by 1.6 nats per token, 300x the bound, because it quantises a whole
 activation row at once and this model's activations have outliers 15-30x their
-RMS; torch's int4 kernel with fp32 or fp16 activations runs 20x slower than fp32.
+RMS; torch's int4 kernel with fp32 or fp16 activations runs 20-30x slower than fp32.
 """
 
 from __future__ import annotations

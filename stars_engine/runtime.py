@@ -11,7 +11,6 @@
   machine and far faster beside a busy process), else every core this process may
   use. With one thread OpenMP has no workers that could spin, so the
   ``OMP_WAIT_POLICY=PASSIVE`` protection (stars_engine/__init__.py) holds either way.
-
 - **weights**: for a model saved in fp32 on a CPU, the fastest of the weight
   formats that keep its next-token distributions within the quality bound:
   ``dense`` (the dtype above), ``fp16`` (weights stored in fp16, computed in fp32:
@@ -167,7 +166,7 @@ def apply(model: torch.nn.Module, device: torch.device, dtype: str | None, threa
 
 def may_pack(device: torch.device, dtype: torch.dtype, weights: str | None = None) -> bool:
     """Whether exactly-4-bit weights may run packed: ``--weights`` auto or int4, a CPU, bf16
-    activations (the int4 CPU kernel is 20x slower in fp32), and a torch with the kernel."""
+    activations (the int4 CPU kernel is 20-30x slower in fp32), and a torch with the kernel."""
     check_overrides(None, None, weights)
     return weights in (None, "auto", "int4") and device.type == "cpu" and dtype == torch.bfloat16 and packed.available()
 
