@@ -50,7 +50,7 @@ CASES = {
     "surrogate-title": (_set("session", title="\ud800 title"), "surrogate"),
     "surrogate-reply": (_set("RunFinished", text="bad \udcff"), "surrogate"),
     "invalid-params": (_set("RunStarted", params={"segment_tokens": 0}), "segment_tokens"),
-    "stats-of-text": (_set("RunFinished", stats={"tokens_generated": "many"}), "stats must be"),
+    "stats-of-text": (_set("RunFinished", stats={"tokens_generated": "many"}), "stats.tokens_generated must be int"),
     "unknown-stop-reason": (_set("RunFinished", stop_reason="tired"), "unknown stop_reason"),
     "missing-field": (_set("AttemptScored", verdict=None), "verdict must be str"),
     "accepted-without-attempts": (_insert_after("RunStarted", ORPHAN), "has no attempts"),
