@@ -41,8 +41,9 @@ ROLES = ("system", "user", "assistant")
 INT64 = (-(2**63), 2**63 - 1)  # SQLite's INTEGER
 MAX_DEPTH = 32  # nesting of JSON values (params, runtime): far past what stars writes, far short of the stack
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
-_EXPECTED = re.compile(r"Expected `(.+?)`, got `(.+?)` - at `\$\.?(.*)`")
+_EXPECTED = re.compile(r"Expected `(.+?)`, got `(.+?)`(?: - at `\$\.?(.*)`)?")
 _MISSING = re.compile(r"Object missing required field `(.+?)`(?: - at `\$\.?(.*)`)?")
+_AT = re.compile(r"(.+) - at `\$\.?(.*)`")
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -58,10 +59,13 @@ def reason(exc: msgspec.MsgspecError) -> str:
     text = str(exc)
     if m := _EXPECTED.fullmatch(text):
         expected, got, where = m.groups()
-        return f"{where or 'the line'} must be {expected.replace('`', '')}, got {got}"
+        return f"{where + ' ' if where else ''}must be {expected.replace('`', '')}, got {got}"
     if m := _MISSING.fullmatch(text):
         name, parent = m.groups()
         return f"{parent + '.' if parent else ''}{name} is missing"
+    if m := _AT.fullmatch(text):
+        problem, where = m.groups()
+        return f"{where or 'the line'}: {problem[0].lower()}{problem[1:]}"
     return text
 
 
@@ -115,18 +119,55 @@ def decode(raw: bytes, cls: type) -> Any:
 
 
 def range_problem(value: Any) -> str | None:
-    """What no SQLite column or JSON file can hold: a 65-bit integer, a non-finite float, deep nesting."""
+    """What no SQLite column or JSON file can hold: a 65-bit integer, a non-finite float, deep nesting.
+
+    The walk is flat and fast (every imported value passes it); only a value
+    found wanting is walked again to name where it is.
+    """
+    problem = _range_problem(value)
+    if problem is None:
+        return None
+    where = _where(value, problem) or "a value"
+    return f"{where if len(where) <= 60 else where[:57] + '...'}: {problem}"
+
+
+def _children(item: Any) -> list[tuple[str, Any]]:
+    if type(item) is dict:
+        return [(str(k), v) for k, v in item.items()]
+    if type(item) in (list, tuple):
+        return [(f"[{i}]", v) for i, v in enumerate(item)]
+    if is_dataclass(item) or isinstance(item, msgspec.Struct):
+        names = list(getattr(item, "__struct_fields__", ())) or list(vars(item))
+        return [(name, getattr(item, name)) for name in names]
+    return []
+
+
+def _where(value: Any, problem: str, path: str = "", depth: int = 0) -> str | None:
+    """The dotted path of the first value whose own problem is ``problem``."""
+    if _range_problem(value, shallow=True) == problem or depth > MAX_DEPTH:
+        return path
+    for name, child in _children(value):
+        step = name if name.startswith("[") or not path else f".{name}"
+        found = _where(child, problem, path + step, depth + (not is_dataclass(value)))
+        if found is not None:
+            return found
+    return None
+
+
+def _range_problem(value: Any, shallow: bool = False) -> str | None:
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         kind = type(item)
         if kind is int:
             if not INT64[0] <= item <= INT64[1]:
-                return f"{item:.40} is beyond SQLite's 64-bit integer range"
+                return f"{str(item)[:40]} is beyond SQLite's 64-bit integer range"
         elif kind is float:
             if not math.isfinite(item):
                 return f"{item} is not a finite number"
         elif kind is str or item is None or kind is bool:
+            continue
+        elif shallow:
             continue
         elif depth >= MAX_DEPTH:
             return f"JSON nested deeper than {MAX_DEPTH} levels"

@@ -273,5 +273,5 @@ def unsaved_message(path: Path, run_id: str, total: int, kept: list[Event], wait
     saved = total - len(kept)
     counts = Counter(type(e).__name__ for e in kept)
     lost = ", ".join(f"{n} {name}" for name, n in counts.items())
-    return (f"{path} stayed locked by another process for {waited:.0f} s: run {run_id} saved its first {saved} "
+    return (f"{path} stayed locked by another process for {waited:.3g} s: run {run_id} saved its first {saved} "
             f"of {total} events; the last {len(kept)} ({lost}) were shown but not saved")

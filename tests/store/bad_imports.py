@@ -28,6 +28,13 @@ def _insert_after(kind, event):
     return change
 
 
+def _deep(levels):
+    value = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def _append(event):
     return lambda lines: [*lines, event]
 
@@ -58,6 +65,14 @@ CASES = {
     "events-after-the-end": (_append(LATE_ATTEMPT), "after the run finished"),
     "odd-run-id": (_set("run", id="../../x"), "needs an id"),
     "unknown-run-status": (_set("run", status="sleeping"), "unknown run status"),
+    "html-created-at": (_set("session", created_at='<img src=x onerror="alert(1)">'), "created_at must be a timestamp"),
+    "impossible-date": (_set("session", updated_at="2026-13-45T00:00:00"), "updated_at is not a valid timestamp"),
+    "script-finished-at": (_set("run", finished_at="<script>"), "finished_at must be a timestamp"),
+    "text-started-at": (_set("RunStarted", started_at="yesterday"), "started_at must be a timestamp"),
+    "int-beyond-sqlite": (_set("AttemptScored", tokens=2**63), "beyond SQLite's 64-bit integer range"),
+    "int-beyond-sqlite-in-params": (_set("RunStarted", runtime={"x": -(2**64)}), "beyond SQLite's 64-bit"),
+    "deep-nesting": (_set("RunStarted", runtime={"x": _deep(40)}), "nested deeper"),
+    "status-contradicts-events": (_set("run", status="interrupted"), "status interrupted but its events end with"),
 }
 
 
