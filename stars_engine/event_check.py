@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from dataclasses import is_dataclass
 from datetime import datetime
 from functools import cache
@@ -154,7 +155,41 @@ def _where(value: Any, problem: str, path: str = "", depth: int = 0) -> str | No
     return None
 
 
+@cache
+def _plan(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A dataclass's fields that can break a range: (int or float fields, container or nested fields).
+    Text and booleans fit any column, so the walk skips them."""
+    numbers, nested = [], []
+    for name, hint in typing.get_type_hints(cls).items():
+        args = set(typing.get_args(hint)) - {type(None)} or {hint}
+        if args <= {int, float}:
+            numbers.append(name)
+        elif not args <= {str, bool}:
+            nested.append(name)
+    return tuple(numbers), tuple(nested)
+
+
+def _number_problem(item: Any) -> str | None:
+    kind = type(item)
+    if kind is int and not INT64[0] <= item <= INT64[1]:
+        return f"{str(item)[:40]} is beyond SQLite's 64-bit integer range"
+    if kind is float and not math.isfinite(item):
+        return f"{item} is not a finite number"
+    return None
+
+
 def _range_problem(value: Any, shallow: bool = False) -> str | None:
+    if is_dataclass(value) and not shallow:  # an event: check its numbers, walk only what may nest
+        numbers, nested = _plan(type(value))
+        for name in numbers:
+            problem = _number_problem(getattr(value, name))
+            if problem:
+                return problem
+        for name in nested:
+            problem = _range_problem(getattr(value, name))
+            if problem:
+                return problem
+        return None
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()

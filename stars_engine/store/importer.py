@@ -277,19 +277,25 @@ def _write(store: Store, checked: Checked, written: list[str]) -> None:
         for kind, item in _items(checked.path):
             if kind == "session":
                 if head:
-                    db["sessions"].update(head["id"], {"updated_at": head["updated_at"]})
+                    _updated_at(db, head)
                 head = item
                 written.append(head["id"])
-                db["sessions"].insert(head)
+                db.execute("INSERT INTO sessions (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                           [head["id"], head["title"], head["created_at"], head["updated_at"]])
             elif kind == "run":
                 run, writer = item, RunWriter(db, session_id=head["id"], run_id=item["id"])
             elif kind == "event":
                 last = isinstance(item, RunFinished | RunFailed)
                 writer.write(item, at=run["finished_at"] if last else None)
             elif kind == "end" and run["status"] in OPEN_STATUSES:
-                db["runs"].update(writer.run_id, {"status": "interrupted", "pid": None})
+                db.execute("UPDATE runs SET status = 'interrupted', pid = NULL WHERE id = ?", [writer.run_id])
             batch.tick()
-        db["sessions"].update(head["id"], {"updated_at": head["updated_at"]})
+        _updated_at(db, head)
+
+
+def _updated_at(db: Any, head: dict[str, Any]) -> None:
+    """The session's own last-active time (writing its runs moved it to now)."""
+    db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", [head["updated_at"], head["id"]])
 
 
 def import_checked(store: Store, checked: Checked) -> list[str]:

@@ -100,12 +100,27 @@ class RunWriter:
             self.db.execute(*step_insert(self.run_id, self.seq, event))
         self.seq += 1
 
+    def _insert(self, table: str, row: dict[str, object]) -> None:
+        """Plain SQL (no sqlite-utils lookups per row): this is the recorder's and the importer's hot path."""
+        self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                        list(row.values()))
+
+    def _update(self, table: str, key: str, values: dict[str, object]) -> None:
+        sets = ", ".join(f"{name} = ?" for name in values)
+        done = self.db.execute(f"UPDATE {table} SET {sets} WHERE id = ?", [*values.values(), key])
+        if done.rowcount == 0:
+            raise sqlite3.IntegrityError(f"{table} row {key} is gone")
+
+    def _count(self, table: str, column: str, value: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", [value]).fetchone()[0]
+
     def _start(self, event: RunStarted, at: str) -> None:
-        if self.db["runs"].count_where("id = ?", [self.run_id]):
+        if self._count("runs", "id", self.run_id):
             raise StarsError(f"run {self.run_id} is already in this database")
         self.started = True
         if self.new_session:
-            self.db["sessions"].insert(
+            self._insert(
+                "sessions",
                 {
                     "id": self.session_id,
                     "title": self.title or title_from(event.messages),
@@ -113,8 +128,9 @@ class RunWriter:
                     "updated_at": at,
                 }
             )
-        turn = self.turn if self.turn is not None else self.db["runs"].count_where("session_id = ?", [self.session_id])
-        self.db["runs"].insert(
+        turn = self.turn if self.turn is not None else self._count("runs", "session_id", self.session_id)
+        self._insert(
+            "runs",
             {
                 "id": self.run_id,
                 "session_id": self.session_id,
@@ -125,22 +141,23 @@ class RunWriter:
                 **started_row(event),
             }
         )
-        stored = self.db["messages"].count_where("session_id = ?", [self.session_id])
+        stored = self._count("messages", "session_id", self.session_id)
         new = event.messages[stored:] if len(event.messages) > stored else event.messages[-1:]
         for message in new:
             self._message(message["role"], message["content"], event.started_at or at)
         self._touch(at)
 
     def _close(self, event: RunFinished | RunFailed, at: str) -> None:
-        self.db["runs"].update(self.run_id, {**closing_row(event), "finished_at": at})
+        self._update("runs", self.run_id, {**closing_row(event), "finished_at": at})
         if isinstance(event, RunFinished):
             self._message("assistant", event.text, at)
         self._touch(at)
         self.closed = True
 
     def _message(self, role: str, content: str, at: str) -> None:
-        position = self.db["messages"].count_where("session_id = ?", [self.session_id])
-        self.db["messages"].insert(
+        position = self._count("messages", "session_id", self.session_id)
+        self._insert(
+            "messages",
             {
                 "session_id": self.session_id,
                 "run_id": self.run_id,
@@ -152,7 +169,7 @@ class RunWriter:
         )
 
     def _touch(self, at: str) -> None:
-        self.db["sessions"].update(self.session_id, {"updated_at": at})
+        self._update("sessions", self.session_id, {"updated_at": at})
 
     def abandon(self) -> None:
         """The stream stopped before a closing event: the run reads as interrupted.
