@@ -148,16 +148,22 @@ def soak(folder: Path, seconds: float, import_mb: float, readers: int = 2) -> di
     report: dict[str, object] = {"import_mb": round(path.stat().st_size / 1e6, 1), "import_sessions": sessions,
                                  "generate_s": round(time.monotonic() - made, 1), "machine_before": machine_state()}
     me = str(Path(__file__).resolve())
+    logs: list[tuple[Path, Path]] = []
+
+    def launch(argv: list[str], name: str) -> subprocess.Popen:
+        """An actor whose output goes to files: a pipe nobody reads until the end would block it."""
+        out, err = folder / f"{name}.out", folder / f"{name}.err"
+        logs.append((out, err))
+        with out.open("w") as o, err.open("w") as e:
+            return subprocess.Popen(argv, stdout=o, stderr=e, text=True, env=env())
+
     start = time.monotonic()
-    actors = [subprocess.Popen([sys.executable, me, "--role", "recorder", str(db), str(stop), f"rec{i}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+    actors = [launch([sys.executable, me, "--role", "recorder", str(db), str(stop), f"rec{i}"], f"rec{i}")
               for i in range(2)]
     time.sleep(1)  # the recorders create the database first: the import joins a live one
-    importer = subprocess.Popen(stars("import", str(path), "--db", str(db)), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env())
-    actors += [subprocess.Popen([sys.executable, me, "--role", "reader", str(db), str(stop), str(folder / f"r{i}"),
-                                 str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
-               for i in range(readers)]
+    importer = launch(stars("import", str(path), "--db", str(db)), "import")
+    actors += [launch([sys.executable, me, "--role", "reader", str(db), str(stop), str(folder / f"r{i}"), str(i)],
+                      f"reader{i}") for i in range(readers)]
     import_s = None
     while True:
         time.sleep(0.5)
@@ -166,8 +172,10 @@ def soak(folder: Path, seconds: float, import_mb: float, readers: int = 2) -> di
         if import_s is not None and time.monotonic() - start >= seconds:
             break
     stop.touch()
-    outputs = [actor.communicate(timeout=600) for actor in actors]
-    imported = importer.communicate()
+    for actor in actors:
+        actor.wait(timeout=600)
+    outputs = [(out.read_text(), err.read_text()) for out, err in logs]
+    imported = outputs.pop(2)
     report["wall_s"] = round(time.monotonic() - start, 1)
     report["machine_after"] = machine_state()
     report["import"] = {"code": importer.returncode, "seconds": round(import_s, 1),

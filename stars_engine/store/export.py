@@ -6,8 +6,8 @@ runs, with their events) to text, registered in ``FORMATS``; writing the file
 
 Each format has ONE escape, and every field it writes goes through it, ids,
 timestamps and numbers included (an imported file may hold anything the
-importer let through): ``_md`` / ``_md_inline`` (every ASCII punctuation
-backslash-escaped, so no HTML, link or emphasis survives), ``_html``,
+importer let through): ``_md`` / ``_md_inline`` (every character that can start
+markup backslash-escaped, so no HTML, link or emphasis survives), ``_html``,
 ``_cell`` (CSV: formula-like text neutralised) and ``_json_line``
 (JSONL: the line breaks ``str.splitlines`` knows escaped, numbers finite).
 """
@@ -93,14 +93,20 @@ def to_jsonl(bundle: Bundle) -> str:
 
 
 # -- Markdown ----------------------------------------------------------------
-_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: CommonMark escapes them all
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>&#|~]")  # markup anywhere: code, emphasis, links, HTML, entities, tables
+_MD_LINE_START = re.compile(r"^(?:[-+=]|\d+[.)])")  # markup at a line's start: lists, setext underlines
 _MD_INDENT = re.compile(r"^[ \t]+")
 
 
 def _md(text: object) -> str:
-    """One line of text as Markdown shows it literally: no HTML, link, emphasis or heading survives."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", visible_controls(str(text)))
-    return _MD_INDENT.sub(lambda m: "".join(f"&#{ord(c)};" for c in m.group()), escaped)  # no code block
+    """One line of text as Markdown shows it literally: no HTML, link, emphasis, list or heading survives.
+
+    Only the characters that can start markup are escaped (a backslash before
+    each), so a transcript's plain prose stays readable in the raw file too.
+    """
+    line = _MD_SPECIAL.sub(r"\\\g<0>", visible_controls(str(text)))
+    line = _MD_LINE_START.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], line)
+    return _MD_INDENT.sub(lambda m: "".join(f"&#{ord(c)};" for c in m.group()), line)  # no code block
 
 
 def _md_inline(text: object) -> str:
