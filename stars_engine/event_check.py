@@ -84,10 +84,10 @@ def _malformed(raw: bytes, exc: msgspec.DecodeError) -> str:
     return f"not JSON ({exc})"
 
 
-def decode_line(raw: bytes) -> tuple[str, bytes]:
+def decode_line(raw: bytes) -> str:
     """The ``type`` of one line; StarsError (one line) for anything that is not a JSON object with one."""
     try:
-        return msgspec.json.decode(raw, type=_Kind).type, raw
+        return msgspec.json.decode(raw, type=_Kind).type
     except msgspec.ValidationError as exc:
         if "`type`" in str(exc) or "Expected `object`" in str(exc):
             raise StarsError('expected an object with a "type"') from None

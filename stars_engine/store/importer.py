@@ -103,7 +103,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str, bytes]]:
             if not raw.strip():
                 continue
             try:
-                kind, _ = decode_line(raw)
+                kind = decode_line(raw)
             except StarsError as exc:
                 raise StarsError(f"{path} line {number}: {exc}") from None
             yield number, kind, raw
