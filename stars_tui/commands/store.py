@@ -44,7 +44,7 @@ from stars_engine.store import (
     pace,
 )
 from stars_engine.store.export import is_stdout
-from stars_engine.store.importer import import_sessions, parse
+from stars_engine.store.importer import check, import_checked, parse
 from stars_engine.store.store import MARK_END, MARK_START
 
 from .database import DB_HELP, db_path
@@ -321,9 +321,9 @@ def import_command(
 ) -> None:
     """Add the sessions of a JSONL export to the database (ids are kept)."""
     check_regular(file, "import file")  # a FIFO or a device (/dev/zero) is refused before any read
-    sessions = _parsed(file)  # checked whole before the database is opened: a bad file changes nothing
+    checked = check(file)  # checked whole before the database is opened: a bad file changes nothing
     with _store(db, verify=True) as store:
-        ids = import_sessions(store, sessions)
+        ids = import_checked(store, checked)
         path = store.path
     for session_id in ids:
         console.print(f"imported session {session_id} into {escape(str(path))}")
