@@ -31,7 +31,7 @@ BAD_OPTIONS = [
     (["--threads", "0"], "--threads must be from 1 to "),
     (["--threads", "100000"], "--threads must be from 1 to "),
     (["--threads", "99999999999"], "--threads must be from 1 to "),
-    (["--weights", "int3"], "unknown weights 'int3': use auto or dense"),
+    (["--weights", "int3"], "unknown weights 'int3': use auto, dense, fp16 or int4"),
     (["--model", "./missing-model"], "chat model path does not exist"),
     (["--reward", "./missing-rm"], "reward model path does not exist"),
     (["--rubric", "./missing.json"], "rubric file does not exist"),
