@@ -119,5 +119,5 @@ def test_an_export_line_nested_too_deeply_is_one_line(monkeypatch, capsys, tmp_p
     file.write_text('{"type": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
     argv = [a.format(file=file) for a in command]
     code, err = run_main(monkeypatch, capsys, [*argv, "--db", str(tmp_path / "s.db")])
-    assert code == 2 and err == f"error: {file}: a line holds JSON nested too deeply\n"
+    assert code == 2 and err.startswith(f"error: {file}") and err.count("\n") == 1  # one line, no traceback
     assert not (tmp_path / "s.db").exists()
