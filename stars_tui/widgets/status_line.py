@@ -42,12 +42,15 @@ def status_text(state: RunState, elapsed: float) -> Text:
     return text
 
 
+MIN_FIGURES = 24  # the figures are cut down to this (tok/s and kept) before the model's details go
+
+
 def fit_status(figures: Text, state: str, detail: str, width: int) -> Text:
     """``figures`` then, right-aligned, ``state · detail``, or ``state`` alone where the detail does
     not fit; the figures are cut before the state is."""
     for model in (f"{state} · {detail}" if detail else state, state):
         model = printable(model)
-        if figures.cell_len + 3 + len(model) <= width or model == printable(state):
+        if width - len(model) - 3 >= MIN_FIGURES or model == printable(state):
             break
     figures = figures.copy()
     figures.truncate(max(width - len(model) - 3, 0), overflow="ellipsis")
