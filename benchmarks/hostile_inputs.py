@@ -1051,9 +1051,14 @@ def main() -> int:
                       f"{result['seconds']} s) {result['stderr'][-160:]!r}", flush=True)
             return result
 
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            slow_first = sorted(chosen, key=lambda c: -c.timeout if c.runner or c.timeout >= DRIP_WAIT else 0)
-            list(pool.map(one, slow_first))
+        # A server drip only waits: those cases get threads of their own, beside the --jobs that do work.
+        waiting = [c for c in chosen if c.runner is None and c.timeout >= DRIP_WAIT]
+        working = sorted((c for c in chosen if c not in waiting), key=lambda c: 0 if c.runner else 1)
+        with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as waiters, \
+                ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            waited = waiters.map(one, waiting)
+            list(pool.map(one, working))
+            list(waited)
     order = {c.name: i for i, c in enumerate(chosen)}
     results.sort(key=lambda r: order[r["case"]])
     if args.json:
