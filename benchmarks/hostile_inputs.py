@@ -940,10 +940,11 @@ def import_during_runs(case: Case, folder: Path, srv: str, load: Load | None = N
 
 
 # -- the shared folder every case starts from --------------------------------------------------------
-def template_folder(where: Path) -> Path:
+def template_folder(where: Path, models: bool = True) -> Path:
     """good.db and good.jsonl (bad_inputs' template), and models/: the default tokenizer and tiny random models."""
     bad_inputs.template_folder(where)
-    subprocess.run([sys.executable, "-c", TINY_MODELS, str(where / "models")], check=True)
+    if models:
+        subprocess.run([sys.executable, "-c", TINY_MODELS, str(where / "models")], check=True)
     return where
 
 

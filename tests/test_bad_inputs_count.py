@@ -173,3 +173,13 @@ def test_the_fake_server_answers_like_vllm_and_lies_where_told():
                                     "error: http://x/v1/completions: TypeError: bad\n"])
 def test_an_internal_exception_in_one_line_is_no_clean_error(stderr):
     assert hostile.classify(_case(codes=(1, 2)), [Step(1, "", stderr)], {}, {}, False) == "traceback"
+
+
+def test_a_served_case_runs_against_the_fake_server_and_is_counted(tmp_path):
+    """End to end: a `stars` process, the fake server, the folder's files, one outcome per case."""
+    refused = next(c for c in hostile.cases() if c.name == "server: /v1/models data empty")
+    accepted = Case("an honest server, taken for a bad input", "server-reply", [hostile.served("ok")])
+    template = hostile.template_folder(tmp_path, models=False)
+    with fake_vllm.fake_vllm() as srv:
+        outcomes = [hostile.run_case(c, template, srv)["outcome"] for c in (refused, accepted)]
+    assert outcomes == ["clean", "silently accepted"]
