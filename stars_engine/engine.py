@@ -10,18 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+from .controls import error_line
 from .decoding import STRATEGIES
 from .decoding.common import RunContext
-from .errors import StarsError
 from .events import Event, RunFailed
 from .params import Params, ParamsSource, constant
 from .policy.base import Policy
 from .reward.base import Reward
 
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, (ValueError, RuntimeError, StarsError)) else f"{type(exc).__name__}: {text}"
+one_line = error_line  # the name the front ends import: an exception as one visible line
 
 
 def run(

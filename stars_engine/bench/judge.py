@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .. import chat_template
 from ..errors import StarsError
 from ..reward.base import Reward
 
@@ -101,8 +102,8 @@ class ChatJudge:
         import torch
 
         text = JUDGE_PROMPT.format(prompt=prompt, a=first.strip() or "(empty)", b=second.strip() or "(empty)")
-        chat = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
+        chat = chat_template.apply(
+            self.tokenizer, [{"role": "user", "content": text}], "judge", add_generation_prompt=True, tokenize=False
         )
         inputs = self.tokenizer(chat, return_tensors="pt", add_special_tokens=False)
         device = next(self.model.parameters()).device
