@@ -77,6 +77,7 @@ CLASSES = ("custom-code", "server-url", "escapes", "server-reply", "export", "ro
 
 # What a terminal obeys: C0 (but tab, newline, CR), DEL, C1, and the bidi overrides and isolates.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+SGR = re.compile(r"\x1b\[[0-9;]*m")
 # An internal exception that reached the user as its own text: a crash caught at the top, not a clean error.
 INTERNAL = re.compile(r"\b(AttributeError|TypeError|KeyError|IndexError|RecursionError|OverflowError|NameError|"
                       r"UnboundLocalError|AssertionError|ZeroDivisionError)\b|maximum recursion depth exceeded")
@@ -230,8 +231,10 @@ def _databases(files: dict[Path, str]) -> set[Path]:
 
 
 def _one_error_line(stderr: str) -> bool:
+    """One ``error:`` line, last; before it at most progress notes (a line ending in "…")."""
     lines = [line for line in stderr.splitlines() if line.strip()]
-    return len(lines) == 1 and lines[0].startswith("error: ")
+    return (bool(lines) and lines[-1].startswith("error: ")
+            and all(line.rstrip().endswith("…") and not line.startswith("error:") for line in lines[:-1]))
 
 
 def classify_step(case: Case, step: Step) -> str | None:
@@ -252,8 +255,10 @@ def classify_step(case: Case, step: Step) -> str | None:
 
 
 def raw_controls(case: Case, steps: list[Step]) -> bool:
-    """Raw control or bidi characters on stderr, or on stdout when stdout is a terminal."""
-    return any(RAW_CONTROL.search(s.stderr) or (case.tty and RAW_CONTROL.search(s.stdout)) for s in steps)
+    """Raw control or bidi characters on stderr, or on stdout when stdout is a terminal (there, less the
+    program's own colours: SGR sequences, ``ESC [ … m``)."""
+    return any(RAW_CONTROL.search(s.stderr) or (case.tty and RAW_CONTROL.search(SGR.sub("", s.stdout)))
+               for s in steps)
 
 
 def classify(case: Case, steps: list[Step], before: dict[Path, str], after: dict[Path, str], ran: bool) -> str:

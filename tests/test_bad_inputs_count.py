@@ -87,6 +87,12 @@ def _case(**kw):
         (_case(), [Step(2, "", "error: \\x1b]52 shown\n")], {}, {}, False, "clean"),
         (_case(tty=True, expect="ok"), [Step(0, "\x1b[2J\r\n", "")], {}, {}, False, "security hole"),
         (_case(expect="ok"), [Step(0, "\x1b[2J\n", "")], {}, {}, False, "clean"),  # a pipe, not a terminal
+        (_case(tty=True, expect="ok"), [Step(0, "\x1b[1mid\x1b[0m \\x1b]52\r\n", "")], {}, {}, False, "clean"),
+        (_case(tty=True, expect="ok"), [Step(0, "\x1b[1mid\x1b[0m \u202eevil\r\n", "")], {}, {}, False,
+         "security hole"),
+        (_case(), [Step(2, "", "measuring the weights, once…\nerror: no\n")], {}, {}, False, "clean"),
+        (_case(), [Step(2, "", "a warning\nerror: no\n")], {}, {}, False, "other"),
+        (_case(), [Step(2, "", "error: no\nerror: again\n")], {}, {}, False, "other"),
         (_case(steps=[["a"], ["b"]], later_refusal="lost data"), [Step(0, "", ""), Step(2, "", "error: no\n")],
          {}, {}, False, "lost data"),
         (_case(steps=[["a"], ["b"]], expect="either"), [Step(2, "", "error: no\n")], {}, {}, False, "clean"),
