@@ -77,10 +77,12 @@ CLASSES = ("custom-code", "server-url", "escapes", "server-reply", "export", "ro
 
 # What a terminal obeys: C0 (but tab, newline, CR), DEL, C1, and the bidi overrides and isolates.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+PEAK_KIB = 1536 << 10  # a workbench on served models that grew past 1.5 GiB read something without a bound
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 # An internal exception that reached the user as its own text: a crash caught at the top, not a clean error.
 INTERNAL = re.compile(r"\b(AttributeError|TypeError|KeyError|IndexError|RecursionError|OverflowError|NameError|"
-                      r"UnboundLocalError|AssertionError|ZeroDivisionError)\b|maximum recursion depth exceeded")
+                      r"UnboundLocalError|AssertionError|ZeroDivisionError)\b|"
+                      r"^error: (\S+: )?maximum recursion depth exceeded", re.MULTILINE)
 MEMORY_WORDS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "DefaultCPUAllocator")
 APP_WAIT = 40  # s: a workbench still running by then has opened
 READ_WAIT = 45  # s: a file read that has not ended by then is reading forever
@@ -115,6 +117,7 @@ class Step:
     stderr: str
     alive_at_limit: bool = False
     fifo_blocked: bool = False
+    peak_kib: int = 0  # the largest resident set among the process and its children, when still alive at the limit
 
 
 # -- running one process -------------------------------------------------------------------------
@@ -158,6 +161,32 @@ def _fifo_has_reader(path: Path) -> bool:
     return True
 
 
+def _family(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    out, todo = [], [pid]
+    while todo:
+        now = todo.pop()
+        out.append(now)
+        for task in Path(f"/proc/{now}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def _peak_kib(pid: int) -> int:
+    peaks = [0]
+    for member in _family(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"VmHWM:\s+(\d+) kB", status)
+        peaks.append(int(found.group(1)) if found else 0)
+    return max(peaks)
+
+
 def run_step(case: Case, argv: list[str | bytes], folder: Path, srv: str) -> Step:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "STARS_CONFIG": str(folder / "no-config.json"),
            "COLUMNS": "200"}
@@ -193,10 +222,12 @@ def run_step(case: Case, argv: list[str | bytes], folder: Path, srv: str) -> Ste
         except (BrokenPipeError, OSError):
             pass
     alive = blocked = False
+    peak = 0
     try:
         code: int | None = proc.wait(timeout=case.timeout)
     except subprocess.TimeoutExpired:
         alive, code = True, None
+        peak = _peak_kib(proc.pid)
         blocked = any(_fifo_has_reader(p) for p in _fifos(folder))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -211,7 +242,7 @@ def run_step(case: Case, argv: list[str | bytes], folder: Path, srv: str) -> Ste
         stdin.close()
     if case.stdout:
         stdout.close()
-    return Step(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), alive, blocked)
+    return Step(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), alive, blocked, peak)
 
 
 # -- classifying -----------------------------------------------------------------------------------
@@ -240,7 +271,7 @@ def _one_error_line(stderr: str) -> bool:
 def classify_step(case: Case, step: Step) -> str | None:
     """The outcome of one process, or None when it exited 0 (the case goes on to its next step)."""
     if step.alive_at_limit:
-        if case.app and not step.fifo_blocked and "Traceback" not in step.stderr:
+        if case.app and not step.fifo_blocked and "Traceback" not in step.stderr and step.peak_kib < PEAK_KIB:
             return "clean" if case.expect in ("ok", "either") else "silently accepted"
         return "hang or unbounded memory"
     if any(word in step.stderr for word in MEMORY_WORDS) or step.code == -signal.SIGKILL:
@@ -316,10 +347,8 @@ def run_case(case: Case, template: Path, srv: str) -> dict[str, object]:
 
 
 # -- checks after every step succeeded ---------------------------------------------------------------
-LIVE_HTML = re.compile(r"<\s*(script|img|iframe|svg|object|embed|a\s)|<[^<>]*\son\w+\s*=", re.IGNORECASE)
-JS_LINK = re.compile(r"\]\(\s*<?\s*(javascript|vbscript|data)\s*:|href\s*=\s*['\"]?\s*(javascript|vbscript|data):",
-                     re.IGNORECASE)
-CODE_SPAN = re.compile(r"<code>.*?</code>", re.DOTALL)  # inside an HTML block Markdown makes no links
+LIVE_HTML = re.compile(r"<\s*(script|img|iframe|svg|object|embed)\b|<[^<>]*\son\w+\s*=", re.IGNORECASE)
+SCRIPT_URL = re.compile(r"(href|src)\s*=\s*['\"]?\s*(javascript|vbscript|data):", re.IGNORECASE)
 FORMULA = re.compile(r"^[\s\u3000]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
 
 
@@ -331,13 +360,24 @@ def _is_number(cell: str) -> bool:
     return True
 
 
+def rendered(markdown: str) -> str:
+    """Markdown as a CommonMark renderer with raw HTML on makes it, every link kept (markdown-it, which Rich
+    brings, drops javascript: links by default: the check must see what a laxer renderer would show)."""
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("commonmark", {"html": True})
+    renderer.validateLink = lambda url: True
+    return renderer.render(markdown)
+
+
 def injected(path: Path) -> bool:
     """Live HTML, a script link, or a spreadsheet formula in an exported file."""
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix == ".csv":
         cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
         return any(FORMULA.match(c) and not _is_number(c) or c[:1] in ("\t", "\r") for c in cells)
-    return bool(LIVE_HTML.search(text) or JS_LINK.search(CODE_SPAN.sub("", text)))
+    page = rendered(text) if path.suffix == ".md" else text
+    return bool(LIVE_HTML.search(page) or SCRIPT_URL.search(page))
 
 
 def export_is_safe(name: str) -> Callable[[Path, list[Step]], str | None]:
@@ -691,11 +731,12 @@ def cases() -> list[Case]:  # noqa: PLR0915 - one list, read top to bottom
                         timeout=APP_WAIT))
         out.append(Case(f"STARS_CONFIG={name}", "bounded-read", [chat()], env={"STARS_CONFIG": path}, prepare=setup,
                         app=True, timeout=APP_WAIT))
+        # Read when the reward loads, inside the workbench: it may open, as long as the read is bounded.
         out.append(Case(f"config.json's rubric is {name}", "bounded-read", [chat("--config", "{dir}/c.json")],
                         prepare=_both(setup, _write("c.json", json.dumps({"rubric": path}))), app=True,
-                        timeout=APP_WAIT))
+                        timeout=APP_WAIT, expect="either"))
         out.append(Case(f"STARS_RUBRIC={name}", "bounded-read", [chat()], env={"STARS_RUBRIC": path},
-                        prepare=setup, app=True, timeout=APP_WAIT))
+                        prepare=setup, app=True, timeout=APP_WAIT, expect="either"))
     out.append(Case("the prompt on stdin from /dev/zero", "bounded-read", [["run", "-", *SERVED[:1]]],
                     stdin="/dev/zero", timeout=READ_WAIT))
 

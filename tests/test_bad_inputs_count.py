@@ -109,7 +109,10 @@ def test_classify_round_two(case, steps, before, after, ran, outcome):
         ("x.md", "Session `a` · <img src=x onerror=alert(1)>\n", True),
         ("x.md", "> [click](javascript:alert(1))\n", True),
         ("x.md", "> [click]( JavaScript:alert(1))\n", True),
-        ("x.md", "- rejected: <code>[click](javascript:alert(1))</code>\n", False),
+        ("x.md", "- rejected: <code>[click](javascript:alert(1))</code>\n", True),  # a link inside <code>
+        ("x.md", "> \\[click\\](javascript:alert(1))\n", False),
+        ("x.md", "> <javascript:alert(1)>\n", True),
+        ("x.md", "    <script>alert(1)</script>\n", False),  # an indented code block
         ("x.md", "> &lt;script&gt;alert(1)&lt;/script&gt;\n", False),
         ("x.html", "<style>p{}</style><p>&lt;script&gt;</p>\n", False),
         ("x.html", "<p class=\"meta\">session · <script>alert(2)</script></p>\n", True),
@@ -179,6 +182,11 @@ def test_the_fake_server_answers_like_vllm_and_lies_where_told():
                                     "error: http://x/v1/completions: TypeError: bad\n"])
 def test_an_internal_exception_in_one_line_is_no_clean_error(stderr):
     assert hostile.classify(_case(codes=(1, 2)), [Step(1, "", stderr)], {}, {}, False) == "traceback"
+
+
+def test_an_error_that_names_its_cause_is_clean_even_when_the_cause_is_a_recursion_limit():
+    stderr = "error: the chat model's chat template failed: maximum recursion depth exceeded\n"
+    assert hostile.classify(_case(), [Step(2, "", stderr)], {}, {}, False) == "clean"
 
 
 def test_a_served_case_runs_against_the_fake_server_and_is_counted(tmp_path):
