@@ -1062,16 +1062,22 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write every case's result here")
     parser.add_argument("--round-one", action="store_true", help="also run bad_inputs.py's 123 cases")
     parser.add_argument("--list", action="store_true", help="list the cases and stop")
-    parser.add_argument("--recount", type=Path, help="print the table of a saved --json file (an error line "
-                                                     "that is an internal exception's text counts as a traceback)")
+    parser.add_argument("--recount", type=Path, nargs="+", help="print the table of saved --json files, a later "
+                        "file's case replacing an earlier one's of the same name (an error line that is an internal "
+                        "exception's text counts as a traceback); --json writes the result")
     parser.add_argument("--soak", action="store_true", help="the store under load for five minutes: a 200 MB "
                                                             "import, two recording runs at a time, readers")
     args = parser.parse_args()
     if args.recount:
-        results = json.loads(args.recount.read_text())
+        merged: dict[str, dict] = {}
+        for saved in args.recount:
+            merged.update((r["case"], r) for r in json.loads(saved.read_text()))
+        results = list(merged.values())
         for r in results:
             if r["outcome"] == "clean" and r["exit"] not in (0, None) and INTERNAL.search(r["stderr"]):
                 r["outcome"] = "traceback"
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2, ensure_ascii=True))
         print(by_class(results) + "\n\n" + table(Counter(r["outcome"] for r in results)))
         return 0
     if args.soak:
