@@ -13,13 +13,14 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import StarsError
 
 KiB = 1024
 MiB = 1024 * KiB
 SETTINGS_BYTES = MiB  # a settings file or a rubric is a few hundred bytes; a MiB is generous
+PROMPT_BYTES = 16 * MiB  # a prompt on standard input: a long document, never a device's endless stream
 IMPORT_LINE_BYTES = 64 * MiB  # one line of a JSONL export: one event, a long reply at most
 _CHUNK = 64 * KiB
 
@@ -90,6 +91,14 @@ def read_bytes(path: Path, what: str, limit: int) -> bytes:
     if total > limit:
         raise too_big
     return b"".join(chunks)
+
+
+def read_stream(stream: BinaryIO, what: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of an open stream (standard input); a longer one is refused, not read whole."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise StarsError(f"{what} is larger than {size_text(limit)}")
+    return data
 
 
 def _decoded(data: bytes, where: str) -> str:

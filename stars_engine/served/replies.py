@@ -15,6 +15,7 @@ import msgspec
 
 TokenId = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]  # vLLM's ids are int32
 Count = Annotated[int, msgspec.Meta(ge=0)]
+ContextLength = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]  # positions are int32 in vLLM too
 
 
 class ModelCard(msgspec.Struct):
@@ -22,7 +23,7 @@ class ModelCard(msgspec.Struct):
 
     id: str
     root: str | None = None
-    max_model_len: Count | None = None
+    max_model_len: ContextLength | None = None
 
 
 class ModelList(msgspec.Struct):

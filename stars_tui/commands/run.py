@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from stars_engine.bounded_read import PROMPT_BYTES, read_stream
 from stars_engine.controls import json_text, one_line, valid_text, visible_controls
 from stars_engine.errors import StarsError
 from stars_engine.events import Event, RunFailed, RunFinished
@@ -58,7 +59,7 @@ def read_stdin() -> str:
     raw = getattr(sys.stdin, "buffer", None)
     if raw is None:  # already text (a test's StringIO)
         return sys.stdin.read()
-    data = raw.read()
+    data = read_stream(raw, "standard input", PROMPT_BYTES)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

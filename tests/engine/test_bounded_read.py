@@ -85,3 +85,15 @@ def test_a_line_past_the_line_cap_is_refused_by_number(tmp_path):
 
 def test_sizes_are_written_as_a_person_would():
     assert [size_text(n) for n in (1024 * 1024, 256 * 1024, 100)] == ["1 MiB", "256 KiB", "100 bytes"]
+
+
+def test_standard_input_is_read_up_to_its_cap_and_no_further():
+    import io
+
+    from stars_engine.bounded_read import read_stream
+
+    assert read_stream(io.BytesIO(b"hello"), "standard input", 5) == b"hello"
+    endless = io.BufferedReader(io.FileIO("/dev/zero"))
+    with pytest.raises(StarsError, match="standard input is larger than"):
+        read_stream(endless, "standard input", 1024)
+    assert endless.tell() <= 1025 + io.DEFAULT_BUFFER_SIZE

@@ -60,7 +60,7 @@ def test_a_url_with_escapes_is_refused_with_them_visible():
     assert "\x1b" not in str(info.value) and "\\x1b" in str(info.value)
 
 
-@pytest.mark.parametrize("value", ["4096", 4096.5, -1, [1], {"n": 1}, True])
+@pytest.mark.parametrize("value", ["4096", 4096.5, -1, 10**30, 2**31, [1], {"n": 1}, True])
 def test_a_card_whose_max_model_len_is_not_a_count_is_one_line(value):
     with fake_server(card_server({"id": "m", "max_model_len": value})) as (url, _):
         with pytest.raises(ServerError, match=r"/v1/models: the reply to /v1/models is not what a vLLM server sends: "
