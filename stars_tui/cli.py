@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperCommand
 
 from stars_engine import __version__
-from stars_engine.controls import one_line
+from stars_engine.display.controls import one_line
 from stars_engine.errors import StarsError
 
 from .commands import bench, database, run, serve, store, tui

@@ -78,7 +78,7 @@ def _embedder_for(reward: Reward) -> Any:
     embedder = getattr(reward, "embed", None)
     if embedder is not None:
         return embedder
-    from ..loading import load_reward
+    from ..backends.local.load import load_reward
 
     return load_reward().embed
 

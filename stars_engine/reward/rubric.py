@@ -18,7 +18,7 @@ from typing import Protocol
 
 import torch
 
-from ..controls import valid_text
+from ..display.controls import valid_text
 from ..errors import StarsError
 
 DEFAULT_RUBRIC_FILE = Path(__file__).with_name("default_rubric.json")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StarsError
-from ..event_check import RunChecker, checked_event
 from ..events import Event
 from .connect import write
+from .event_check import RunChecker, checked_event
 from .export import JSONL_FORMAT, JSONL_VERSION
 from .recorder import RunWriter
 from .store import Store

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from ..display import shorten
+from ..display.format import shorten
 from ..errors import StarsError
 from ..events import Event, RunFailed, RunFinished, RunStarted
 from .connect import HOST, connect, write

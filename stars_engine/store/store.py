@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..controls import valid_text
+from ..display.controls import valid_text
 from ..errors import StarsError
 from ..events import Event, last_user_message
 from . import ids

@@ -17,8 +17,8 @@ from typing import Any
 
 import typer
 
-from stars_engine.models import ModelSpec
 from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params, parse_value
+from stars_engine.weights.sources import ModelSpec
 
 HELP = {
     "strategy": f"Decoding strategy: {', '.join(STRATEGIES)}.",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from stars_engine.controls import valid_text, visible_controls
+from stars_engine.display.controls import valid_text, visible_controls
 from stars_engine.errors import StarsError
 from stars_engine.events import Event, RunFailed, RunFinished
 from stars_engine.params import Params
@@ -24,7 +24,7 @@ from .options import ModelChoice, decoding_options
 
 def check_models(models: ModelChoice) -> None:
     """Refuse a bad device, model folder, reward or rubric without loading any weights."""
-    from stars_engine.loading import check_choice
+    from stars_engine.backends.local.load import check_choice
 
     check_choice(models.model, models.reward, models.rubric, models.device, models.allow_download)
 
@@ -47,7 +47,7 @@ def load_chat_policies(models: ModelChoice, count: int = 1):
         if models.served_model is not None:
             raise StarsError("--served-model needs --server")
         return [models.load_policy()]
-    from stars_engine.served.connect import served_policies
+    from stars_engine.backends.served.connect import served_policies
 
     return served_policies(
         models.server, models.served_model, tokenizer=models.model, allow_download=models.allow_download, count=count
@@ -187,11 +187,11 @@ def models_command(
     served_reward: str | None = typer.Option(None, "--served-reward", help="The reward's name on --reward-server."),
 ) -> None:
     """Show which models are used by default, where they come from, and where the cache is."""
-    from stars_engine.models import describe
+    from stars_engine.weights.sources import describe
 
     info = describe()
     if reward_server is not None:
-        from stars_engine.served.reward import describe_served_reward
+        from stars_engine.backends.served.reward import describe_served_reward
 
         info.update(describe_served_reward(reward_server, served_reward))
     if as_json:

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from stars_engine.controls import visible_controls, visible_fields
+from stars_engine.display.controls import visible_controls, visible_fields
 from stars_engine.errors import StarsError
 from stars_engine.events import (
     ACCEPTED,

@@ -82,7 +82,7 @@ def _served_loaders(models: ModelChoice):
 
 def worker_loaders(models: ModelChoice):
     """The app's policy and reward loaders: the first starts the worker and loads both models in it."""
-    from stars_engine.process import start
+    from stars_engine.backends.worker.process import start
 
     loaded = []
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stars_engine import loading
+from stars_engine.backends.local import load as loading
 from stars_engine.store import open_store
 from stars_tui import cli
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stars_engine.loading import load_policy
+from stars_engine.backends.local.load import load_policy
 from stars_engine.policy.base import Sampling
 
 pytestmark = pytest.mark.real

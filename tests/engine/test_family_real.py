@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from stars_engine.backends.local.entropy import entropy
 from stars_engine.engine import run
 from stars_engine.events import PRUNED, AttemptScored
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
-from stars_engine.policy.entropy import entropy
 
 from .checks import check_stream
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from stars_engine.backends.local.load import load_policy, load_reward, pick_device
 from stars_engine.errors import StarsError
-from stars_engine.loading import load_policy, load_reward, pick_device
 
 from . import model_folders
 

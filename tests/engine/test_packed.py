@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stars_engine import packed
+from stars_engine.backends.local import packed
+from stars_engine.backends.local.load import load_policy
+from stars_engine.backends.local.runtime import may_pack
 from stars_engine.errors import StarsError
-from stars_engine.loading import load_policy
 from stars_engine.policy.base import Sampling
-from stars_engine.runtime import may_pack
 
 CPU = torch.device("cpu")
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from fakes import ScriptedPolicy, ScriptedReward
 
+from stars_engine.backends.local.runtime import SMALL_MODEL_PARAMS, choose_dtype, choose_threads, cpu_bf16_flags, plan
 from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.events import RunStarted
 from stars_engine.params import Params
-from stars_engine.runtime import SMALL_MODEL_PARAMS, choose_dtype, choose_threads, cpu_bf16_flags, plan
 from stars_engine.store import Recorder, open_store
 
 CPU = torch.device("cpu")
@@ -32,16 +32,16 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
 
 
 def test_cpu_dtype_follows_the_flags(monkeypatch):
-    monkeypatch.setattr("stars_engine.runtime.cpu_bf16_flags", lambda: [])
+    monkeypatch.setattr("stars_engine.backends.local.runtime.cpu_bf16_flags", lambda: [])
     assert choose_dtype(CPU) == (torch.float32, "CPU without native bf16")
-    monkeypatch.setattr("stars_engine.runtime.cpu_bf16_flags", lambda: ["avx512_bf16"])
+    monkeypatch.setattr("stars_engine.backends.local.runtime.cpu_bf16_flags", lambda: ["avx512_bf16"])
     assert choose_dtype(CPU) == (torch.bfloat16, "CPU has avx512_bf16")
     assert choose_dtype(CPU, "fp32") == (torch.float32, "--dtype")
     assert choose_dtype(CPU, "auto")[0] == torch.bfloat16
 
 
 def test_threads_follow_the_model_size_unless_overridden(monkeypatch):
-    monkeypatch.setattr("stars_engine.runtime.usable_cores", lambda: 8)
+    monkeypatch.setattr("stars_engine.backends.local.runtime.usable_cores", lambda: 8)
     assert choose_threads(135_000_000)[0] == 1
     assert choose_threads(SMALL_MODEL_PARAMS * 4)[0] == 8
     assert choose_threads(135_000_000, 3) == (3, "--threads")

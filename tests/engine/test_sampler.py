@@ -11,8 +11,8 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+from stars_engine.backends.local.sampler import draw, narrow
 from stars_engine.policy.base import Sampling
-from stars_engine.policy.sampler import draw, narrow
 
 
 def warper_probs(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from stars_engine.served.launch import VllmServer, free_port
+from stars_engine.backends.served.launch import VllmServer, free_port
 
 POLICY_NAME = "smollm2"
 
@@ -28,6 +28,6 @@ def running_server(model_dir: str | Path, served_name: str, extra_args: Sequence
 
 def policy_server(extra_args: Sequence[str] = ()) -> contextlib.AbstractContextManager[VllmServer]:
     """A server on the converted bundled chat model, named ``POLICY_NAME``."""
-    from stars_engine.loading import default_policy_dir
+    from stars_engine.backends.local.load import default_policy_dir
 
     return running_server(default_policy_dir(), POLICY_NAME, extra_args)

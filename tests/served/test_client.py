@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from stars_engine.backends.served.client import ServerClient, ServerError, server_message
+from stars_engine.backends.served.launch import free_port
 from stars_engine.errors import StarsError
-from stars_engine.served.client import ServerClient, ServerError, server_message
-from stars_engine.served.launch import free_port
 
 from .fake_server import fake_server, ok
 

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
+from stars_engine.backends.served.client import ServerClient
+from stars_engine.backends.served.launch import VllmServer, free_port
 from stars_engine.errors import StarsError
-from stars_engine.served.client import ServerClient
-from stars_engine.served.launch import VllmServer, free_port
 
 from .servers import POLICY_NAME
 

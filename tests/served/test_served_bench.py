@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from stars_engine.backends.served.connect import served_policies
 from stars_engine.bench import BenchPlan, load_prompts, parse_specs, run_bench, take
 from stars_engine.params import Params
-from stars_engine.served.connect import served_policies
 
 pytestmark = [pytest.mark.served, pytest.mark.real]
 

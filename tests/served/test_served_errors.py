@@ -12,13 +12,13 @@ import pytest
 from fakes import ScriptedReward
 
 from stars_engine import engine
+from stars_engine.backends.served.client import ServerError
+from stars_engine.backends.served.connect import served_policies
+from stars_engine.backends.served.launch import free_port
 from stars_engine.errors import StarsError
 from stars_engine.events import RunFailed, RunStarted
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
-from stars_engine.served.client import ServerError
-from stars_engine.served.connect import served_policies
-from stars_engine.served.launch import free_port
 
 from .fake_server import fake_server, ok
 

@@ -6,9 +6,9 @@ import pytest
 from engine.checks import check_stream
 
 from stars_engine import engine
+from stars_engine.backends.served.connect import served_policies
 from stars_engine.events import PRUNED, AttemptScored, RunFailed, RunFinished
 from stars_engine.params import Params
-from stars_engine.served.connect import served_policies
 
 pytestmark = [pytest.mark.served, pytest.mark.real]
 

@@ -8,11 +8,11 @@ import sys
 import pytest
 
 from stars_engine import engine
+from stars_engine.backends.served.client import ServerError
+from stars_engine.backends.served.connect import served_policies
+from stars_engine.backends.served.launch import free_port
 from stars_engine.events import AttemptScored, RunFailed
 from stars_engine.params import Params
-from stars_engine.served.client import ServerError
-from stars_engine.served.connect import served_policies
-from stars_engine.served.launch import free_port
 from stars_engine.store import Recorder, open_store
 
 from .servers import POLICY_NAME, policy_server

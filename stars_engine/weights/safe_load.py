@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from . import models
-from .errors import StarsError
+from ..errors import StarsError
+from . import sources as models
 
 CUSTOM_CODE_MARKERS = ("trust_remote_code", "contains custom code")
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
+from ...errors import StarsError
 from . import packed
-from .errors import StarsError
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
 WEIGHTS = (None, "auto", "dense")

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ..errors import StarsError
+from ...errors import StarsError
 
 RETRY_STATUS = frozenset({502, 503, 504})
 

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import StarsError
-from ..served.client import ServerClient, ServerError
-from .base import Candidate, Sampling
-from .text import Decode, chat_ids, check_fits, continuation
+from ...errors import StarsError
+from ...policy.base import Candidate, Sampling
+from ...policy.text import Decode, chat_ids, check_fits, continuation
+from .client import ServerClient, ServerError
 
 
 class LocalCodec:

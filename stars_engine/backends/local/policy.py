@@ -32,12 +32,12 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from ..errors import StarsError
-from ..runtime import Runtime
-from .base import Candidate, Sampling
+from ...errors import StarsError
+from ...policy.base import Candidate, Sampling
+from ...policy.text import chat_ids, check_fits, continuation
 from .entropy import EntropyCut
+from .runtime import Runtime
 from .sampler import draw
-from .text import chat_ids, check_fits, continuation
 
 
 class TransformersPolicy:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import torch
 
-from . import models, packed, runtime
-from .errors import StarsError
-from .policy.transformers_policy import TransformersPolicy
-from .reward.classifier import ClassifierReward
-from .reward.rubric import LocalEmbedder, Rubric, RubricReward
-from .safe_load import check_model, pretrained
+from ...errors import StarsError
+from ...reward.rubric import LocalEmbedder, Rubric, RubricReward
+from ...weights import sources as models
+from ...weights.safe_load import check_model, pretrained
+from . import packed, runtime
+from .classifier import ClassifierReward
+from .policy import TransformersPolicy
 
 RUBRIC_ONLY_FOR_DEFAULT = "--rubric only applies to the default embedding reward, not to --reward models"
 
@@ -171,7 +172,7 @@ def load_reward(
     """
     _quiet_transformers()
     if server is not None:
-        from .served.reward import served_reward
+        from ..served.reward import served_reward
 
         return served_reward(server, served_name, reward=reward, rubric=rubric, allow_download=allow_download)
     if served_name is not None:

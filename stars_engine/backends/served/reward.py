@@ -24,9 +24,9 @@ from contextlib import contextmanager
 
 import torch
 
-from ..errors import StarsError
-from ..reward.pairs import max_length, pair_ids
-from ..reward.rubric import MAX_TOKENS, embedding_ids
+from ...errors import StarsError
+from ...reward.pairs import max_length, pair_ids
+from ...reward.rubric import MAX_TOKENS, embedding_ids
 from .client import ServerClient, ServerError
 from .connect import local_tokenizer
 
@@ -138,7 +138,7 @@ def served_reward(
     server that is down, a wrong name or the wrong kind of model is one line
     before any run starts.
     """
-    from ..reward.rubric import Rubric, RubricReward
+    from ...reward.rubric import Rubric, RubricReward
 
     client = ServerClient(server)
     card = client.model_card(served_name, "reward model", option="--served-reward")

@@ -15,8 +15,8 @@ import typing
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any
 
-from .errors import StarsError
-from .events import (
+from ..errors import StarsError
+from ..events import (
     EVENT_TYPES,
     STOP_REASONS,
     VERDICTS,
@@ -29,7 +29,7 @@ from .events import (
     SegmentAccepted,
     event_from_dict,
 )
-from .params import STRATEGIES, Params
+from ..params import STRATEGIES, Params
 
 ROLES = ("system", "user", "assistant")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Sampling
+from ...policy.base import Sampling
 
 
 def narrow(logits: torch.Tensor, sampling: Sampling) -> tuple[torch.Tensor, torch.Tensor]:

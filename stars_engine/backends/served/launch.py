@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..errors import StarsError
+from ...errors import StarsError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_NAME = ".venv-vllm"

@@ -12,9 +12,9 @@ import copy
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import StarsError
-from ..policy.served_policy import LocalCodec, ServedPolicy, ServerCodec
+from ...errors import StarsError
 from .client import ServerClient
+from .policy import LocalCodec, ServedPolicy, ServerCodec
 
 
 def served_policies(
@@ -49,7 +49,7 @@ def local_tokenizer(ref: str | None, root: str | None, allow_download: bool, wha
     """The tokenizer from ``ref`` (an error if it will not load), else from the server's folder if it is here."""
     from transformers import AutoTokenizer
 
-    from .. import models
+    from ...weights import sources as models
 
     if ref is not None:
         where = models.resolve(ref, what)
