@@ -31,12 +31,12 @@ import tempfile
 from pathlib import Path
 
 from stars_engine.backends.local.load import load_policy, load_reward
+from stars_engine.backends.spec import ModelSpec
 from stars_engine.backends.worker.process import start
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
 from stars_engine.params import Params
 from stars_engine.store import Recorder
-from stars_engine.weights.sources import ModelSpec
 
 PROMPT = "Write a short story about a lighthouse keeper and a storm."
 

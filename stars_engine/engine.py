@@ -10,18 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from .decoding import STRATEGIES
+from . import decoding
 from .decoding.common import RunContext
-from .errors import StarsError
+from .errors import one_line
 from .events import Event, RunFailed
 from .params import Params, ParamsSource, constant
 from .policy.base import Policy
 from .reward.base import Reward
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, (ValueError, RuntimeError, StarsError)) else f"{type(exc).__name__}: {text}"
 
 
 def run(
@@ -39,7 +34,7 @@ def run(
     """
     source = params if callable(params) else constant(params)
     ctx = RunContext(policy, reward, messages, source, cancel or threading.Event())
-    strategy = STRATEGIES[ctx.initial.strategy]
+    strategy = decoding.get(ctx.initial.strategy).run
     try:
         yield from strategy(ctx)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one event

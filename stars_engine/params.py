@@ -13,7 +13,6 @@ from typing import Any
 
 from .errors import ParamError
 
-STRATEGIES = ("stars", "best-of-n", "vanilla", "cards", "specrej")
 THRESHOLD_MODES = ("schedule", "fixed")
 ACCEPTANCE_RULES = ("hard", "soft")
 
@@ -21,6 +20,27 @@ AUTO = "auto"  # candidates_per_round chosen each round from the acceptance rate
 
 # Fields a running decode cannot take mid-way: they shape the whole run.
 RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n", "initial_n"})
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A ``Params`` field as people meet it: its ``--flag`` help, its label on the parameter bar
+    (None: not on the bar), its short key in a bench spec. The strategy that reads a field declares
+    its knob (``decoding.registry``); ``SHARED_KNOBS`` are the fields every strategy reads."""
+
+    field: str
+    help: str
+    label: str | None = None
+    key: str | None = None
+
+
+SHARED_KNOBS = (
+    Knob("temperature", "Sampling temperature (> 0).", "temp"),
+    Knob("max_new_tokens", "Most tokens in the reply."),
+    Knob("top_p", "Nucleus sampling mass (1 = off)."),
+    Knob("top_k", "Top-k filter (0 = off)."),
+    Knob("seed", "Random seed (default: a fresh one, recorded with the run)."),
+)
 
 
 @dataclass(frozen=True)
@@ -119,8 +139,9 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 
 def validate(p: Params) -> None:
-    """Raise ParamError for the first invalid field."""
-    _choice("strategy", p.strategy, STRATEGIES)
+    """Raise ParamError for the first invalid field (the strategy's name: ``decoding.get``, which knows them)."""
+    if not isinstance(p.strategy, str) or not p.strategy:
+        raise ParamError("strategy", f"must be a strategy's name, got {p.strategy!r}")
     _int_at_least("segment_tokens", p.segment_tokens, 1, 4096)
     _finite("threshold", p.threshold)
     _choice("threshold_mode", p.threshold_mode, THRESHOLD_MODES)

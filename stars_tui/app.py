@@ -20,8 +20,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from stars_engine.engine import one_line
-from stars_engine.errors import StarsError
+from stars_engine.errors import StarsError, one_line
 from stars_engine.params import Params
 from stars_engine.policy.base import Policy, policy_label
 from stars_engine.reward.base import Reward, reward_label

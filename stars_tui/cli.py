@@ -87,10 +87,12 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def main() -> None:
-    """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback."""
+def main(args: list[str] | None = None) -> None:
+    """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback.
+
+    ``args`` stand for the command line (``sys.argv[1:]`` when None)."""
     try:
-        code = app(standalone_mode=False, prog_name="stars")
+        code = app(args=args, standalone_mode=False, prog_name="stars")
     except NO_ARGS_IS_HELP as exc:
         exc.show()
         sys.exit(exc.exit_code)

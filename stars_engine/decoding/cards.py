@@ -39,6 +39,7 @@ from ..events import Event
 from ..params import Params
 from ..policy.base import Candidate
 from .common import RunContext
+from .registry import Knob, Strategy
 from .segments import run_segments
 from .stars import StarsJudge, scheduled_threshold
 
@@ -72,3 +73,17 @@ def cards(ctx: RunContext) -> Iterator[Event]:
     baseline = ctx.score([""])[0]
     yield ctx.started(prompt_tokens, baseline)
     yield from run_segments(ctx, CardsJudge(baseline, ctx.rng, ctx.tally), baseline)
+
+
+STRATEGY = Strategy(
+    "cards", cards, "segments end where the model is unsure (its next-token entropy)",
+    knobs=(
+        Knob("entropy_threshold", "cards: cut a segment before a token whose next-token entropy (nats) reaches this.",
+             "cards: entropy", "H"),
+        Knob("min_segment_tokens", "cards: fewest tokens in a segment.", "min seg", "min"),
+        Knob("max_segment_tokens", "cards: most tokens in a segment.", "max seg", "max"),
+        Knob("alpha", "cards: the threshold schedule starts at (1-alpha)*r(prompt,\"\") + alpha*threshold.", "alpha"),
+    ),
+    needs=frozenset({"sample_until_unsure"}),
+    bench_defaults={"acceptance": "soft", "max_attempts": 21},  # seg_rs_generate: option='soft', 20 resamples
+)

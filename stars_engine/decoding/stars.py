@@ -23,9 +23,10 @@ import random
 from collections.abc import Iterator
 
 from ..events import Event
-from ..params import AUTO, Params
+from ..params import ACCEPTANCE_RULES, AUTO, THRESHOLD_MODES, Params
 from .adaptive import adaptive_k
 from .common import RunContext, Tally
+from .registry import Knob, Strategy
 from .segments import FixedSegments, run_segments
 
 
@@ -68,3 +69,19 @@ def stars(ctx: RunContext) -> Iterator[Event]:
     baseline = ctx.score([""])[0]
     yield ctx.started(prompt_tokens, baseline)
     yield from run_segments(ctx, StarsJudge(baseline, ctx.rng, ctx.tally), baseline)
+
+
+STRATEGY = Strategy(
+    "stars", stars, "segment-level rejection sampling against a (scheduled) reward threshold",
+    knobs=(
+        Knob("segment_tokens", "Tokens per segment.", "segment", "seg"),
+        Knob("threshold", "Reward threshold (the schedule's end value in schedule mode).", "threshold", "tau"),
+        Knob("threshold_mode", f"Threshold mode: {', '.join(THRESHOLD_MODES)}.", "mode", "mode"),
+        Knob("acceptance", f"Acceptance rule: {', '.join(ACCEPTANCE_RULES)}.", "accept", "rule"),
+        Knob("beta", "Temperature of the soft acceptance rule."),
+        Knob("max_attempts", "Most attempts per segment before the best is taken.", "max tries", "attempts"),
+        Knob("candidates_per_round",
+             "Candidates sampled as one batch per round, or 'auto' (from the acceptance rate so far).",
+             "per round", "k"),
+    ),
+)

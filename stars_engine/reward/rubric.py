@@ -11,7 +11,6 @@ or pass ``--rubric FILE`` (JSON with "prefer", "avoid", "relevance_weight").
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -87,32 +86,6 @@ def embedding_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     """Token ids of each text as the rubric embeds it: special tokens added, cut at ``MAX_TOKENS``
     with the closing [SEP] kept (a server's own cut drops it), so local and served vectors agree."""
     return [list(ids) for ids in tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
-
-
-class LocalEmbedder:
-    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder, in-process."""
-
-    server_url = served_model = ""
-
-    def __init__(self, model, tokenizer, batch_size: int = 32):
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.device = next(model.parameters()).device
-        self.batch_size = batch_size
-        self._lock = threading.Lock()  # one model, one tokenizer: concurrent runs take turns
-
-    @torch.inference_mode()
-    def __call__(self, texts: list[str]) -> torch.Tensor:
-        chunks = []
-        with self._lock:
-            for start in range(0, len(texts), self.batch_size):
-                ids = embedding_ids(self.tokenizer, texts[start : start + self.batch_size])
-                batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
-        return torch.cat(chunks)
 
 
 class RubricReward:

@@ -15,6 +15,7 @@ import typing
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any
 
+from .. import decoding
 from ..errors import StarsError
 from ..events import (
     EVENT_TYPES,
@@ -29,7 +30,7 @@ from ..events import (
     SegmentAccepted,
     event_from_dict,
 )
-from ..params import STRATEGIES, Params
+from ..params import Params
 
 ROLES = ("system", "user", "assistant")
 
@@ -90,7 +91,7 @@ def _params_problem(params: dict[str, Any]) -> str | None:
 def _meaning_problem(event: Event) -> str | None:
     """What a well-typed event can still get wrong."""
     if isinstance(event, RunStarted):
-        if event.strategy not in STRATEGIES:
+        if event.strategy not in decoding.names():
             return f"unknown strategy {event.strategy!r}"
         if not event.messages or any(m.get("role") not in ROLES or "content" not in m for m in event.messages):
             return f"messages must be a list of {{role, content}} objects with a role among {', '.join(ROLES)}"

@@ -19,33 +19,21 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
+from stars_engine import decoding
 from stars_engine.errors import ParamError
-from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params, parse_value
+from stars_engine.params import ACCEPTANCE_RULES, THRESHOLD_MODES, Params, parse_value
 
 from ..literal import literal
 
-# (field, short label, choices or None for a typed value)
-FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
-    ("strategy", "strategy", STRATEGIES),
-    ("segment_tokens", "segment", None),
-    ("threshold", "threshold", None),
-    ("threshold_mode", "mode", THRESHOLD_MODES),
-    ("acceptance", "accept", ACCEPTANCE_RULES),
-    ("max_attempts", "max tries", None),
-    ("candidates_per_round", "per round", None),
-    ("temperature", "temp", None),
-)
-# second row: the knobs of CARDS and Speculative Rejection
-FAMILY_FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
-    ("entropy_threshold", "cards: entropy", None),
-    ("min_segment_tokens", "min seg", None),
-    ("max_segment_tokens", "max seg", None),
-    ("alpha", "alpha", None),
-    ("initial_n", "specrej: N", None),
-    ("prune_fraction", "prune", None),
-    ("decision_tokens", "every", None),
-)
-ALL_FIELDS = FIELDS + FAMILY_FIELDS
+CHOICES = {"threshold_mode": THRESHOLD_MODES, "acceptance": ACCEPTANCE_RULES}
+
+
+def bar_fields() -> tuple[tuple[str, str, tuple[str, ...] | None], ...]:
+    """(field, short label, choices or None for a typed value), as the strategy registry lays them out."""
+    choices = {**CHOICES, "strategy": decoding.names()}
+    return tuple((k.field, k.label or k.field, choices.get(k.field)) for k in decoding.bar_knobs())
+
+
 
 
 # Columns of fields for the bar's width: every field stays in sight.
@@ -69,7 +57,7 @@ class ParamsBar(Vertical):
 
     def compose(self) -> ComposeResult:
         with Grid(id="param-fields"):
-            for name, label, choices in ALL_FIELDS:
+            for name, label, choices in bar_fields():
                 with Horizontal(classes="param"):
                     yield Label(label, classes="param-label")
                     value = getattr(self.params, name)
@@ -86,7 +74,7 @@ class ParamsBar(Vertical):
         columns = next(n for width, n in LAYOUTS if event.size.width >= width)
         grid = self.query_one("#param-fields", Grid)
         grid.styles.grid_size_columns = columns
-        grid.styles.height = -(-len(ALL_FIELDS) // columns)
+        grid.styles.height = -(-len(bar_fields()) // columns)
 
     def action_leave(self) -> None:
         self.screen.query_one("#prompt").focus()
@@ -94,7 +82,7 @@ class ParamsBar(Vertical):
     def show_params(self, params: Params) -> None:
         """Show ``params`` in every field (a reopened session's)."""
         self.params = params
-        for name, _label, _choices in ALL_FIELDS:
+        for name, _label, _choices in bar_fields():
             self._show(name, params)
 
     def apply(self, name: str, raw: str) -> bool:

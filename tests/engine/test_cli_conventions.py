@@ -5,6 +5,7 @@ Runs model-free: ``tests/fake_stars.py`` is ``stars`` with the scripted policy a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from stars_engine.backends.local import load as loading
+from stars_engine import backends
+from stars_engine.backends.spec import ModelSpec
 from stars_engine.store import open_store
 from stars_tui import cli
 
@@ -106,12 +108,12 @@ def test_undecodable_prompts_are_one_line(tmp_path, argv, stdin, words):
     assert not (tmp_path / "s.db").exists()
 
 
-def test_a_bad_reward_or_rubric_is_refused_before_the_chat_model_loads(tmp_path, monkeypatch, capsys):
+def test_a_bad_reward_or_rubric_is_refused_before_the_chat_model_loads(tmp_path, capsys):
     def no_weights(*args, **kwargs):
         raise AssertionError("a model was loaded before the options were checked")
 
-    monkeypatch.setattr(loading, "load_policy", no_weights)
-    monkeypatch.setattr(loading, "load_reward", no_weights)
+    real = backends.choose(ModelSpec())
+    refusing = backends.registered(dataclasses.replace(real, load=no_weights))
     big = tmp_path / "big.json"
     big.write_text(json.dumps({"prefer": ["be kind"] * 40_000, "avoid": ["be rude"]}))
     many = tmp_path / "many.json"
@@ -124,10 +126,10 @@ def test_a_bad_reward_or_rubric_is_refused_before_the_chat_model_loads(tmp_path,
         (["--reward", "./x", "--rubric", str(many)], "--rubric only applies"),
         (["--device", "mps"], "no such device"),
     ]
-    for options, words in cases:
-        monkeypatch.setattr(sys, "argv", ["stars", "run", "hi", "--db", str(tmp_path / "s.db"), *options])
-        with pytest.raises(SystemExit) as info:
-            cli.main()
-        err = capsys.readouterr().err
-        assert info.value.code == 2 and words in err and err.count("\n") == 1, err
+    with refusing:
+        for options, words in cases:
+            with pytest.raises(SystemExit) as info:
+                cli.main(["run", "hi", "--db", str(tmp_path / "s.db"), *options])
+            err = capsys.readouterr().err
+            assert info.value.code == 2 and words in err and err.count("\n") == 1, err
     assert not (tmp_path / "s.db").exists()

@@ -37,9 +37,8 @@ BAD_OPTIONS = [
 
 
 def run_main(monkeypatch, capsys, argv):
-    monkeypatch.setattr(sys, "argv", ["stars", *argv])
     with pytest.raises(SystemExit) as exit_info:
-        cli.main()
+        cli.main(argv)
     return exit_info.value.code, capsys.readouterr().err
 
 

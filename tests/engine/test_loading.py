@@ -12,11 +12,12 @@ from transformers import (
     LlamaForCausalLM,
 )
 
-from stars_engine.backends.local.load import default_policy_dir, load_policy, load_reward
+from stars_engine.backends.local.load import load_policy, load_reward
 from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.events import RunFinished
 from stars_engine.params import Params
+from stars_engine.weights.convert import default_policy_dir
 from stars_engine.weights.sources import bundled_minilm
 
 

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
+from stars_engine.backends.spec import ModelSpec
 from stars_engine.backends.worker.process import start
 from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.events import AttemptScored, RunFinished
 from stars_engine.params import Params
-from stars_engine.weights.sources import ModelSpec
 
 from .checks import check_stream
 

@@ -15,7 +15,7 @@ def build_tiny_rm(folder: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
 
-    from stars_engine.backends.local.load import default_policy_dir
+    from stars_engine.weights.convert import default_policy_dir
 
     tokenizer = AutoTokenizer.from_pretrained(default_policy_dir())
     config = LlamaConfig(

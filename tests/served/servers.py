@@ -28,6 +28,6 @@ def running_server(model_dir: str | Path, served_name: str, extra_args: Sequence
 
 def policy_server(extra_args: Sequence[str] = ()) -> contextlib.AbstractContextManager[VllmServer]:
     """A server on the converted bundled chat model, named ``POLICY_NAME``."""
-    from stars_engine.backends.local.load import default_policy_dir
+    from stars_engine.weights.convert import default_policy_dir
 
     return running_server(default_policy_dir(), POLICY_NAME, extra_args)

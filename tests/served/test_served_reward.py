@@ -16,6 +16,8 @@ import pytest
 from engine.checks import check_stream
 
 from stars_engine.backends.local.load import load_reward
+from stars_engine.backends.reward import load_reward as served_load
+from stars_engine.backends.spec import ModelSpec
 from stars_engine.engine import run
 from stars_engine.events import AttemptScored, RunFailed, RunStarted, event_from_dict
 from stars_engine.params import Params
@@ -60,7 +62,7 @@ def rubric_server():
 
 def test_a_served_classifier_scores_as_the_in_process_one(tiny_rm, classifier_server):
     local = load_reward(str(tiny_rm))
-    served = load_reward(str(tiny_rm), server=classifier_server.url)
+    served = served_load(ModelSpec(reward=str(tiny_rm), reward_server=classifier_server.url))
     assert (served.server_url, served.served_model, served.reward_id) == (
         classifier_server.url, "tiny-rm", f"{tiny_rm} (vllm:tiny-rm)"
     )
@@ -74,14 +76,14 @@ def test_the_wrong_model_name_is_one_line(tiny_rm, classifier_server):
     from stars_engine.errors import StarsError
 
     with pytest.raises(StarsError, match="serves tiny-rm, not 'skywork': check --served-reward"):
-        load_reward(str(tiny_rm), server=classifier_server.url, served_name="skywork")
+        served_load(ModelSpec(reward=str(tiny_rm), reward_server=classifier_server.url, served_reward="skywork"))
 
 
 def test_the_reward_server_killed_mid_run_fails_cleanly_and_keeps_the_attempts(
     tmp_path, tiny_rm, classifier_server, real_policy
 ):
     """Runs last against this server: it kills it after the third scoring call."""
-    served = load_reward(str(tiny_rm), server=classifier_server.url)
+    served = served_load(ModelSpec(reward=str(tiny_rm), reward_server=classifier_server.url))
     served.client.retries, served.client.backoff = 1, 0.1
     calls = {"n": 0}
     score = served.score
@@ -108,7 +110,7 @@ def test_the_reward_server_killed_mid_run_fails_cleanly_and_keeps_the_attempts(
 
 
 def test_the_rubric_over_served_minilm_scores_as_in_process(rubric_server, real_reward):
-    served = load_reward(server=rubric_server.url)
+    served = served_load(ModelSpec(reward_server=rubric_server.url))
     assert served.rubric == real_reward.rubric
     for batch in (PAIRS_REPLIES[:4], PAIRS_REPLIES * 2):
         assert served.score(PROMPT, batch) == pytest.approx(real_reward.score(PROMPT, batch), abs=1e-3)
@@ -118,7 +120,7 @@ def test_a_classifier_asked_of_an_embedding_server_is_one_line(tiny_rm, rubric_s
     from stars_engine.errors import StarsError
 
     with pytest.raises(StarsError, match="does not serve /classify") as info:
-        load_reward(str(tiny_rm), server=rubric_server.url)
+        served_load(ModelSpec(reward=str(tiny_rm), reward_server=rubric_server.url))
     assert "\n" not in str(info.value)
 
 

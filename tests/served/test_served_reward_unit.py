@@ -171,24 +171,23 @@ def test_a_reward_server_failing_mid_run_fails_the_run_and_keeps_its_attempts(tm
 
 
 def test_a_served_reward_name_needs_a_reward_server():
-    from stars_engine.backends.local.load import load_reward
+    from stars_engine.backends.reward import load_reward
+    from stars_engine.backends.spec import ModelSpec
     from stars_engine.errors import StarsError
 
     with pytest.raises(StarsError, match="--served-reward needs --reward-server"):
-        load_reward(served_name="minilm")
+        load_reward(ModelSpec(served_reward="minilm"))
 
 
 @pytest.mark.real
 def test_a_reward_server_that_is_down_is_one_error_line(monkeypatch, capsys):
-    import sys
 
     from stars_engine.backends.served.launch import free_port
     from stars_tui import cli
 
     url = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setattr(sys, "argv", ["stars", "run", "hi", "--no-save", "--reward-server", url])
     with pytest.raises(SystemExit) as exit_info:
-        cli.main()
+        cli.main(["run", "hi", "--no-save", "--reward-server", url])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err == f"error: {url}/v1/models: server not reachable (connection refused: is the server running?)\n"

@@ -34,11 +34,11 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
 
 async def test_the_workbench_runs_its_models_in_a_worker_process(db):
     """What `stars chat` does: the models load in a worker process; the reply comes back and is saved."""
-    from stars_tui.commands.options import ModelChoice
-    from stars_tui.commands.tui import worker_loaders
+    from stars_engine import backends
+    from stars_engine.backends.spec import ModelSpec
 
     params = Params(seed=3, segment_tokens=8, max_new_tokens=16, max_attempts=3, candidates_per_round=2)
-    app = StarsApp(*worker_loaders(ModelChoice()), db_path=db, params=params)
+    app = StarsApp(*backends.loaders(ModelSpec()), db_path=db, params=params)
     try:
         async with app.run_test(size=SIZE) as pilot:
             # a fresh interpreter imports torch and loads both models: slower than the in-process fixture

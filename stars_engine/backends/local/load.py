@@ -1,26 +1,25 @@
-"""Load the chat model and the reward model a run uses.
+"""Load the chat model and the reward model in-process (transformers), on the device and dtype chosen here.
 
-The bundled chat model is a GGUF; converting it takes ~20 s, so the fp32
-result is saved once in the user cache and later starts load it in ~2 s.
+Every weight file is opened through ``weights.safe_load``; the bundled chat
+model comes from ``weights.convert`` (its GGUF, converted once).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ...errors import StarsError
-from ...reward.rubric import LocalEmbedder, Rubric, RubricReward
-from ...weights import sources as models
+from ...reward.rubric import Rubric, RubricReward
+from ...weights.convert import default_policy_dir
 from ...weights.safe_load import check_model, pretrained
+from ...weights.sources import DEFAULT_POLICY_ID, DEFAULT_REWARD_ID, bundled_minilm
 from . import packed, runtime
 from .classifier import ClassifierReward
+from .embedder import LocalEmbedder
 from .policy import TransformersPolicy
 
 RUBRIC_ONLY_FOR_DEFAULT = "--rubric only applies to the default embedding reward, not to --reward models"
@@ -73,38 +72,6 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _convert_default(target: Path) -> None:
-    """De-quantise the bundled GGUF once and save it as safetensors in ``target``."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gguf = models.bundled_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
-    )
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def default_policy_dir() -> Path:
-    """The converted default chat model, converting it on first use."""
-    target = models.cache_dir() / models.CONVERTED_NAME
-    if not (target / "config.json").is_file():
-        print(f"converting the bundled chat model once into {target} (about 20 s)…", file=sys.stderr)
-        _convert_default(target)
-    return target
-
-
 def load_policy(
     model: str | None = None,
     device: str | None = None,
@@ -126,7 +93,7 @@ def load_policy(
     where = pick_device(device)
     chosen, _ = runtime.choose_dtype(where, dtype)
     if model is None:
-        ref, model_id = str(default_policy_dir()), models.DEFAULT_POLICY_ID
+        ref, model_id = str(default_policy_dir()), DEFAULT_POLICY_ID
         what = "the converted default chat model (delete it to convert it again)"
     else:
         ref, model_id, what = check_model(model, "chat model", allow_download), model, "chat model"
@@ -162,29 +129,20 @@ def load_reward(
     rubric: Path | None = None,
     device: str | None = None,
     allow_download: bool = False,
-    server: str | None = None,
-    served_name: str | None = None,
-):
-    """The embedding rubric (default), or a one-logit sequence classifier by hub id or path.
+) -> RubricReward | ClassifierReward:
+    """The embedding rubric (default), or a one-logit sequence classifier by hub id or path, in-process.
 
-    With ``server`` the same reward is scored on a vLLM pooling server instead
-    (``served.reward``): the rubric's embedder, or the ``reward`` classifier.
+    (``backends.reward.load_reward`` scores the same reward on a vLLM pooling server instead.)
     """
     _quiet_transformers()
-    if server is not None:
-        from ..served.reward import served_reward
-
-        return served_reward(server, served_name, reward=reward, rubric=rubric, allow_download=allow_download)
-    if served_name is not None:
-        raise StarsError("--served-reward needs --reward-server")
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     where = pick_device(device)
     if reward is None:
-        path = str(models.bundled_minilm())
+        path = str(bundled_minilm())
         encoder = pretrained(AutoModel, path, "the bundled reward model", dtype=torch.float32).to(where)
         embedder = LocalEmbedder(encoder, pretrained(AutoTokenizer, path, "the bundled reward model"))
-        return RubricReward(embedder, Rubric.load(rubric), models.DEFAULT_REWARD_ID)
+        return RubricReward(embedder, Rubric.load(rubric), DEFAULT_REWARD_ID)
     if rubric is not None:
         raise StarsError(RUBRIC_ONLY_FOR_DEFAULT)
     ref = check_model(reward, "reward model", allow_download)

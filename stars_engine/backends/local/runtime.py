@@ -25,10 +25,10 @@ from typing import Any
 import torch
 
 from ...errors import StarsError
+from ..spec import check_overrides
 from . import packed
 
 DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
-WEIGHTS = (None, "auto", "dense")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 SMALL_MODEL_PARAMS = 500_000_000
 
@@ -65,15 +65,6 @@ def parse_dtype(name: str | None) -> torch.dtype | None:
     if name not in DTYPES:
         raise StarsError(f"unknown dtype {name!r}: use auto, bf16 or fp32")
     return DTYPES[name]
-
-
-def check_overrides(dtype: str | None, threads: int | None, weights: str | None = None) -> None:
-    """Refuse a bad ``--dtype``, ``--threads`` or ``--weights`` with one line."""
-    parse_dtype(dtype)
-    if weights not in WEIGHTS:
-        raise StarsError(f"unknown weights {weights!r}: use auto or dense")
-    if threads is not None and threads < 1:
-        raise StarsError(f"--threads must be at least 1, not {threads}")
 
 
 def choose_dtype(device: torch.device, requested: str | None = None) -> tuple[torch.dtype, str]:

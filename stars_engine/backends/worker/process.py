@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ...errors import StarsError
+from ...errors import StarsError, one_line
 from ...policy.base import Candidate, Sampling
-from ...weights.sources import ModelSpec
+from ..spec import ModelSpec
 
 POLL_SECONDS = 0.05
 CANCELLABLE = ("sample", "sample_until_unsure", "grow")  # policy methods whose last argument is ``cancel``
@@ -188,11 +188,13 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     """The worker: load the models, then answer requests until the parent's end closes."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
-    from ...engine import one_line
 
     try:
-        policy = spec.load_policy()
-        reward = spec.load_reward()
+        from ..local.load import load_policy
+        from ..reward import load_reward
+
+        policy = load_policy(spec.model, spec.device, spec.allow_download, spec.dtype, spec.threads, spec.weights)
+        reward = load_reward(spec)
     except StarsError as exc:
         conn.send(("refused", str(exc), 0))
         return

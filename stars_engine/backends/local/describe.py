@@ -1,0 +1,53 @@
+"""What ``stars models`` prints: the default models, their files, the cache, and how this machine runs them."""
+
+from __future__ import annotations
+
+from ...errors import StarsError
+from ...weights.sources import (
+    CONVERTED_NAME,
+    DEFAULT_POLICY_ID,
+    DEFAULT_POLICY_PARAMS,
+    DEFAULT_REWARD_ID,
+    bundled_gguf,
+    bundled_minilm,
+    cache_dir,
+)
+from . import runtime
+
+
+def describe() -> dict[str, str]:
+    """What ``stars models`` prints: the defaults, their files, the cache, the device."""
+    import torch
+
+    def where(find) -> str:
+        try:
+            return str(find())
+        except StarsError as exc:
+            return f"missing ({exc})"
+
+    converted = cache_dir() / CONVERTED_NAME
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return {
+        "chat model": DEFAULT_POLICY_ID,
+        "chat weights": where(bundled_gguf),
+        "converted cache": f"{converted} ({'ready' if (converted / 'config.json').is_file() else 'made on first use'})",
+        "reward model": DEFAULT_REWARD_ID + " — a stand-in for a trained reward model",
+        "reward weights": where(bundled_minilm),
+        "device": device.type,
+        "runtime": _runtime_line(runtime.plan(device, DEFAULT_POLICY_PARAMS)),
+        "packed weights": _packed_line(device),
+        "hub access": "off unless --allow-download",
+    }
+
+
+def _runtime_line(chosen) -> str:
+    threads = "" if chosen.threads is None else f", {chosen.threads} thread{'s' * (chosen.threads != 1)}"
+    return (f"{chosen.dtype}{threads}, OpenMP wait {chosen.wait_policy} ({chosen.reason}; "
+            "--dtype and --threads override)")
+
+
+def _packed_line(device) -> str:
+    chosen, _ = runtime.choose_dtype(device)
+    if runtime.may_pack(device, chosen):
+        return "yes: the bundled model's 4-bit (Q4_1) weights run packed at 4 bits (--weights dense expands them)"
+    return "no: packing needs a CPU with native bf16 (the weights run expanded)"
