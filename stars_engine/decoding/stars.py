@@ -61,7 +61,7 @@ class StarsJudge(FixedSegments):
     def per_round(self, params: Params) -> int:
         if params.candidates_per_round == AUTO:
             return adaptive_k(self.tally.judged_accepted, self.tally.judged, self.max_attempts(params))
-        return params.candidates_per_round
+        return int(params.candidates_per_round)
 
 
 def stars(ctx: RunContext) -> Iterator[Event]:

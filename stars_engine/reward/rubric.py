@@ -67,7 +67,7 @@ class Rubric:
         weight = data.get("relevance_weight", 0.5)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
             raise StarsError(f"{where}: 'relevance_weight' must be a number between 0 and 10")
-        return cls(prefer=list(prefer), avoid=list(avoid), relevance_weight=float(weight))
+        return cls(prefer=list(prefer or ()), avoid=list(avoid or ()), relevance_weight=float(weight))
 
 
 class Embedder(Protocol):

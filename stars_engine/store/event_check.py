@@ -114,7 +114,7 @@ def _meaning_problem(event: Event) -> str | None:
 
 def checked_event(data: dict[str, Any]) -> Event:
     """The event ``data`` describes, or a StarsError saying which field is wrong."""
-    cls = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    cls = EVENT_TYPES.get(data.get("type"))
     if cls is None:
         raise StarsError(f"unknown event type {data.get('type')!r}")
     problem = _field_problem(cls, data)

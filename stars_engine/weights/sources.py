@@ -67,7 +67,7 @@ def resolve(ref: str, what: str) -> str:
     return ref
 
 
-def hub_error(ref: str, what: str, allow_download: bool, exc: Exception) -> StarsError:
+def hub_error(ref: str, what: str, allow_download: bool, exc: BaseException) -> StarsError:
     if not allow_download:
         return StarsError(
             f"{what} {ref!r} is not a local folder and is not in the Hugging Face cache; "
