@@ -10,5 +10,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 $py -m pytest -q "$@"
-$py -m pytest -q -m served tests/served --ignore=tests/served/test_served_reward.py "$@"
-$py -m pytest -q -m served tests/served/test_served_reward.py "$@"
+$py -m pytest -q -m served tests/backends/served --ignore=tests/backends/served/test_served_reward.py "$@"
+$py -m pytest -q -m served tests/backends/served/test_served_reward.py "$@"

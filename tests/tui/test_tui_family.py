@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, chat, keys, make_app
 from textual.widgets import DataTable, Label
 
 from stars_engine.params import Params
+
+from .helpers import SIZE, chat, keys, make_app
 
 pytestmark = pytest.mark.anyio
 

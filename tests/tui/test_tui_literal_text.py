@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import FAST, EchoPolicy, finish, make_app, wait_until
 from fakes import ScriptedReward
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -26,6 +25,8 @@ from stars_tui.screens.replay import ReplayScreen
 from stars_tui.screens.sessions import SessionsScreen
 from stars_tui.widgets.inspector import ATTEMPT_TEXT
 from stars_tui.widgets.transcript import AssistantTurn, UserTurn
+
+from .helpers import FAST, EchoPolicy, finish, make_app, wait_until
 
 NASTY = (
     "[/INST]", "[/x]", "[bold]", "[/b]", "[/]", "[link=https://x.org]x", "\\[", "[@click=app.quit]q[/]",

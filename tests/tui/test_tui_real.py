@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, chat, send, wait_until
 from textual.widgets import DataTable
 
 from stars_engine.params import Params
 from stars_engine.store import open_store
 from stars_tui.app import StarsApp
 from stars_tui.widgets.transcript import AssistantTurn
+
+from .helpers import SIZE, chat, send, wait_until
 
 pytestmark = [pytest.mark.real, pytest.mark.anyio]
 

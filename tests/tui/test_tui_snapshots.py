@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import FAST, SIZE, EchoPolicy, FrozenClock, GatedPolicy, finish, fixed_events, make_app, send, wait_until
 
 from stars_tui.screens.replay import ReplayScreen
+
+from .helpers import FAST, SIZE, EchoPolicy, FrozenClock, GatedPolicy, finish, fixed_events, make_app, send, wait_until
 
 
 def test_main_screen_mid_run(snap_compare):

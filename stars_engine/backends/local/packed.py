@@ -12,7 +12,7 @@ bit for bit) and swaps each for an ``Int4Linear`` on torch's int4 CPU kernel.
 A layer that is not exactly 4-bit is left as it is, so a model that was never
 quantised is never quantised here. The only rounding is of ``d`` and ``m`` to
 the activations' dtype (bf16), the same size of rounding as keeping the weight
-itself in bf16; ``tests/engine/test_dtype_quality.py`` bounds the result.
+itself in bf16; ``tests/backends/local/test_dtype_quality.py`` bounds the result.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
   a CPU with ``avx512_bf16`` or AMX), else fp32. On a CPU without native bf16 the
   matmuls are emulated and slower than fp32; with it, SmolLM2-135M decodes about
   1.4x faster (benchmarks/README.md), and the next-token distributions stay
-  within the bound a test checks (tests/engine/test_dtype_quality.py).
+  within the bound a test checks (tests/backends/local/test_dtype_quality.py).
 - **threads**: one torch thread for a model under ``SMALL_MODEL_PARAMS`` (at
   135M each op is too small to split; one thread was faster than two on an idle
   machine and far faster beside a busy process), else every core this process may

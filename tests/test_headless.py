@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parents[2] / "stars_engine"
+ENGINE = Path(__file__).resolve().parents[1] / "stars_engine"
 
 
 def test_no_textual_import_in_engine_source():

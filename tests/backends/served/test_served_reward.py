@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from engine.checks import check_stream
+from decoding.checks import check_stream
 
 from stars_engine.backends.local.load import load_reward
 from stars_engine.backends.reward import load_reward as served_load

@@ -8,13 +8,12 @@ import sys
 
 import pytest
 import torch
+from decoding.checks import check_stream
 
 from stars_engine.engine import run
 from stars_engine.events import AttemptScored, RunFinished, SegmentAccepted, event_from_dict
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
-
-from .checks import check_stream
 
 pytestmark = pytest.mark.real
 MESSAGES = [{"role": "user", "content": "Give me one tip for sleeping well."}]

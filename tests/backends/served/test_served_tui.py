@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tui.conftest import SIZE, finish, send, wait_until
+from tui.helpers import SIZE, finish, send, wait_until
 
 from stars_engine.backends.served.connect import served_policies
 from stars_engine.params import Params

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from engine.checks import check_stream
+from decoding.checks import check_stream
 
 from stars_engine import engine
 from stars_engine.backends.served.connect import served_policies

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from decoding.checks import check_stream
 
 from stars_engine.backends.spec import ModelSpec
 from stars_engine.backends.worker.process import start
@@ -12,8 +13,6 @@ from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.events import AttemptScored, RunFinished
 from stars_engine.params import Params
-
-from .checks import check_stream
 
 pytestmark = pytest.mark.real
 MESSAGES = [{"role": "user", "content": "Give me one tip for sleeping well."}]

@@ -13,7 +13,7 @@ from stars_engine.params import Params
 from stars_engine.store import Recorder, export_session, import_jsonl, open_store
 from stars_engine.store.schema import SCHEMA_VERSION
 
-DEMO = Path(__file__).resolve().parents[2] / "sessions" / "demo.jsonl"  # exported before served backends
+DEMO = Path(__file__).resolve().parents[3] / "sessions" / "demo.jsonl"  # exported before served backends
 
 
 class ServedLike(ScriptedPolicy):

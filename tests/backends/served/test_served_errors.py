@@ -102,7 +102,7 @@ def test_policies_are_spread_round_robin_over_replicas():
 
 @pytest.mark.anyio
 async def test_the_workbench_shows_a_server_error_and_stays_usable(tmp_path):
-    from tui.conftest import SIZE, chat
+    from tui.helpers import SIZE, chat
 
     from stars_tui.app import StarsApp
 
