@@ -119,9 +119,6 @@ class ScriptedPolicy:
         self.round = []
         self.branches = None
 
-    def prefix_text(self) -> str:
-        return "".join(w + " " for w in self.reply)
-
 
 class ScriptedReward:
     """Reward = share of "good" words in the reply, so rejection has something to do."""

@@ -23,7 +23,6 @@ from .judge import PairJudge, RewardJudge, chat_judge_for
 from .log import digest
 
 JUDGE_NAMES = ("chat", "rubric")
-DEFAULT_JUDGES = "chat,rubric"
 RUBRIC_TIE_MARGIN = 0.02
 
 HELD_OUT_RUBRIC: dict[str, Any] = {

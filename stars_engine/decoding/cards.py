@@ -18,7 +18,7 @@ Read next to ``RewardSampling.seg_rs_generate`` in lblaoke/CARDS
         elif uniform() < min(1, exp((s - tau(t)) / beta)):  reply <- candidate   # soft rule
         else:                      rejections += 1
 
-Here that is one more judge for ``segments.run_segments``: the threshold is the
+Here that is one more rule for ``segments.run_segments``: the threshold is the
 STARS schedule started from ``(1 - alpha) * r(prompt, "") + alpha * threshold``
 instead of ``r(prompt, "")``; the hard / soft rule, ``beta`` and the attempt cap
 are the shared Params (the bench's ``cards`` spec sets CARDS's own soft rule and
@@ -41,7 +41,7 @@ from ..policy.base import Candidate
 from .common import RunContext
 from .registry import Knob, Strategy
 from .segments import run_segments
-from .stars import StarsJudge, scheduled_threshold
+from .stars import StarsRule, scheduled_threshold
 
 
 def cards_start(params: Params, empty_reward: float) -> float:
@@ -49,7 +49,7 @@ def cards_start(params: Params, empty_reward: float) -> float:
     return (1.0 - params.alpha) * empty_reward + params.alpha * params.threshold
 
 
-class CardsJudge(StarsJudge):
+class CardsRule(StarsRule):
     """STARS's rule with CARDS's start of the schedule and entropy-cut segments, one per round."""
 
     def threshold(self, params: Params, reply_tokens: int) -> float:
@@ -72,7 +72,7 @@ def cards(ctx: RunContext) -> Iterator[Event]:
     prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
     baseline = ctx.score([""])[0]
     yield ctx.started(prompt_tokens, baseline)
-    yield from run_segments(ctx, CardsJudge(baseline, ctx.rng, ctx.tally), baseline)
+    yield from run_segments(ctx, CardsRule(baseline, ctx.rng, ctx.tally), baseline)
 
 
 STRATEGY = Strategy(

@@ -1,6 +1,6 @@
 """STARS: segment-level rejection sampling against a (scheduled) reward threshold.
 
-Read next to the paper's pseudocode (arXiv 2511.03827) and DESIGN.md::
+Read next to the paper's pseudocode (arXiv 2511.03827)::
 
     r0 <- r(prompt, "")                              # baseline for the schedule
     while reply is short and has no EOS:
@@ -12,7 +12,7 @@ Read next to the paper's pseudocode (arXiv 2511.03827) and DESIGN.md::
         until accepted or `max_attempts` drawn       # exhausted -> take the best
         reply <- reply + accepted segment
 
-The loop itself lives in ``segments.run_segments``; this module is the judge:
+The loop itself lives in ``segments.run_segments``; this module is the rule:
 the threshold schedule and the hard / soft acceptance rule.
 """
 
@@ -38,7 +38,7 @@ def scheduled_threshold(params: Params, baseline: float, reply_tokens: int) -> f
     return baseline * (1.0 - progress) + params.threshold * progress  # exact at both ends
 
 
-class StarsJudge(FixedSegments):
+class StarsRule(FixedSegments):
     def __init__(self, baseline: float, rng: random.Random, tally: Tally):
         self.baseline = baseline
         self.rng = rng
@@ -68,7 +68,7 @@ def stars(ctx: RunContext) -> Iterator[Event]:
     prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
     baseline = ctx.score([""])[0]
     yield ctx.started(prompt_tokens, baseline)
-    yield from run_segments(ctx, StarsJudge(baseline, ctx.rng, ctx.tally), baseline)
+    yield from run_segments(ctx, StarsRule(baseline, ctx.rng, ctx.tally), baseline)
 
 
 STRATEGY = Strategy(

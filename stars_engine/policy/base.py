@@ -89,9 +89,6 @@ class Policy(Protocol):
     def discard(self) -> None:
         """Forget the last round's candidates; the prefix stays as it was."""
 
-    def prefix_text(self) -> str:
-        """The reply so far (accepted segments), decoded as one string."""
-
     def sample_until_unsure(
         self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,
         cancel: threading.Event | None = None,

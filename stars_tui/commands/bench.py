@@ -134,6 +134,7 @@ def bench_command(
         raise StarsError(f"--max-new-tokens: {exc}") from None
     chosen = take(load_prompts(prompts), limit)
     specs = parse_specs(strategies or DEFAULT_STRATEGIES, base)
+    backends.check(models, [s.strategy for s in specs])  # before the database or the output folder is touched
     config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]])}
     plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config)
     wrap = _recorder(db)

@@ -24,6 +24,8 @@ def run_cli(monkeypatch, capsys, *args):
         (["--judge", "oracle"], "error: --judge must be a comma list of chat, rubric"),
         (["--judge", "chat,none"], "error: --judge must be a comma list of chat, rubric"),
         (["--judge", "rubric,rubric"], "error: --judge lists a judge twice"),
+        (["--server", "http://127.0.0.1:9", "--strategies", "vanilla,cards"],
+         "error: cards cannot run on the vllm backend: a vLLM server cannot stop a segment"),
     ],
 )
 def test_bad_options(monkeypatch, capsys, args, message):

@@ -87,10 +87,10 @@ def test_specrej_and_cards_runs_on_the_real_models_show_their_decisions(real_pol
     check_stream(events, spec)
     attempts = [e for e in events if isinstance(e, AttemptScored)]
     assert sum(a.verdict == PRUNED for a in attempts) >= 3  # 6 -> 3 at the first decision
-    assert real_policy.prefix_text() == events[-1].text
+    assert real_policy.tokenizer.decode(real_policy.reply_ids, skip_special_tokens=True) == events[-1].text
     cards = Params(strategy="cards", seed=3, entropy_threshold=2.0, min_segment_tokens=2, max_segment_tokens=10,
                    max_new_tokens=16, max_attempts=3, acceptance="soft", threshold=0.4)
     events = list(run(real_policy, real_reward, MESSAGES, cards))
     check_stream(events, cards)
     assert any(e.cut_entropy is not None for e in events if isinstance(e, AttemptScored))
-    assert real_policy.prefix_text() == events[-1].text
+    assert real_policy.tokenizer.decode(real_policy.reply_ids, skip_special_tokens=True) == events[-1].text

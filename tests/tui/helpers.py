@@ -145,6 +145,3 @@ class EchoPolicy(ScriptedPolicy):
     def commit(self, candidate) -> None:
         self.done += len(candidate.text)
         self.round = []
-
-    def prefix_text(self) -> str:
-        return self.text[: self.done]

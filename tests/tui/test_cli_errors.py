@@ -75,3 +75,15 @@ def test_version_and_help():
     for args in (["-h"], ["run", "-h"], ["models", "-h"]):
         proc = subprocess.run([sys.executable, "-m", "stars_tui", *args], capture_output=True, text=True)
         assert proc.returncode == 0 and "Usage" in proc.stdout
+
+
+def test_cards_on_a_vllm_server_is_refused_before_the_run_starts(tmp_path, capsys):
+    """Nothing is contacted, loaded or recorded: one line, exit 2, no RunStarted."""
+    db = tmp_path / "s.db"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "hello", "--json", "--db", str(db), "--server", "http://127.0.0.1:9", "--strategy", "cards"])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == ""
+    assert err == ("error: cards cannot run on the vllm backend: a vLLM server cannot stop a segment where the "
+                   "next-token entropy is high (leave out --server)\n")
+    assert not db.exists()

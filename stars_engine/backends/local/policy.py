@@ -87,7 +87,6 @@ class TransformersPolicy:
         self.cache = DynamicCache(config=self.model.config)
         self.pending: int | None = None
         self.reply_ids: list[int] = []
-        self._prefix_text: str | None = ""
         self._round: list[Candidate] = []
         self._steps = 0
         self._rows = 1
@@ -188,11 +187,6 @@ class TransformersPolicy:
     def _decode(self, ids) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
-    def prefix_text(self) -> str:
-        if self._prefix_text is None:
-            self._prefix_text = self._decode(self.reply_ids)
-        return self._prefix_text
-
     # -- committing -----------------------------------------------------------
 
     def _drop_round(self) -> None:
@@ -230,7 +224,6 @@ class TransformersPolicy:
             self._steps = 0
             self._round = []
         self.reply_ids.extend(ids)
-        self._prefix_text = None
         self.pending = ids[-1]
 
     # -- branches (Speculative Rejection) -----------------------------------
@@ -284,7 +277,6 @@ class TransformersPolicy:
             self.cache.crop(-(self._grown - len(ids)))
         self._branches, self._grown, self._last = None, 0, []
         self.reply_ids.extend(ids)
-        self._prefix_text = None
         self.pending = ids[-1]
         return True
 

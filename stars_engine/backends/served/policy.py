@@ -215,9 +215,6 @@ class ServedPolicy:
         """Nothing to free: the next round resends the prefix and the server's cache finds it."""
         self._branches, self._last = None, []
 
-    def prefix_text(self) -> str:
-        return self._reply_text
-
 
 def _without_eos(ids: list[int], eos: bool) -> list[int]:
     return ids[:-1] if eos and ids else ids

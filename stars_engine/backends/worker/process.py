@@ -151,9 +151,6 @@ class ProcessPolicy:
     def discard(self) -> None:
         self.worker.call("policy", "discard")
 
-    def prefix_text(self) -> str:
-        return self.worker.call("policy", "prefix_text")
-
     def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
         return self.worker.call("policy", "check_prompt", messages, max_new_tokens)
 

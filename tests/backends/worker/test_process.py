@@ -46,7 +46,6 @@ def test_a_run_in_the_worker_equals_the_same_run_in_process(worker_models, real_
     assert comparable(remote) == comparable(local)
     assert remote[0].runtime["process"] == "worker" and remote[0].runtime["dtype"] == real_policy.runtime["dtype"]
     assert remote[-1].stats.policy_forward_passes == local[-1].stats.policy_forward_passes > 0
-    assert policy.prefix_text() == remote[-1].text
 
 
 def test_cancel_reaches_the_worker_mid_round(worker_models):
