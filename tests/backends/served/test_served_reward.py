@@ -14,6 +14,7 @@ import sys
 
 import pytest
 from decoding.checks import check_stream
+from reward.contract import check_reward
 
 from stars_engine.backends.local.load import load_reward
 from stars_engine.backends.reward import load_reward as served_load
@@ -72,6 +73,10 @@ def test_a_served_classifier_scores_as_the_in_process_one(tiny_rm, classifier_se
     assert max(mine) - min(mine) > 0.05, "the scores differ by more than the tolerance"
 
 
+def test_a_served_classifier_keeps_the_reward_contract(tiny_rm, classifier_server):
+    check_reward(served_load(ModelSpec(reward=str(tiny_rm), reward_server=classifier_server.url)))
+
+
 def test_the_wrong_model_name_is_one_line(tiny_rm, classifier_server):
     from stars_engine.errors import StarsError
 
@@ -114,6 +119,10 @@ def test_the_rubric_over_served_minilm_scores_as_in_process(rubric_server, real_
     assert served.rubric == real_reward.rubric
     for batch in (PAIRS_REPLIES[:4], PAIRS_REPLIES * 2):
         assert served.score(PROMPT, batch) == pytest.approx(real_reward.score(PROMPT, batch), abs=1e-3)
+
+
+def test_the_served_rubric_keeps_the_reward_contract(rubric_server):
+    check_reward(served_load(ModelSpec(reward_server=rubric_server.url)))
 
 
 def test_a_classifier_asked_of_an_embedding_server_is_one_line(tiny_rm, rubric_server):
