@@ -23,7 +23,7 @@ def assert_row_is_a_full_encode(policy, row: int, ids: list[int]) -> None:
 
     fresh = DynamicCache(config=policy.model.config)
     with torch.inference_mode():
-        policy.model(input_ids=torch.tensor([ids]), use_cache=True, **{policy._cache_kw: fresh})
+        policy.model(input_ids=torch.tensor([ids]), use_cache=True, **{policy.cache_kwarg: fresh})
     for mine, full in zip(policy.cache.layers, fresh.layers, strict=True):
         assert torch.allclose(mine.keys[row], full.keys[0], atol=1e-4)
         assert torch.allclose(mine.values[row], full.values[0], atol=1e-4)

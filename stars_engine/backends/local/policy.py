@@ -64,7 +64,7 @@ class TransformersPolicy:
         self._eos = torch.tensor(self.eos_ids, device=self.device)
         # transformers 5.2x renamed ``past_key_values`` to ``cache``; accept either
         params = inspect.signature(model.forward).parameters
-        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self.cache_kwarg = "cache" if "cache" in params else "past_key_values"  # this transformers' name for it
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self._reset()
 
@@ -111,7 +111,7 @@ class TransformersPolicy:
 
     def _forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         self.forward_passes += 1
-        out = self.model(input_ids=input_ids, use_cache=True, **{self._cache_kw: self.cache}, **self._last_only)
+        out = self.model(input_ids=input_ids, use_cache=True, **{self.cache_kwarg: self.cache}, **self._last_only)
         return out.logits[:, -1, :]
 
     def _set_rows(self, n: int) -> None:

@@ -67,8 +67,11 @@ def parse_dtype(name: str | None) -> torch.dtype | None:
     return DTYPES[name]
 
 
-def choose_dtype(device: torch.device, requested: str | None = None) -> tuple[torch.dtype, str]:
-    """The dtype for ``device`` and the reason, honouring ``--dtype``."""
+def choose_dtype(
+    device: torch.device, requested: str | None = None, flags: list[str] | None = None
+) -> tuple[torch.dtype, str]:
+    """The dtype for ``device`` and the reason, honouring ``--dtype``; ``flags``: the CPU's
+    native-bf16 flags (None: this machine's, ``cpu_bf16_flags``)."""
     forced = parse_dtype(requested)
     if forced is not None:
         return forced, "--dtype"
@@ -76,7 +79,8 @@ def choose_dtype(device: torch.device, requested: str | None = None) -> tuple[to
         if torch.cuda.is_bf16_supported():
             return torch.bfloat16, "GPU supports bf16"
         return torch.float32, "GPU without bf16"
-    flags = cpu_bf16_flags() if device.type == "cpu" else []
+    if flags is None:
+        flags = cpu_bf16_flags() if device.type == "cpu" else []
     if flags:
         return torch.bfloat16, f"CPU has {flags[0]}"
     return torch.float32, "CPU without native bf16"
@@ -89,14 +93,15 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose_threads(parameters: int, requested: int | None = None) -> tuple[int, str]:
-    """CPU threads for a model of ``parameters`` weights, honouring ``--threads``."""
+def choose_threads(parameters: int, requested: int | None = None, cores: int | None = None) -> tuple[int, str]:
+    """CPU threads for a model of ``parameters`` weights, honouring ``--threads``; ``cores``: how
+    many this process may use (None: this machine's, ``usable_cores``)."""
     if requested is not None:
         check_overrides(None, requested)
         return requested, "--threads"
     if parameters < SMALL_MODEL_PARAMS:
         return 1, "small model: 1 thread"
-    return usable_cores(), "all usable cores"
+    return cores or usable_cores(), "all usable cores"
 
 
 def dtype_name(dtype: torch.dtype) -> str:

@@ -31,20 +31,17 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
     assert cpu_bf16_flags(tmp_path / "missing") == []
 
 
-def test_cpu_dtype_follows_the_flags(monkeypatch):
-    monkeypatch.setattr("stars_engine.backends.local.runtime.cpu_bf16_flags", lambda: [])
-    assert choose_dtype(CPU) == (torch.float32, "CPU without native bf16")
-    monkeypatch.setattr("stars_engine.backends.local.runtime.cpu_bf16_flags", lambda: ["avx512_bf16"])
-    assert choose_dtype(CPU) == (torch.bfloat16, "CPU has avx512_bf16")
-    assert choose_dtype(CPU, "fp32") == (torch.float32, "--dtype")
-    assert choose_dtype(CPU, "auto")[0] == torch.bfloat16
+def test_cpu_dtype_follows_the_flags():
+    assert choose_dtype(CPU, flags=[]) == (torch.float32, "CPU without native bf16")
+    assert choose_dtype(CPU, flags=["avx512_bf16"]) == (torch.bfloat16, "CPU has avx512_bf16")
+    assert choose_dtype(CPU, "fp32", flags=["avx512_bf16"]) == (torch.float32, "--dtype")
+    assert choose_dtype(CPU, "auto", flags=["avx512_bf16"])[0] == torch.bfloat16
 
 
-def test_threads_follow_the_model_size_unless_overridden(monkeypatch):
-    monkeypatch.setattr("stars_engine.backends.local.runtime.usable_cores", lambda: 8)
-    assert choose_threads(135_000_000)[0] == 1
-    assert choose_threads(SMALL_MODEL_PARAMS * 4)[0] == 8
-    assert choose_threads(135_000_000, 3) == (3, "--threads")
+def test_threads_follow_the_model_size_unless_overridden():
+    assert choose_threads(135_000_000, cores=8)[0] == 1
+    assert choose_threads(SMALL_MODEL_PARAMS * 4, cores=8)[0] == 8
+    assert choose_threads(135_000_000, 3, cores=8) == (3, "--threads")
 
 
 @pytest.mark.parametrize(("dtype", "threads", "message"), [("fp16", None, "unknown dtype"), (None, 0, "at least 1")])
