@@ -6,10 +6,15 @@
     .venv/bin/python benchmarks/engine_throughput.py --speedup [--before REF] [--repeats 3]
     .venv/bin/python benchmarks/engine_throughput.py --threads-compare [--repeats 3]
     .venv/bin/python benchmarks/engine_throughput.py --try-compile --tokens 16
+    .venv/bin/python benchmarks/engine_throughput.py --weights-compare [--repeats 3] [--tokens 96]
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 \
+        .venv/bin/python benchmarks/engine_throughput.py --weights-compare   # AVX-512 CPU capped to AVX2
 
 ``--speedup`` (before / old defaults / dense weights / now) and ``--threads-compare`` (1 or 2
 threads, PASSIVE or ACTIVE OpenMP waits) alternate their sides per repeat and
-keep medians; see ``speed_sides.py``.
+keep medians; see ``speed_sides.py``. ``--weights-compare`` runs the weight paths (dense fp32 and
+bf16, fp16, packed int4, and the rejected dynamic int8) side by side against HF ``generate`` in fp32;
+see ``weight_sides.py``.
 
 1. vanilla tok/s (the engine, reward scoring at segment boundaries included)
    / ``model.generate`` tok/s, same model, sampling, length; target >= 0.9
@@ -33,6 +38,7 @@ import sys
 import time
 
 import speed_sides
+import weight_sides
 
 from stars_engine.backends.local import runtime
 from stars_engine.backends.local.load import dtype_for, load_policy, load_reward, pick_device
@@ -158,7 +164,12 @@ def main() -> None:
     parser.add_argument("--threads-compare", action="store_true", help="1 vs 2 threads, PASSIVE vs ACTIVE waits")
     parser.add_argument("--reply-tokens", type=int, default=128, help="STARS reply length for the process sides")
     parser.add_argument("--try-compile", action="store_true", help="eager vs torch.compile of the model's forward")
+    parser.add_argument("--weights-compare", action="store_true",
+                        help="dense / fp16 / int4 / int8 weights and HF generate fp32, side by side")
     args = parser.parse_args()
+    if args.weights_compare:
+        print(json.dumps(weight_sides.compare(args.repeats, args.tokens), indent=2))
+        return
     if args.speedup:
         report = speed_sides.speedup(args.before, runtime.usable_cores(), args.repeats, args.tokens, args.reply_tokens)
     elif args.threads_compare:

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 
 from . import decoding
 from .decoding.common import RunContext
-from .errors import one_line
+from .display.controls import error_line
 from .events import Event, RunFailed
 from .params import Params, ParamsSource, constant
 from .policy.base import Policy
 from .reward.base import Reward
+
+one_line = error_line  # the name the front ends import: an exception as one visible line
 
 
 def run(

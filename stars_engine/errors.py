@@ -15,8 +15,3 @@ class ParamError(StarsError, ValueError):
         self.field = field
         super().__init__(f"{field}: {message}")
 
-
-def one_line(exc: BaseException) -> str:
-    """An exception as the one line a run's failure, the workbench and the worker show."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, (ValueError, RuntimeError, StarsError)) else f"{type(exc).__name__}: {text}"

@@ -24,22 +24,24 @@ RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n", "initial_n"})
 
 @dataclass(frozen=True)
 class Knob:
-    """A ``Params`` field as people meet it: its ``--flag`` help, its label on the parameter bar
-    (None: not on the bar), its short key in a bench spec. The strategy that reads a field declares
-    its knob (``decoding.registry``); ``SHARED_KNOBS`` are the fields every strategy reads."""
+    """A ``Params`` field as people meet it: its ``--flag`` help, its label (the parameter bar's
+    and its messages'), its short key in a bench spec, and whether the bar has a field for it.
+    The strategy that owns a field declares its knob (``decoding.registry``); ``SHARED_KNOBS``
+    are the fields no one strategy owns."""
 
     field: str
     help: str
-    label: str | None = None
+    label: str
     key: str | None = None
+    bar: bool = True
 
 
 SHARED_KNOBS = (
     Knob("temperature", "Sampling temperature (> 0).", "temp"),
-    Knob("max_new_tokens", "Most tokens in the reply."),
-    Knob("top_p", "Nucleus sampling mass (1 = off)."),
-    Knob("top_k", "Top-k filter (0 = off)."),
-    Knob("seed", "Random seed (default: a fresh one, recorded with the run)."),
+    Knob("max_new_tokens", "Most tokens in the reply.", "max new tokens", bar=False),
+    Knob("top_p", "Nucleus sampling mass (1 = off).", "top-p", bar=False),
+    Knob("top_k", "Top-k filter (0 = off).", "top-k", bar=False),
+    Knob("seed", "Random seed (default: a fresh one, recorded with the run).", "seed", bar=False),
 )
 
 

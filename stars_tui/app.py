@@ -20,7 +20,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from stars_engine.errors import StarsError, one_line
+from stars_engine.engine import one_line
+from stars_engine.errors import StarsError
 from stars_engine.params import Params
 from stars_engine.policy.base import Policy, policy_label
 from stars_engine.reward.base import Reward, reward_label
@@ -32,6 +33,7 @@ from .literal import LiteralNotifications
 from .pump import ModelsLoaded
 from .saved_session import SavedSession, load_session
 from .screens.chat import ChatScreen
+from .widgets.prompt_input import install_paste_guard
 
 if TYPE_CHECKING:
     from stars_engine.reward.rubric import Rubric
@@ -57,6 +59,7 @@ class StarsApp(LiteralNotifications, App):
         settings: Settings | None = None,
     ) -> None:
         super().__init__()
+        install_paste_guard()  # a pasted ESC arrives in the paste, as ␛, not as key presses
         self.settings = settings or Settings()
         self.policy_loader = policy_loader
         self.reward_loader = reward_loader
@@ -64,7 +67,8 @@ class StarsApp(LiteralNotifications, App):
         self.current_params = params or Params()
         self.policy: Policy | None = None
         self.reward: Reward | None = None
-        self.model_status = "loading models…"
+        self.model_state = "loading models…"  # always in sight in the status line
+        self.model_status = ""  # the details, shown where they fit: ids, load time, the last rubric change
         self.chat = ChatSession(db_path)
         self.clock = clock  # tests freeze it so the status line draws the same each time
 
@@ -109,11 +113,13 @@ class StarsApp(LiteralNotifications, App):
     @on(ModelsLoaded)
     def models_loaded(self, message: ModelsLoaded) -> None:
         if message.error:
+            self.model_state = "model failed"
             self.model_status = f"model failed to load: {message.error}"
             self.notify(message.error, title="Model failed to load", severity="error", timeout=10)
         else:
             self.policy, self.reward = message.policy, message.reward
             ids = f"{policy_label(self.policy)} · {reward_label(self.reward)}"
+            self.model_state = "ready"
             self.model_status = f"{ids} (loaded in {message.seconds:.1f} s)"
             self.chat_screen.models_ready()
         self.chat_screen.refresh_status()
@@ -127,6 +133,14 @@ class StarsApp(LiteralNotifications, App):
         """Stop the run first, so the generation thread ends within a token."""
         self.chat_screen.cancel.set()
         self.exit()
+
+    async def on_unmount(self) -> None:
+        """A model process the loaders started ends with the app, cleanly (pipe closed, joined), every time."""
+        import asyncio
+
+        close = getattr(self.policy, "close", None)  # a backend that holds a process ends it here
+        if close is not None:
+            await asyncio.to_thread(close)
 
     def action_sessions(self) -> None:
         from .screens.sessions import SessionsScreen
@@ -198,6 +212,7 @@ class StarsApp(LiteralNotifications, App):
         if self.chat.session_id == session_id and not self.chat_screen.running:
             self.new_chat()
             self.chat_screen.show_history([])
+            self.chat_screen.action_focus_prompt()  # its focused turn is gone; keys go to the prompt again
 
     def action_export(self, kind: str = "", ident: str = "") -> None:
         from .screens.export import ExportDialog
@@ -212,21 +227,39 @@ class StarsApp(LiteralNotifications, App):
         self.push_screen(ExportDialog(self.db_path, kind, ident))
 
     def action_rubric(self) -> None:
-        from .screens.rubric import RubricDialog
-
-        if self.reward is None or self.reward.rubric is None:
-            self.notify("The loaded reward has no editable rubric (only the default embedding rubric has).")
-            return
         if self.chat_screen.running:
             self.notify("Stop the reply first (Esc); the rubric changes between runs.", severity="warning")
             return
-        self.push_screen(RubricDialog(self.reward.rubric), self._set_rubric)
+        if self.reward is None:
+            self.notify(f"The reward is not ready ({self.model_state}).")
+            return
+        self.read_rubric(self.reward)
+
+    @work(thread=True, group="rubric", exclusive=True, exit_on_error=False)
+    def read_rubric(self, reward: Reward) -> None:
+        """Reading the rubric is a round trip to the model process: off the UI thread."""
+        try:
+            rubric = reward.rubric
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            self.call_from_thread(self.notify, one_line(exc), title="Cannot read the rubric", severity="error")
+            return
+        self.call_from_thread(self._edit_rubric, rubric)
+
+    def _edit_rubric(self, rubric: Rubric | None) -> None:
+        from .screens.rubric import RubricDialog
+
+        if rubric is None:
+            self.notify("The loaded reward has no editable rubric (only the default embedding rubric has).")
+        elif self.chat_screen.running:
+            self.notify("Stop the reply first (Esc); the rubric changes between runs.", severity="warning")
+        else:
+            self.push_screen(RubricDialog(rubric), self._set_rubric)
 
     def _set_rubric(self, rubric: Rubric | None) -> None:
         if rubric is not None:
             # No run may start (or score) while the exemplars are re-embedded.
             reward, self.reward = self.reward, None
-            self.model_status = "re-embedding the rubric…"
+            self.model_state = "re-embedding the rubric…"
             self.apply_rubric(reward, rubric)
 
     @work(thread=True, group="load", exit_on_error=False)
@@ -244,6 +277,7 @@ class StarsApp(LiteralNotifications, App):
         if applied is not None:
             self._save_settings(rubric=applied.to_dict())
         self.reward = reward
+        self.model_state = "ready"
         self.model_status = f"{policy_label(self.policy)} · {reward_label(reward)} · {note}"
         self.notify(note)
         self.chat_screen.refresh_status()

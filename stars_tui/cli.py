@@ -21,6 +21,7 @@ from stars_engine.errors import StarsError
 
 from .commands import bench, database, run, serve, store, tui
 from .commands.database import DB_HELP
+from .output import EXIT_PIPE_CLOSED, GuardedStdout, OutputFailed, ReaderGone, stdout_to_devnull
 
 try:  # newer Typer carries its own copy of click; older ones use click itself
     from typer._click import Context as ClickContext
@@ -64,11 +65,32 @@ for module in (run, store, tui, bench, serve):
     module.register(app)
 
 
+SQLITE_INT = (-(2**63), 2**63 - 1)  # every number may end up in the database: one bound for all
+
+
+def checked_number(value: object) -> str | None:
+    """Why an integer option's value is refused (None if it is fine): outside SQLite's range, where
+    it would end up (a float option is checked by its own command: ``Params``, ``--speed``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not SQLITE_INT[0] <= value <= SQLITE_INT[1]:
+        return f"{value} is not in the range {SQLITE_INT[0]}..{SQLITE_INT[1]}"
+    return None
+
+
 class PlainUsage(TyperCommand):
-    """A usage line like every other tool's: ``PROMPT``, not Typer's ``{PROMPT}``."""
+    """A usage line like every other tool's (``PROMPT``, not Typer's ``{PROMPT}``), and every integer
+    option bounded the same way, before any command runs."""
 
     def collect_usage_pieces(self, ctx: ClickContext) -> list[str]:
         return [re.sub(r"^\{(.*)\}$", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        for param in self.params:
+            values = ctx.params.get(param.name)
+            for value in values if isinstance(values, list | tuple) else [values]:
+                if (why := checked_number(value)) is not None:
+                    raise click_errors.BadParameter(why, ctx=ctx, param=param)
+        return rest
 
 
 def _plain_usage(typer_app: typer.Typer) -> None:
@@ -91,8 +113,24 @@ def main(args: list[str] | None = None) -> None:
     """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback.
 
     ``args`` stand for the command line (``sys.argv[1:]`` when None)."""
+    stdout = sys.stdout
+    sys.stdout = GuardedStdout(stdout)
+    try:
+        _main(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(args: list[str] | None) -> None:
     try:
         code = app(args=args, standalone_mode=False, prog_name="stars")
+        sys.stdout.flush()
+    except ReaderGone:  # the reader (`| head -1`) has all it wanted
+        stdout_to_devnull()
+        sys.exit(EXIT_PIPE_CLOSED)
+    except OutputFailed as exc:
+        stdout_to_devnull()
+        _fail(f"cannot write to standard output: {exc}", 1)
     except NO_ARGS_IS_HELP as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -16,6 +16,11 @@ rubric     ``--rubric FILE``   STARS_RUBRIC    exemplars for the default reward:
 The app writes the file itself when the theme is changed or a rubric is
 applied in the rubric dialog, and records ``last_session`` (the session to
 offer to reopen at the next start). Nothing else reads or writes it.
+
+A hand-edited file is read like any outside input: through the bounded reader
+(a regular file of at most 1 MiB), then typed with msgspec, so a key of the
+wrong type (``"theme": 5``) stops the start with one line naming the file and
+the key rather than a default silently standing in for what was written.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from stars_engine.bounded_read import SETTINGS_BYTES, MissingFile, check_regular, parse_json, read_json
 from stars_engine.errors import StarsError
 
 FILE_NAME = "config.json"
@@ -60,17 +68,39 @@ class Settings:
         partial.replace(self.path)
 
 
+class SettingsFile(msgspec.Struct):
+    """The keys stars reads from the file, typed; any other key is kept as it is and left alone."""
+
+    theme: str | None = None
+    rubric: str | dict[str, Any] | None = None  # a rubric file's path, or the rubric object itself
+    last_session: str | None = None
+
+
 def read(path: Path) -> dict[str, Any]:
-    """The file's keys; a missing file is empty, a broken one is refused with its name."""
+    """The file's keys; a missing file is empty, one that is not a regular file of at most
+    1 MiB, not JSON, or holds a key of the wrong type is refused in one line naming it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        data = read_json(path, "config file", SETTINGS_BYTES)
+    except MissingFile:
         return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StarsError(f"cannot read the config file {path}: {exc}") from None
+    where = f"config file {path}"
     if not isinstance(data, dict):
-        raise StarsError(f"config file {path}: expected a JSON object")
+        raise StarsError(f"{where}: expected a JSON object")
+    try:
+        typed = msgspec.convert(data, SettingsFile)
+    except msgspec.ValidationError as exc:
+        raise StarsError(f"{where}: {exc}") from None
+    if isinstance(typed.rubric, dict):
+        checked_rubric(typed.rubric, f"rubric in {where}")
     return data
+
+
+def checked_rubric(data: object, where: str) -> dict[str, Any]:
+    """A rubric object, checked by the engine's one rubric check (so a wrong shape is refused
+    at start, in one line, not when the reward loads)."""
+    from stars_engine.reward.rubric import Rubric
+
+    return Rubric.from_dict(data, where).to_dict()
 
 
 def resolve(
@@ -87,11 +117,12 @@ def resolve(
     settings.theme = theme or env.get("STARS_THEME") or saved.get("theme")
     if settings.theme is not None:
         check_theme(settings.theme)
-    rubric_file = rubric or env.get("STARS_RUBRIC")
-    if rubric_file:
-        settings.rubric_file = Path(rubric_file).expanduser()
-        if not settings.rubric_file.is_file():
-            raise StarsError(f"rubric file does not exist: {settings.rubric_file}")
+    from_env = env.get("STARS_RUBRIC") if rubric is None else None
+    if from_env and from_env.lstrip().startswith("{"):  # the rubric object itself, as the README allows
+        settings.rubric = checked_rubric(parse_json(from_env, "STARS_RUBRIC"), "STARS_RUBRIC")
+    elif rubric or from_env:
+        settings.rubric_file = Path(rubric or from_env).expanduser()
+        check_regular(settings.rubric_file, "rubric file")  # read (bounded) when the reward loads
     elif isinstance(saved.get("rubric"), str):
         settings.rubric_file = Path(saved["rubric"]).expanduser()
     elif saved.get("rubric") is not None:

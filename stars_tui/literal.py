@@ -9,24 +9,22 @@ control characters into visible symbols.
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-# C0 controls but tab and newline, DEL, and the C1 controls (0x9b starts an escape too).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from stars_engine.display.controls import escape, visible_controls
 
 
-def _picture(match: re.Match[str]) -> str:
-    code = ord(match.group())
+def _picture(char: str) -> str:
+    code = ord(char)
     if code < 0x20:
         return chr(0x2400 + code)  # ␀ … ␟, so ESC shows as ␛
-    return "␡" if code == 0x7F else f"\\x{code:02x}"
+    return "␡" if code == 0x7F else escape(char)  # C1, bidi controls, line separators: \x9b, \u202e
 
 
 def printable(text: str) -> str:
-    """``text`` with every control character (but tab and newline) shown as a visible symbol."""
-    return _CONTROL.sub(_picture, text)
+    """``text`` with every unsafe character (the engine's one list: controls but tab and newline,
+    bidi controls, line separators) shown as a visible symbol."""
+    return visible_controls(text, _picture)
 
 
 def literal(text: str, style: str = "") -> Text:

@@ -23,7 +23,7 @@ LAYERS = (
     ("stars_engine.decoding",),
     ("stars_engine.policy", "stars_engine.reward", "stars_engine.run_state"),
     ("stars_engine.events", "stars_engine.params", "stars_engine.display"),
-    ("stars_engine.errors", "stars_engine"),
+    ("stars_engine.errors", "stars_engine.bounded_read", "stars_engine"),
 )
 
 

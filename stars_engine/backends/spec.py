@@ -1,7 +1,7 @@
 """What to load, as pure data: which chat model and reward, where, and how.
 
-One picklable value (the worker process receives it) that imports no torch, so
-a bad ``--dtype``, ``--threads`` or ``--weights`` is refused before any model
+One picklable value (the worker process receives it); a bad ``--dtype``,
+``--threads`` or ``--weights`` is refused when it is made, before any model
 loads or the window opens. ``backends.choose`` reads it to pick the backend.
 """
 
@@ -9,21 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-from ..errors import StarsError
-
-DTYPE_NAMES = ("auto", "bf16", "fp32")
-WEIGHTS = (None, "auto", "dense")
-
-
-def check_overrides(dtype: str | None, threads: int | None, weights: str | None = None) -> None:
-    """Refuse a bad ``--dtype``, ``--threads`` or ``--weights`` with one line."""
-    if dtype is not None and dtype not in DTYPE_NAMES:
-        raise StarsError(f"unknown dtype {dtype!r}: use auto, bf16 or fp32")
-    if weights not in WEIGHTS:
-        raise StarsError(f"unknown weights {weights!r}: use auto or dense")
-    if threads is not None and threads < 1:
-        raise StarsError(f"--threads must be at least 1, not {threads}")
 
 
 @dataclass(frozen=True)
@@ -42,7 +27,7 @@ class ModelSpec:
     allow_download: bool = False
     dtype: str | None = None
     threads: int | None = None
-    weights: str | None = None  # auto (pack exactly-4-bit weights) or dense
+    weights: str | None = None  # auto (the path measured fastest), dense, fp16 or int4
     server: list[str] | None = None  # served replicas: a vLLM server's URL each
     served_model: str | None = None
     reward_server: str | None = None  # a vLLM pooling server scoring the reward
@@ -50,4 +35,8 @@ class ModelSpec:
     backend: str | None = None
 
     def __post_init__(self) -> None:
-        check_overrides(self.dtype, self.threads, self.weights)
+        """A bad --dtype, --threads or --weights fails here, before any model loads (or the window opens)."""
+        if self.dtype is not None or self.threads is not None or self.weights is not None:
+            from .local.runtime import check_overrides  # imports torch: only when an override is given
+
+            check_overrides(self.dtype, self.threads, self.weights)

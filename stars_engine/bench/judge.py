@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import StarsError
+from ..policy import chat_template
 from ..reward.base import Reward
 
 WIN, TIE, LOSS = "win", "tie", "loss"
@@ -101,8 +102,8 @@ class ChatJudge:
         import torch
 
         text = JUDGE_PROMPT.format(prompt=prompt, a=first.strip() or "(empty)", b=second.strip() or "(empty)")
-        chat = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=False
+        chat = chat_template.apply(
+            self.tokenizer, [{"role": "user", "content": text}], "judge", add_generation_prompt=True, tokenize=False
         )
         inputs = self.tokenizer(chat, return_tensors="pt", add_special_tokens=False)
         device = next(self.model.parameters()).device

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
+from ..bounded_read import MiB, read_lines
 from ..errors import StarsError
+
+PROMPT_LINE_BYTES = MiB
 
 SHIPPED = Path(__file__).with_name("prompts.jsonl")
 
@@ -30,6 +33,8 @@ def _parse_line(path: Path, number: int, line: str) -> BenchPrompt:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         raise StarsError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise StarsError(f"{path} line {number}: JSON nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("prompt"), str) or not data["prompt"].strip():
         raise StarsError(f'{path} line {number}: expected an object with a non-empty "prompt" string')
     return BenchPrompt(
@@ -42,13 +47,8 @@ def _parse_line(path: Path, number: int, line: str) -> BenchPrompt:
 def load_prompts(path: Path | None = None) -> list[BenchPrompt]:
     """Read a prompt file (default: the shipped set); a bad or empty file is a StarsError."""
     path = Path(path) if path is not None else SHIPPED
-    if not path.is_file():
-        raise StarsError(f"prompt file not found: {path}")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StarsError(f"cannot read prompt file {path}: {exc}") from None
-    prompts = [_parse_line(path, n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    lines = read_lines(path, "prompt file", PROMPT_LINE_BYTES)  # a FIFO, a device, an endless line: refused
+    prompts = [_parse_line(path, n, line) for n, line in lines if line.strip()]
     if not prompts:
         raise StarsError(f"prompt file {path} has no prompts")
     seen: set[str] = set()

@@ -43,4 +43,5 @@ def best_of_n(ctx: RunContext) -> Iterator[Event]:
 
 
 STRATEGY = Strategy("best-of-n", best_of_n, "N whole replies, the best kept", bench="bon-N",
-                    knobs=(Knob("best_of_n", "N for the best-of-n strategy."),))
+                    knobs=(Knob("best_of_n", "N for the best-of-n strategy.", "best of n", bar=False),),
+                    reads=("temperature",))

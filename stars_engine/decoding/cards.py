@@ -79,11 +79,12 @@ STRATEGY = Strategy(
     "cards", cards, "segments end where the model is unsure (its next-token entropy)",
     knobs=(
         Knob("entropy_threshold", "cards: cut a segment before a token whose next-token entropy (nats) reaches this.",
-             "cards: entropy", "H"),
+             "entropy", "H"),
         Knob("min_segment_tokens", "cards: fewest tokens in a segment.", "min seg", "min"),
         Knob("max_segment_tokens", "cards: most tokens in a segment.", "max seg", "max"),
         Knob("alpha", "cards: the threshold schedule starts at (1-alpha)*r(prompt,\"\") + alpha*threshold.", "alpha"),
     ),
+    reads=("threshold", "threshold_mode", "acceptance", "max_attempts", "candidates_per_round", "temperature"),
     needs=frozenset({"sample_until_unsure"}),
     bench_defaults={"acceptance": "soft", "max_attempts": 21},  # seg_rs_generate: option='soft', 20 resamples
 )

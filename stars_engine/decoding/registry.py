@@ -35,6 +35,7 @@ class Strategy:
     run: Callable[[RunContext], Iterator[Event]]
     help: str
     knobs: tuple[Knob, ...] = ()
+    reads: tuple[str, ...] = ()  # fields it reads that another strategy owns or all share, in the bar's order
     needs: frozenset[str] = frozenset()  # policy abilities beyond sample: "sample_until_unsure", "branches"
     bench: str = "family"
     bench_defaults: Mapping[str, Any] = field(default_factory=dict)
@@ -80,12 +81,23 @@ def knobs() -> dict[str, Knob]:
     return {k.field: k for k in (strategy, *own, *SHARED_KNOBS)}
 
 
-def bar_knobs() -> tuple[Knob, ...]:
-    """The parameter bar's fields in order: the strategy, the first strategy's knobs and the shared ones
-    (the first row at 150 columns), then every other strategy's."""
-    first, *rest = _STRATEGIES.values()
-    row = [knobs()["strategy"], *first.knobs, *SHARED_KNOBS, *(k for s in rest for k in s.knobs)]
-    return tuple(k for k in row if k.label is not None)
+def labels() -> dict[str, str]:
+    """Every field's label, by field."""
+    return {field: knob.label for field, knob in knobs().items()}
+
+
+def strategy_fields(name: str) -> tuple[str, ...]:
+    """The fields the parameter bar shows for strategy ``name``, in order: its own, then those it reads."""
+    strategy = get(name)
+    return (*(k.field for k in strategy.knobs if k.bar), *strategy.reads)
+
+
+def bar_fields() -> tuple[str, ...]:
+    """Every field the bar may show, in an order that keeps each strategy's own: the strategy, the fields
+    one strategy owns, then those several read."""
+    shown = dict.fromkeys(f for s in _STRATEGIES.values() for f in strategy_fields(s.name))
+    shared = {f for s in _STRATEGIES.values() for f in s.reads}
+    return ("strategy", *(f for f in shown if f not in shared), *(f for f in shown if f in shared))
 
 
 def bench_keys() -> dict[str, str]:

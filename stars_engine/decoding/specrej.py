@@ -118,9 +118,10 @@ def specrej(ctx: RunContext) -> Iterator[Event]:
 STRATEGY = Strategy(
     "specrej", specrej, "Speculative Rejection: many replies grown together, the worst pruned at each decision",
     knobs=(
-        Knob("initial_n", "specrej: replies started at once.", "specrej: N", "n"),
+        Knob("initial_n", "specrej: replies started at once.", "N", "n"),
         Knob("prune_fraction", "specrej: share of the replies dropped at each decision.", "prune", "prune"),
-        Knob("decision_tokens", "specrej: tokens between decisions.", "every", "every"),
+        Knob("decision_tokens", "specrej: tokens between decisions.", "decide every", "every"),
     ),
+    reads=("temperature",),
     needs=frozenset({"branches"}),
 )

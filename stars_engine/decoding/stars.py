@@ -78,10 +78,11 @@ STRATEGY = Strategy(
         Knob("threshold", "Reward threshold (the schedule's end value in schedule mode).", "threshold", "tau"),
         Knob("threshold_mode", f"Threshold mode: {', '.join(THRESHOLD_MODES)}.", "mode", "mode"),
         Knob("acceptance", f"Acceptance rule: {', '.join(ACCEPTANCE_RULES)}.", "accept", "rule"),
-        Knob("beta", "Temperature of the soft acceptance rule."),
+        Knob("beta", "Temperature of the soft acceptance rule.", "beta", bar=False),
         Knob("max_attempts", "Most attempts per segment before the best is taken.", "max tries", "attempts"),
         Knob("candidates_per_round",
              "Candidates sampled as one batch per round, or 'auto' (from the acceptance rate so far).",
              "per round", "k"),
     ),
+    reads=("temperature",),
 )

@@ -33,4 +33,4 @@ def vanilla(ctx: RunContext) -> Iterator[Event]:
     yield from run_segments(ctx, AcceptAll(), None)
 
 
-STRATEGY = Strategy("vanilla", vanilla, "one sample", bench="vanilla")
+STRATEGY = Strategy("vanilla", vanilla, "one sample", bench="vanilla", reads=("temperature",))

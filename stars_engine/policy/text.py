@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import StarsError
+from . import chat_template
 
 Decode = Callable[[Sequence[int]], str]
 
@@ -17,7 +18,7 @@ Decode = Callable[[Sequence[int]], str]
 def chat_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     """The chat prompt as token ids, with the generation prompt; a plain transcript when there is no template."""
     if getattr(tokenizer, "chat_template", None):
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        ids = chat_template.apply(tokenizer, messages, "chat model", add_generation_prompt=True, tokenize=True)
         if hasattr(ids, "keys"):  # a BatchEncoding in newer tokenizers
             ids = ids["input_ids"]
         return list(ids)

@@ -10,6 +10,8 @@ tokenizer without one gets a text pair (``[CLS] prompt [SEP] reply [SEP]``).
 
 from __future__ import annotations
 
+from ..policy import chat_template
+
 MAX_LENGTH_CAP = 4096
 
 
@@ -26,7 +28,7 @@ def pair_ids(tokenizer, prompt: str, reply: str, limit: int) -> dict[str, list[i
     """Token ids (and token types, for a text pair) of one pair, cut at ``limit`` tokens."""
     if has_chat_template(tokenizer):
         chat = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
-        encoded = tokenizer.apply_chat_template(chat, tokenize=True, truncation=True, max_length=limit)
+        encoded = chat_template.apply(tokenizer, chat, "reward model", tokenize=True, truncation=True, max_length=limit)
         ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded  # a BatchEncoding in transformers 5
         return {"input_ids": list(ids)}
     encoded = tokenizer(prompt, reply, truncation=True, max_length=limit)

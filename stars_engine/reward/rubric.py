@@ -10,13 +10,13 @@ or pass ``--rubric FILE`` (JSON with "prefer", "avoid", "relevance_weight").
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import torch
 
+from ..bounded_read import read_json
 from ..display.controls import valid_text
 from ..errors import StarsError
 
@@ -41,14 +41,7 @@ class Rubric:
     def load(cls, path: Path | None = None) -> Rubric:
         """Read a rubric JSON file (the bundled default when ``path`` is None)."""
         path = Path(path) if path is not None else DEFAULT_RUBRIC_FILE
-        try:
-            if path.is_file() and path.stat().st_size > MAX_RUBRIC_BYTES:
-                raise StarsError(f"rubric {path} is larger than {MAX_RUBRIC_BYTES // 1024} KiB")
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise StarsError(f"rubric file does not exist: {path}") from None
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StarsError(f"cannot read rubric {path}: {exc}") from None
+        data = read_json(path, "rubric file", MAX_RUBRIC_BYTES)
         return cls.from_dict(data, str(path))
 
     @classmethod

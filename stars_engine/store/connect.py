@@ -1,9 +1,14 @@
-"""Opening a session database safely: check first, then connect, then migrate.
+"""Opening a session database safely: check first, then connect, then migrate only if behind.
 
 Every check that can refuse a file runs before anything writes to it, so a
 file that is not ours (not SQLite, truncated, from a newer ``stars``, another
 program's database) is left byte-for-byte as it was and the user gets one line
-saying why.
+saying why. A database whose schema is current is opened without taking the
+write lock, so reading never waits for (or blocks) a run that is recording.
+
+The write lock is taken by polling every few milliseconds rather than with
+SQLite's own busy handler, which sleeps up to 100 ms between tries and so
+misses the short gaps a bounded import leaves between its transactions.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from ..errors import StarsError
 from .schema import KNOWN_MIGRATIONS, MIGRATION_SET, SCHEMA_VERSION, migrations
 
 DEFAULT_DB = Path("sessions") / "stars.db"
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # how long a write waits for another process's write lock
+LOCK_POLL_S = 0.002
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HOST = socket.gethostname()
 
@@ -51,8 +57,8 @@ def _header_looks_whole(path: Path, size: int) -> bool:
     return size_is_valid and size % page_size == 0 and size >= pages * page_size
 
 
-def _probe(path: Path, verify: bool = False) -> None:
-    """Refuse a file we must not write to, opening it read-only to look.
+def _probe(path: Path, verify: bool = False) -> bool:
+    """Refuse a file we must not write to, opening it read-only to look; True when it needs migrating.
 
     ``verify`` reads every page (``quick_check``) even when the header looks
     whole: a corrupt page in the middle is found before a run starts, not after
@@ -61,11 +67,11 @@ def _probe(path: Path, verify: bool = False) -> None:
     if path.is_dir():
         raise StarsError(f"{path} is a folder, not a session database")
     if not path.exists():
-        return
+        return True
     try:
         size = path.stat().st_size
         if size == 0:
-            return
+            return True
         with path.open("rb") as f:
             magic = f.read(len(SQLITE_MAGIC))
     except OSError as exc:
@@ -79,7 +85,7 @@ def _probe(path: Path, verify: bool = False) -> None:
                 result = conn.execute("PRAGMA quick_check").fetchone()[0]
                 if result != "ok":
                     raise sqlite3.DatabaseError(result)
-            _check_schema(path, conn)
+            return _check_schema(path, conn)
     except sqlite3.DatabaseError as exc:
         raise StarsError(f"{path} is damaged or truncated ({exc})") from None
 
@@ -92,7 +98,8 @@ def _refuse_read_only(path: Path) -> None:
             raise StarsError(f"{path} is read-only (its {kind} cannot be written); stars needs to write to it")
 
 
-def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
+def _check_schema(path: Path, conn: sqlite3.Connection) -> bool:
+    """Refuse a schema this ``stars`` cannot read; True when a migration is still to apply."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     applied: set[str] = set()
@@ -112,6 +119,7 @@ def _check_schema(path: Path, conn: sqlite3.Connection) -> None:
         )
     if tables and not applied:
         raise StarsError(f"{path} is a SQLite database but not a stars session store")
+    return version < SCHEMA_VERSION or applied != KNOWN_MIGRATIONS
 
 
 def _create_parent(path: Path) -> None:
@@ -121,19 +129,47 @@ def _create_parent(path: Path) -> None:
         raise StarsError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from None
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying another connection holds the lock (worth waiting out)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None and code & 0xFF in (
+        sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def begin(db: Database, patience: float | None = None) -> None:
+    """``BEGIN IMMEDIATE``, polling for the write lock for up to ``patience`` seconds (busy timeout).
+
+    Raises the SQLITE_BUSY error once ``patience`` has run out; 0 tries once.
+    """
+    patience = BUSY_TIMEOUT_MS / 1000 if patience is None else patience
+    deadline = time.monotonic() + patience
+    db.conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                db.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(LOCK_POLL_S)
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
 @contextmanager
-def write(db: Database) -> Iterator[Database]:
+def write(db: Database, patience: float | None = None) -> Iterator[Database]:
     """One short write transaction, taking the write lock up front.
 
-    ``BEGIN IMMEDIATE`` waits (busy timeout) for another writer instead of
-    failing later with "database is locked" when a read turns into a write.
-    Inside an open transaction (an import writing many runs at once) it adds
-    nothing: the outer transaction decides.
+    ``BEGIN IMMEDIATE`` waits (up to ``patience``, default the busy timeout)
+    for another writer instead of failing later with "database is locked" when
+    a read turns into a write. Inside an open transaction (an import writing a
+    batch) it adds nothing: the outer transaction decides.
     """
     if db.conn.in_transaction:
         yield db
         return
-    db.conn.execute("BEGIN IMMEDIATE")
+    begin(db, patience)
     try:
         yield db
     except BaseException:
@@ -153,13 +189,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def mark_interrupted(db: Database) -> int:
-    """Runs left ``running`` by a process on this host that no longer exists become ``interrupted``."""
+def mark_interrupted(db: Database, wait: bool = True) -> int:
+    """Runs left ``running`` by a process on this host that no longer exists become ``interrupted``.
+
+    With ``wait`` False (on opening) it is done only if the write lock is free
+    this instant: a reader never waits for a writer; the next opener marks them.
+    """
     rows = db.execute("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", [HOST]).fetchall()
     dead = [run_id for run_id, pid in rows if pid is None or not _pid_alive(pid)]
-    if dead:
-        with write(db):
+    if not dead:
+        return 0
+    try:
+        with write(db, None if wait else 0):
             db.execute(f"UPDATE runs SET status = 'interrupted' WHERE id IN ({', '.join('?' * len(dead))})", dead)
+    except sqlite3.OperationalError as exc:
+        if wait or not is_busy(exc):
+            raise
+        return 0
     return len(dead)
 
 
@@ -188,9 +234,10 @@ def connect(path: Path, check_same_thread: bool = True, verify: bool = False) ->
     """A migrated, WAL-mode connection to ``path`` (created if missing), for this thread only.
 
     ``verify``: read every page first (before a run records, before an export).
+    The write lock is taken only to create or migrate the schema.
     """
     path = Path(path)
-    _probe(path, verify)
+    behind = _probe(path, verify)
     if not path.exists():
         _create_parent(path)
     try:
@@ -200,11 +247,12 @@ def connect(path: Path, check_same_thread: bool = True, verify: bool = False) ->
         _use_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
-        with write(db):
-            migrations.apply(db)
-            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:  # write only when it moves
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        mark_interrupted(db)
+        if behind:
+            with write(db):
+                migrations.apply(db)
+                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:  # write only when it moves
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        mark_interrupted(db, wait=False)
     except sqlite3.OperationalError as exc:
         raise StarsError(f"cannot open {path}: {exc}") from None
     return db

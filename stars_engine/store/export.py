@@ -3,6 +3,13 @@
 Each format is one function from a ``Bundle`` (a session and some of its
 runs, with their events) to text, registered in ``FORMATS``; writing the file
 (refusing to overwrite without ``force``, never leaving half a file) is shared.
+
+Each format has ONE escape, and every field it writes goes through it, ids,
+timestamps and numbers included (an imported file may hold anything the
+importer let through): ``_md`` / ``_md_inline`` (every character that can start
+markup backslash-escaped, so no HTML, link or emphasis survives), ``_html``,
+``_cell`` (CSV: formula-like text neutralised) and ``_json_line``
+(JSONL: the line breaks ``str.splitlines`` knows escaped, numbers finite).
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ import html
 import io
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +60,18 @@ def _outcome(run: RunInfo) -> str:
 
 
 # -- JSONL -----------------------------------------------------------------
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029]")  # left raw by json.dumps; line breaks to str.splitlines
+
+
+def _json_line(data: dict[str, object]) -> str:
+    """One JSON object on one line, whatever its text holds: only ``\n`` ends it, and never a NaN or Infinity."""
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise StarsError(f"cannot export a value JSON cannot hold ({exc})") from None
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
 def to_jsonl(bundle: Bundle) -> str:
     """A session line, then per run a run line and its events, one JSON object a line."""
     s = bundle.session
@@ -68,13 +89,29 @@ def to_jsonl(bundle: Bundle) -> str:
     for run, events in bundle.runs:
         lines.append({"type": "run", "id": run.id, "status": run.status, "finished_at": run.finished_at})
         lines += [event.to_dict() for event in events]
-    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    return "".join(_json_line(line) for line in lines)
 
 
 # -- Markdown ----------------------------------------------------------------
-def _md(text: str) -> str:
-    """Text as Markdown shows it literally: raw HTML in a title, prompt or reply is escaped."""
-    return html.escape(text, quote=False)
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>&#|~]")  # markup anywhere: code, emphasis, links, HTML, entities, tables
+_MD_LINE_START = re.compile(r"^(?:[-+=]|\d+[.)])")  # markup at a line's start: lists, setext underlines
+_MD_INDENT = re.compile(r"^[ \t]+")
+
+
+def _md(text: object) -> str:
+    """One line of text as Markdown shows it literally: no HTML, link, emphasis, list or heading survives.
+
+    Only the characters that can start markup are escaped (a backslash before
+    each), so a transcript's plain prose stays readable in the raw file too.
+    """
+    line = _MD_SPECIAL.sub(r"\\\g<0>", visible_controls(str(text)))
+    line = _MD_LINE_START.sub(lambda m: m.group()[:-1] + "\\" + m.group()[-1], line)
+    return _MD_INDENT.sub(lambda m: "".join(f"&#{ord(c)};" for c in m.group()), line)  # no code block
+
+
+def _md_inline(text: object) -> str:
+    """A field inside a line (a title, an id, an error): its line breaks become spaces, then ``_md``."""
+    return _md(" ".join(str(text).split()))
 
 
 def _quote(text: str) -> str:
@@ -85,14 +122,15 @@ def _md_segment(view: SegmentView) -> list[str]:
     taken = view.accepted
     head = f"**Segment {view.index + 1}**"
     if taken is not None:
-        head += f" · reward {_num(taken.reward)} · threshold {_num(taken.threshold)}"
+        head += f" · reward {_md(_num(taken.reward))} · threshold {_md(_num(taken.threshold))}"
         head += f" · {taken.attempts} attempt(s)"
         head += " · exhausted, best taken" if taken.exhausted else ""
     out = [head, "", _quote(taken.text if taken else "(not finished)"), ""]
     if view.rejected:
         out.append(f"<details><summary>{len(view.rejected)} other attempt(s)</summary>\n")
         out += [
-            f"- {a.verdict}, reward {_num(a.reward)} vs {_num(a.threshold)}: <code>{html.escape(a.text)}</code>"
+            f"- {_md_inline(a.verdict)}, reward {_md(_num(a.reward))} vs {_md(_num(a.threshold))}: "
+            f"<code>{_md_inline(a.text)}</code>"
             for a in view.rejected
         ]
         out += ["", "</details>", ""]
@@ -101,10 +139,11 @@ def _md_segment(view: SegmentView) -> list[str]:
 
 def to_markdown(bundle: Bundle) -> str:
     s = bundle.session
-    title = _md(" ".join(s.title.split()))
-    out = [f"# {title}", "", f"Session `{s.id}` · {s.created_at} · {len(bundle.runs)} turn(s)", ""]
+    out = [f"# {_md_inline(s.title)}", "",
+           f"Session {_md_inline(s.id)} · {_md_inline(s.created_at)} · {len(bundle.runs)} turn(s)", ""]
     for run, events in bundle.runs:
-        out += [f"## Turn {run.turn + 1} · run `{run.id}` · {_md(run.strategy)} · {_md(_outcome(run))}", ""]
+        out += [f"## Turn {run.turn + 1} · run {_md_inline(run.id)} · {_md_inline(run.strategy)} · "
+                f"{_md_inline(_outcome(run))}", ""]
         out += ["**User**", "", _quote(run.prompt), "", "**Assistant**", ""]
         out += [
             _quote(run.final_text or "".join(v.accepted.text for v in segments_of(events) if v.accepted)),
@@ -113,8 +152,8 @@ def to_markdown(bundle: Bundle) -> str:
         if run.stats:
             st = run.stats
             out += [
-                f"_{st['tokens_accepted']} tokens kept of {st['tokens_generated']} generated · "
-                f"{st['reward_calls']} reward calls · {st['wall_seconds']} s_",
+                f"_{_md(st['tokens_accepted'])} tokens kept of {_md(st['tokens_generated'])} generated · "
+                f"{_md(st['reward_calls'])} reward calls · {_md(st['wall_seconds'])} s_",
                 "",
             ]
         out += ["### Segments", ""]
@@ -137,13 +176,18 @@ sup.r{color:#3a3;font-size:.7rem;margin:0 .2rem}
 """
 
 
+def _html(text: object) -> str:
+    """Any field as HTML text or an attribute value: markup escaped, control characters made visible."""
+    return html.escape(visible_controls(str(text)))
+
+
 def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
-    e = html.escape
+    e = _html
     views = segments_of(events)
     spans = "".join(
         f'<span class="seg{" exhausted" if v.accepted.exhausted else ""}" '
-        f'title="segment {v.index + 1}: reward {_num(v.accepted.reward)}">{e(v.accepted.text)}</span>'
-        f'<sup class="r">{_num(v.accepted.reward)}</sup>'
+        f'title="segment {v.index + 1}: reward {e(_num(v.accepted.reward))}">{e(v.accepted.text)}</span>'
+        f'<sup class="r">{e(_num(v.accepted.reward))}</sup>'
         for v in views
         if v.accepted
     )
@@ -157,7 +201,7 @@ def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
     ]
     out += [
         f'<tr class="{e(a.verdict)}"><td>{v.index + 1}</td><td>{a.attempt + 1}</td><td>{e(a.verdict)}</td>'
-        f"<td>{_num(a.reward)}</td><td>{_num(a.threshold)}</td><td>{a.tokens}</td>"
+        f"<td>{e(_num(a.reward))}</td><td>{e(_num(a.threshold))}</td><td>{e(a.tokens)}</td>"
         f'<td class="text">{e(a.text)}</td></tr>'
         for v in views
         for a in v.attempts
@@ -170,9 +214,9 @@ def to_html(bundle: Bundle) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(s.title)}</title><style>{HTML_STYLE}</style></head><body>",
-        f"<h1>{html.escape(s.title)}</h1>",
-        f'<p class="meta">session <code>{html.escape(s.id)}</code> · {html.escape(s.created_at)}</p>',
+        f"<title>{_html(s.title)}</title><style>{HTML_STYLE}</style></head><body>",
+        f"<h1>{_html(s.title)}</h1>",
+        f'<p class="meta">session <code>{_html(s.id)}</code> · {_html(s.created_at)}</p>',
     ]
     for run, events in bundle.runs:
         out += _html_run(run, events)
@@ -199,13 +243,33 @@ CSV_COLUMNS = (
 )
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@")
+HIDING = ("Zs", "Cc", "Cf")  # spaces, control and invisible format characters a spreadsheet may skip
 
 
-def _neutralised(row: list[object]) -> list[object]:
-    """OWASP's defence against CSV injection: a text cell that a spreadsheet would read as a
-    formula (it starts with = + - @, a tab or a CR) gets a leading ``'``. Numbers stay numbers."""
-    return [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in row]
+def _formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula: it starts with a tab or CR, or with
+    = + - @ once leading spaces and invisible characters are skipped and full-width or small forms
+    (＝, ﹢) are folded to ASCII (NFKC)."""
+    if text.startswith(("\t", "\r", "\n")):
+        return True
+    skipped = 0
+    while skipped < len(text) and unicodedata.category(text[skipped]) in HIDING:
+        skipped += 1
+    return unicodedata.normalize("NFKC", text[skipped:skipped + 8]).startswith(FORMULA_STARTS)
+
+
+def _cell(value: object) -> object:
+    """OWASP's defence against CSV injection, for every cell: formula-like text gets a leading ``'``.
+    Numbers stay numbers; None is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    return f"'{text}" if _formula_like(text) else text
 
 
 def to_csv(bundle: Bundle) -> str:
@@ -216,7 +280,7 @@ def to_csv(bundle: Bundle) -> str:
     for run, events in bundle.runs:
         for a in (e for e in events if isinstance(e, AttemptScored)):
             out.writerow(
-                _neutralised([
+                map(_cell, [
                     bundle.session.id,
                     run.id,
                     run.turn + 1,  # numbered from 1, as everywhere a person reads them
@@ -225,12 +289,12 @@ def to_csv(bundle: Bundle) -> str:
                     a.attempt + 1,
                     a.verdict,
                     a.reward,
-                    "" if a.threshold is None else a.threshold,
+                    a.threshold,
                     a.tokens,
                     a.elapsed_ms,
-                    int(a.eos),
-                    "" if a.cut_entropy is None else a.cut_entropy,
-                    "" if a.round is None else a.round,
+                    a.eos,
+                    a.cut_entropy,
+                    a.round,
                     a.text,
                 ])
             )

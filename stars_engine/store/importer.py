@@ -1,33 +1,63 @@
 """Read a JSONL export back into a database: export -> import -> export is the identity.
 
-The whole file is parsed and checked before anything is written, and then
-written in one transaction, so a bad line adds nothing to the database.
+The file is read twice, a line at a time, so its size never becomes memory:
+the first pass checks every line (shape, order, ids) before anything is
+written, so a bad line adds nothing; the second writes it in short
+transactions (``COMMIT_ROWS`` rows or ``COMMIT_S`` seconds each, then a pause),
+so a run recording into the same database gets the lock between them.
+
+Lines end at ``\\n`` only: U+2028, U+2029 and U+0085 are text (the exporter
+escapes them anyway). A line longer than ``MAX_LINE_BYTES`` is refused.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import os
+import stat
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ..errors import StarsError
-from ..events import Event
-from .connect import write
-from .event_check import RunChecker, checked_event
+from ..events import Event, RunFailed, RunFinished
+from .connect import begin
+from .event_check import RunChecker, checked_event_json, decode, decode_line, timestamp_problem
 from .export import JSONL_FORMAT, JSONL_VERSION
 from .recorder import RunWriter
-from .store import Store
+from .store import Store, delete_rows
 
 OPEN_STATUSES = ("running", "interrupted")
+RUN_STATUSES = ("finished", "failed", *OPEN_STATUSES)
+MAX_LINE_BYTES = 16 * 1024 * 1024  # one event; a RunStarted holds the whole chat so far
+COMMIT_ROWS = 2000  # an import commits after this many events ...
+COMMIT_S = 0.1  # ... or this many seconds, whichever comes first,
+PAUSE_S = 0.02  # and leaves the lock free this long for a recording run
+ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz_-"
+
+
+class SessionLine(msgspec.Struct):
+    format: str | None = None
+    version: Any = None
+    id: str = ""
+    title: str = ""
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class RunLine(msgspec.Struct):
+    id: str = ""
+    status: str = ""
+    finished_at: str | None = None
 
 
 @dataclass
 class _Run:
     header: dict[str, Any]
     events: list[Event] = field(default_factory=list)
-    order: RunChecker = field(default_factory=RunChecker)
 
 
 @dataclass
@@ -36,136 +66,259 @@ class _Session:
     runs: list[_Run] = field(default_factory=list)
 
 
-ID_PATTERN = re.compile(r"[0-9a-z][0-9a-z_-]{0,63}")  # what new_id makes, with room for other tools' ids
-RUN_STATUSES = ("finished", "failed", *OPEN_STATUSES)
+@dataclass
+class Checked:
+    """A file whose every line passed: what the write pass needs to know before it starts."""
+
+    path: Path
+    identity: tuple[int, int, int]  # inode, size, mtime: the file the check read
+    sessions: list[str]
+    runs: list[str]
 
 
-def _not_a_number(name: str) -> float:
-    raise ValueError(f"{name} is not a number")
-
-
-def _lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _open(path: Path):
+    """The file for reading, refusing what is not a regular file (a FIFO would block, /dev/zero never ends)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StarsError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line, parse_constant=_not_a_number)
-        except json.JSONDecodeError as exc:
-            raise StarsError(f"{path} line {number}: not JSON ({exc.msg})") from None
-        except ValueError as exc:  # NaN, Infinity
-            raise StarsError(f"{path} line {number}: {exc}") from None
-        if not isinstance(data, dict) or "type" not in data:
-            raise StarsError(f'{path} line {number}: expected an object with a "type"')
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise StarsError(f"{path} line {number}: text with a lone surrogate (\\ud800…) is not valid") from None
-        out.append((number, data))
-    return out
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise StarsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise StarsError(f"{path} is not a regular file; save the export to a file and import that")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
-def _checked_id(path: Path, number: int, data: dict[str, Any], what: str) -> None:
-    if not isinstance(data.get("id"), str) or not ID_PATTERN.fullmatch(data["id"]):
-        raise StarsError(f"{path} line {number}: the {what} line needs an id of lowercase letters and digits")
+def _identity(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
-def _optional_text(path: Path, number: int, data: dict[str, Any], *names: str) -> None:
-    for name in names:
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise StarsError(f"{path} line {number}: {name} must be text")
+def _lines(path: Path) -> Iterator[tuple[int, str, bytes]]:
+    """(line number, type, raw line) for each non-blank line, split on ``\\n`` only and capped in length."""
+    with _open(path) as f:
+        for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise StarsError(f"{path} line {number}: longer than {MAX_LINE_BYTES // 2**20} MiB")
+            if not raw.strip():
+                continue
+            try:
+                kind = decode_line(raw)
+            except StarsError as exc:
+                raise StarsError(f"{path} line {number}: {exc}") from None
+            yield number, kind, raw
 
 
-def _session_header(path: Path, number: int, data: dict[str, Any]) -> dict[str, Any]:
-    if data.get("format") != JSONL_FORMAT:
-        raise StarsError(f"{path} line {number}: not a stars session export")
-    if not isinstance(data.get("version"), int) or data["version"] > JSONL_VERSION:
-        raise StarsError(f"{path} was written by a newer version of stars (format {data.get('version')})")
-    _checked_id(path, number, data, "session")
-    if not isinstance(data.get("title"), str) or not data["title"].strip():
-        raise StarsError(f"{path} line {number}: the session line needs a title")
-    _optional_text(path, number, data, "created_at", "updated_at")
-    return data
+def _id_problem(value: str, what: str) -> str | None:
+    if not (0 < len(value) <= 64 and value[0] not in "_-" and all(c in ID_CHARS for c in value)):
+        return f"the {what} line needs an id of lowercase letters and digits"
+    return None
 
 
-def _run_header(path: Path, number: int, data: dict[str, Any]) -> _Run:
-    _checked_id(path, number, data, "run")
-    if data.get("status") not in RUN_STATUSES:
-        raise StarsError(f"{path} line {number}: unknown run status {data.get('status')!r}")
-    _optional_text(path, number, data, "finished_at")
-    return _Run(data)
+def _session_header(raw: bytes) -> dict[str, Any]:
+    line = decode(raw, SessionLine)
+    if line.format != JSONL_FORMAT:
+        raise StarsError("not a stars session export")
+    if type(line.version) is not int or line.version > JSONL_VERSION:
+        raise StarsError(f"written by a newer version of stars (format {line.version!r:.20})")
+    problem = (_id_problem(line.id, "session")
+               or ("the session line needs a title" if not line.title.strip() else None)
+               or timestamp_problem(line.created_at, "created_at")
+               or timestamp_problem(line.updated_at, "updated_at"))
+    if problem:
+        raise StarsError(problem)
+    return {"id": line.id, "title": line.title,
+            "created_at": line.created_at or "", "updated_at": line.updated_at or ""}
 
 
-def _add_event(path: Path, number: int, run: _Run, data: dict[str, Any]) -> None:
+def _run_header(raw: bytes) -> dict[str, Any]:
+    line = decode(raw, RunLine)
+    problem = (_id_problem(line.id, "run")
+               or (f"unknown run status {line.status!r:.40}" if line.status not in RUN_STATUSES else None)
+               or timestamp_problem(line.finished_at, "finished_at"))
+    if problem:
+        raise StarsError(problem)
+    return {"id": line.id, "status": line.status, "finished_at": line.finished_at}
+
+
+def _closed_as(status: str, last: Event | None) -> str | None:
+    """Why a run's status contradicts its last event (a finished run ends with RunFinished ...)."""
+    ends = {"finished": RunFinished, "failed": RunFailed}
+    expected = ends.get(status)
+    closing = type(last) if isinstance(last, RunFinished | RunFailed) else None
+    if expected is not closing:
+        ending = closing.__name__ if closing else "no closing event"
+        return f"status {status} but its events end with {ending}"
+    return None
+
+
+def _items(path: Path) -> Iterator[tuple[str, Any]]:
+    """("session", header) / ("run", header) / ("event", Event) / ("end", run header): every line checked."""
+    session = run = None
+    order = RunChecker()
+    last: Event | None = None
+    number = 0
+
+    def end_run() -> Iterator[tuple[str, Any]]:
+        if run is None:
+            return
+        if last is None:
+            raise StarsError(f"{path}: run {run['id']} has no events")
+        problem = _closed_as(run["status"], last)
+        if problem:
+            raise StarsError(f"{path}: run {run['id']}: {problem}")
+        yield "end", run
+
     try:
-        event = checked_event(data)
-        run.order.add(event)
+        for line_number, kind, raw in _lines(path):
+            number = line_number
+            if kind == "session":
+                yield from end_run()
+                session, run = _session_header(raw), None
+                yield "session", session
+            elif session is None:
+                raise StarsError("expected a session line first")
+            elif kind == "run":
+                yield from end_run()
+                run, order, last = _run_header(raw), RunChecker(), None
+                yield "run", run
+            elif run is None:
+                raise StarsError("an event before any run line")
+            else:
+                last = checked_event_json(kind, raw)
+                order.add(last)
+                yield "event", last
     except StarsError as exc:
+        if str(exc).startswith(f"{path}"):
+            raise
         raise StarsError(f"{path} line {number}: {exc}") from None
-    run.events.append(event)
+    yield from end_run()
+    if session is None:
+        raise StarsError(f"{path} holds no session")
+
+
+def check(path: Path) -> Checked:
+    """Read the whole file once, checking every line; nothing is kept but the ids."""
+    path = Path(path)
+    sessions: list[str] = []
+    runs: list[str] = []
+    with _open(path) as f:
+        identity = _identity(os.fstat(f.fileno()))
+    for kind, item in _items(path):
+        if kind == "session":
+            sessions.append(item["id"])
+        elif kind == "run":
+            runs.append(item["id"])
+    for ids, what in ((sessions, "session"), (runs, "run")):
+        twice = next((i for i in ids if ids.count(i) > 1), None) if len(set(ids)) != len(ids) else None
+        if twice is not None:
+            raise StarsError(f"{path}: {what} {twice} appears twice")
+    return Checked(path, identity, sessions, runs)
 
 
 def parse(path: Path) -> list[_Session]:
-    """The sessions in a JSONL export, every line checked as the engine would have written it."""
+    """The sessions in a JSONL export, held in memory (for replaying a file), every line checked."""
     sessions: list[_Session] = []
-    for number, data in _lines(path):
-        kind = data["type"]
+    for kind, item in _items(Path(path)):
         if kind == "session":
-            sessions.append(_Session(_session_header(path, number, data)))
-        elif not sessions:
-            raise StarsError(f"{path} line {number}: expected a session line first")
+            sessions.append(_Session(item))
         elif kind == "run":
-            sessions[-1].runs.append(_run_header(path, number, data))
-        elif not sessions[-1].runs:
-            raise StarsError(f"{path} line {number}: an event before any run line")
-        else:
-            _add_event(path, number, sessions[-1].runs[-1], data)
-    if not sessions:
-        raise StarsError(f"{path} holds no session")
-    for session in sessions:
-        empty = next((run for run in session.runs if not run.events), None)
-        if empty is not None:
-            raise StarsError(f"{path}: run {empty.header['id']} has no events")
+            sessions[-1].runs.append(_Run(item))
+        elif kind == "event":
+            sessions[-1].runs[-1].events.append(item)
     return sessions
 
 
-def _write_session(store: Store, session: _Session) -> str:
-    db, head = store.db, session.header
-    if db["sessions"].count_where("id = ?", [head["id"]]):
-        raise StarsError(f"session {head['id']} is already in {store.path} (imported before?)")
-    db["sessions"].insert(
-        {
-            "id": head["id"],
-            "title": head["title"],
-            "created_at": head.get("created_at") or "",
-            "updated_at": head.get("updated_at") or "",
-        }
-    )
-    for run in session.runs:
-        writer = RunWriter(db, session_id=head["id"], run_id=run.header["id"])
-        finished_at = run.header.get("finished_at")
-        for event in run.events:
-            writer.write(event, at=finished_at if event is run.events[-1] else None)
-        if run.header.get("status") in OPEN_STATUSES and writer.run_id is not None:
-            db["runs"].update(writer.run_id, {"status": "interrupted", "pid": None})
-    db["sessions"].update(head["id"], {"updated_at": head.get("updated_at") or ""})
-    return head["id"]
+class _Batches:
+    """One write transaction at a time, committed every ``COMMIT_ROWS`` rows or ``COMMIT_S`` seconds."""
+
+    def __init__(self, store: Store):
+        self.db = store.db
+        self.rows = 0
+        self.since = 0.0
+
+    def __enter__(self) -> _Batches:
+        self._begin()
+        return self
+
+    def _begin(self) -> None:
+        begin(self.db)
+        self.rows, self.since = 0, time.monotonic()
+
+    def tick(self, rows: int = 1) -> None:
+        self.rows += rows
+        if self.rows >= COMMIT_ROWS or time.monotonic() - self.since >= COMMIT_S:
+            self.db.conn.execute("COMMIT")
+            time.sleep(PAUSE_S)  # a writer polling for the lock gets it now
+            self._begin()
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        if not self.db.conn.in_transaction:
+            return
+        self.db.conn.execute("ROLLBACK" if exc is not None else "COMMIT")
 
 
-def import_sessions(store: Store, sessions: list[_Session]) -> list[str]:
-    """Add parsed sessions to ``store`` in one transaction; returns their ids.
+def _refuse_present(store: Store, checked: Checked) -> None:
+    for table, ids, what in (("sessions", checked.sessions, "session"), ("runs", checked.runs, "run")):
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            row = store.db.execute(f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
+                                   chunk).fetchone()
+            if row is not None:
+                raise StarsError(f"{what} {row[0]} is already in {store.path} (imported before?)")
+
+
+def _write(store: Store, checked: Checked, written: list[str]) -> None:
+    db = store.db
+    with _Batches(store) as batch:
+        writer: RunWriter | None = None
+        head: dict[str, Any] = {}
+        run: dict[str, Any] = {}
+        for kind, item in _items(checked.path):
+            if kind == "session":
+                if head:
+                    _updated_at(db, head)
+                head = item
+                written.append(head["id"])
+                db.execute("INSERT INTO sessions (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                           [head["id"], head["title"], head["created_at"], head["updated_at"]])
+            elif kind == "run":
+                run, writer = item, RunWriter(db, session_id=head["id"], run_id=item["id"])
+            elif kind == "event":
+                last = isinstance(item, RunFinished | RunFailed)
+                writer.write(item, at=run["finished_at"] if last else None)
+            elif kind == "end" and run["status"] in OPEN_STATUSES:
+                db.execute("UPDATE runs SET status = 'interrupted', pid = NULL WHERE id = ?", [writer.run_id])
+            batch.tick()
+        _updated_at(db, head)
+
+
+def _updated_at(db: Any, head: dict[str, Any]) -> None:
+    """The session's own last-active time (writing its runs moved it to now)."""
+    db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", [head["updated_at"], head["id"]])
+
+
+def import_checked(store: Store, checked: Checked) -> list[str]:
+    """Write a file ``check`` passed into ``store`` in short transactions; returns the session ids.
 
     Ids are kept, so importing the same file twice is refused rather than
-    duplicating it.
+    duplicating it. Should the write fail part-way (the disk fills, the file
+    changed since the check, Ctrl-C), the sessions it had begun are removed.
     """
-    with write(store.db):
-        return [_write_session(store, session) for session in sessions]
+    with _open(checked.path) as f:
+        if _identity(os.fstat(f.fileno())) != checked.identity:
+            raise StarsError(f"{checked.path} changed since it was checked; import it again")
+    _refuse_present(store, checked)
+    written: list[str] = []
+    try:
+        _write(store, checked, written)
+    except BaseException:
+        for session_id in written:
+            delete_rows(store.db, session_id)
+        raise
+    return checked.sessions
 
 
 def import_jsonl(store: Store, path: Path) -> list[str]:
     """Add the sessions of a JSONL export to ``store``; returns their ids."""
-    return import_sessions(store, parse(path))
+    return import_checked(store, check(path))

@@ -3,22 +3,29 @@
 A ``Store`` holds one connection. It may be handed between threads (the TUI
 loads lists in workers) but must not be used by two threads at once; the
 recorder opens its own connection in the thread that records.
+
+Every row read is converted to its dataclass by one checked path (``rows``):
+a database edited by hand (a dropped column, a NULL title, ``stats`` that is
+not JSON) is one StarsError naming the row, in every reading command.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..display.controls import valid_text
 from ..errors import StarsError
-from ..events import Event, last_user_message
+from ..events import Event, RunStarted, RunStats, last_user_message
 from . import ids
 from .connect import connect, mark_interrupted, write
-from .rows import STEP_TABLES, closing_event, started_event, step_columns, step_event
+from .event_check import RunChecker
+from .rows import STEP_TABLES, DamagedRow, closing_event, loads, started_event, step_columns, step_event, typed
 
 
 @dataclass(frozen=True)
@@ -87,30 +94,55 @@ SESSION_COLUMNS = (
 
 def _session_info(row: tuple[Any, ...]) -> SessionInfo:
     *head, statuses = row
-    return SessionInfo(*head, statuses=tuple(statuses.split(",")) if statuses else ())
-RUN_COLUMNS = "*, (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id) AS attempt_count"
+    data = dict(zip(("id", "title", "created_at", "updated_at", "runs"), head, strict=True))
+    data["statuses"] = statuses.split(",") if isinstance(statuses, str) and statuses else []
+    return typed(data, SessionInfo, f"session {head[0]!r:.40}")
+
+
+RUN_FIELDS = (*dict.fromkeys([f.name for f in fields(RunStarted)] + ["id", "session_id", "turn", "status",
+              "finished_at", "stop_reason", "final_text", "stats", "error"]),)
+RUN_COLUMNS = ", ".join(RUN_FIELDS) + ", (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id) AS attempt_count"
 
 
 def _run_info(row: dict[str, Any]) -> RunInfo:
-    messages = json.loads(row["messages"] or "[]")
-    prompt = last_user_message(messages)
-    return RunInfo(
-        id=row["id"],
-        session_id=row["session_id"],
-        turn=row["turn"],
-        status=row["status"],
-        strategy=row["strategy"],
-        policy_id=row["policy_id"],
-        reward_id=row["reward_id"],
-        prompt=prompt,
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        stop_reason=row["stop_reason"],
-        final_text=row["final_text"],
-        stats=json.loads(row["stats"]) if row["stats"] else None,
-        error=row["error"],
-        attempts=row["attempt_count"],
-    )
+    what = f"run {row['id']!r:.40}"
+    messages = typed(loads(row["messages"], f"{what} messages"), list[dict[str, str]], f"{what} messages")
+    stats = loads(row["stats"], f"{what} stats") if row["stats"] is not None else None
+    data = {name: row[name] for name in ("id", "session_id", "turn", "status", "strategy", "policy_id",
+                                         "reward_id", "started_at", "finished_at", "stop_reason",
+                                         "final_text", "error")}
+    data["started_at"] = data["started_at"] or ""
+    data["stats"] = None if stats is None else typed(stats, RunStats, f"{what} stats").to_dict()
+    return typed({**data, "prompt": last_user_message(messages), "attempts": row["attempt_count"]}, RunInfo, what)
+
+
+T = TypeVar("T")
+
+
+def reading(method: Callable[..., T]) -> Callable[..., T]:
+    """A Store method whose SQLite errors and damaged rows become one StarsError naming the file."""
+
+    @wraps(method)
+    def checked(self: Store, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except DamagedRow as exc:
+            raise StarsError(f"{self.path} holds a row stars did not write: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StarsError(f"cannot read {self.path}: {exc} (was it edited by hand?)") from None
+
+    return checked
+
+
+def delete_rows(db: Any, session_id: str) -> None:
+    """Delete a session with its runs, their steps and its messages, in one transaction."""
+    runs = "SELECT id FROM runs WHERE session_id = ?"
+    with write(db):
+        for table in STEP_TABLES:
+            db.execute(f"DELETE FROM {table} WHERE run_id IN ({runs})", [session_id])
+        db.execute("DELETE FROM messages WHERE session_id = ?", [session_id])
+        db.execute("DELETE FROM runs WHERE session_id = ?", [session_id])
+        db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
 
 
 def fts_query(text: str) -> str:
@@ -138,6 +170,7 @@ class Store:
         self.close()
 
     # -- finding ---------------------------------------------------------
+    @reading
     def resolve(self, prefix: str, kinds: tuple[str, ...] = ("run", "session")) -> tuple[str, str]:
         """``("run" | "session", full id)`` for a unique id prefix."""
         return ids.resolve(self.db, prefix, kinds)
@@ -149,6 +182,7 @@ class Store:
         return self.resolve(prefix, ("session",))[1]
 
     # -- sessions ----------------------------------------------------------
+    @reading
     def list_sessions(self, limit: int | None = None) -> list[SessionInfo]:
         """Newest activity first."""
         sql = f"SELECT {SESSION_COLUMNS} FROM sessions s ORDER BY s.updated_at DESC, s.rowid DESC"
@@ -156,12 +190,14 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [_session_info(row) for row in self.db.execute(sql)]
 
+    @reading
     def session(self, session_id: str) -> SessionInfo:
         row = self.db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?", [session_id]).fetchone()
         if row is None:
             raise StarsError(f"no session with id {session_id!r}")
         return _session_info(row)
 
+    @reading
     def runs_of(self, session_id: str) -> list[RunInfo]:
         """The session's runs (its turns), oldest first."""
         self.session(session_id)
@@ -169,6 +205,7 @@ class Store:
         rows = self.db.query(sql, [session_id])
         return [_run_info(row) for row in rows]
 
+    @reading
     def messages_of(self, session_id: str) -> list[Message]:
         self.session(session_id)
         rows = self.db.query(
@@ -176,7 +213,7 @@ class Store:
             "WHERE session_id = ? ORDER BY position",
             [session_id],
         )
-        return [Message(**row) for row in rows]
+        return [typed(row, Message, f"message {row.get('position')!r:.20}") for row in rows]
 
     def rename_session(self, session_id: str, title: str) -> None:
         title = " ".join(valid_text(title, "the title").split())
@@ -194,17 +231,14 @@ class Store:
         """
         self.session(session_id)
         mark_interrupted(self.db)
-        runs = "SELECT id FROM runs WHERE session_id = ?"
         with write(self.db):
-            live = self.db.execute(f"{runs} AND status = 'running'", [session_id]).fetchone()
+            live = self.db.execute("SELECT id FROM runs WHERE session_id = ? AND status = 'running'",
+                                   [session_id]).fetchone()
             if live is not None:
                 raise StarsError(f"session {session_id} has run {live[0]} still recording; stop it first")
-            for table in STEP_TABLES:
-                self.db.execute(f"DELETE FROM {table} WHERE run_id IN ({runs})", [session_id])
-            self.db.execute("DELETE FROM messages WHERE session_id = ?", [session_id])
-            self.db.execute("DELETE FROM runs WHERE session_id = ?", [session_id])
-            self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+            delete_rows(self.db, session_id)
 
+    @reading
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
         """Messages whose text matches every word of ``query`` (FTS5), best match first."""
         rows = self.db.execute(
@@ -215,7 +249,8 @@ class Store:
             "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
             [fts_query(valid_text(query, "the search")), limit],
         )
-        return [SearchHit(*row[:4], snippet=" ".join(row[4].split())) for row in rows]
+        return [typed({"session_id": row[0], "title": row[1], "run_id": row[2], "role": row[3],
+                       "snippet": " ".join(str(row[4]).split())}, SearchHit, "search hit") for row in rows]
 
     # -- runs --------------------------------------------------------------
     def _run_row(self, run_id: str) -> dict[str, Any]:
@@ -229,20 +264,35 @@ class Store:
         rows = self.db.execute(f"SELECT seq, {columns} FROM {table} WHERE run_id = ? ORDER BY seq", [run_id])
         return [(row[0], table, row[1:]) for row in rows]
 
+    @reading
     def get_run(self, run_id: str) -> RunInfo:
         return _run_info(self._run_row(run_id))
 
+    @reading
     def run_events(self, run_id: str) -> list[Event]:
         """The run's events in the order the engine produced them (a live stream, replayed)."""
         run = self._run_row(run_id)
         steps = [self._steps(table, run_id) for table in STEP_TABLES]
         merged = heapq.merge(*steps, key=lambda item: item[0])
-        events: list[Event] = [started_event(run)]
-        events += [step_event(table, values) for _, table, values in merged]
+        order = RunChecker()
+        events: list[Event] = []
+        where = f"run {run_id} "
+        for event in (started_event(run), *(step_event(t, values, where) for _, t, values in merged)):
+            self._in_order(order, event, where)
+            events.append(event)
         last = closing_event(run)
         if last is not None:
+            self._in_order(order, last, where)
             events.append(last)
         return events
+
+    @staticmethod
+    def _in_order(order: RunChecker, event: Event, where: str) -> None:
+        """Stored events in an order the engine never writes (rows edited by hand) are refused, not drawn."""
+        try:
+            order.add(event)
+        except StarsError as exc:
+            raise DamagedRow(f"{where}events: {exc}") from None
 
 
 def open_store(path: Path, verify: bool = False) -> Store:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from . import sources as models
+from .safe_load import pretrained
 
 
 def _convert_default(target: Path) -> None:
@@ -22,10 +23,9 @@ def _convert_default(target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = models.bundled_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, trust_remote_code=False)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32, trust_remote_code=False
-    )
+    folder, what = str(gguf.parent), "the bundled chat model"
+    tokenizer = pretrained(AutoTokenizer, folder, what, gguf_file=gguf.name)
+    model = pretrained(AutoModelForCausalLM, folder, what, gguf_file=gguf.name, dtype=torch.float32)
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
 import threading
@@ -14,11 +12,12 @@ from pathlib import Path
 import typer
 
 from stars_engine import backends
-from stars_engine.display.controls import valid_text, visible_controls
+from stars_engine.display.controls import json_text, one_line, valid_text, visible_controls
 from stars_engine.errors import StarsError
 from stars_engine.events import Event, RunFailed, RunFinished
 from stars_engine.params import Params
 
+from ..output import EXIT_PIPE_CLOSED, ReaderGone, stdout_to_devnull
 from .database import db_path
 from .options import ModelChoice, decoding_options
 
@@ -126,14 +125,6 @@ def run_command(
 
 
 EXIT_CANCELLED = 130  # Ctrl-C, as a shell reports it
-EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, as the shell reports `git log | head` under pipefail
-
-
-def _stdout_to_devnull() -> None:
-    """The reader closed the pipe: what is still printed (and flushed at exit) goes nowhere."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 def show(events: Iterator[Event], as_json: bool, cancel: threading.Event | None = None) -> bool:
@@ -146,17 +137,17 @@ def show(events: Iterator[Event], as_json: bool, cancel: threading.Event | None 
     for event in events:
         try:
             if as_json:
-                print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+                print(json_text(event.to_dict()), flush=True)
             elif isinstance(event, RunFinished):
                 print(visible_controls(event.text) if sys.stdout.isatty() else event.text, flush=True)
                 print(summary(event), file=sys.stderr)
-        except BrokenPipeError:
+        except (BrokenPipeError, ReaderGone):
             reader_stayed = False
-            _stdout_to_devnull()
+            stdout_to_devnull()
             if cancel is not None:
                 cancel.set()
         if isinstance(event, RunFailed):
-            print(f"error: {event.message}", file=sys.stderr)
+            print(f"error: {one_line(event.message)}", file=sys.stderr)
             raise typer.Exit(1)
     return reader_stayed
 
@@ -175,10 +166,10 @@ def models_command(
 
         info.update(describe_served_reward(reward_server, served_reward))
     if as_json:
-        print(json.dumps(info, indent=2))
+        print(json_text(info, indent=2))
         return
-    for key, value in info.items():
-        print(f"{key:>16}: {value}")
+    for key, value in info.items():  # a reward server's answers are among the values
+        print(f"{key:>16}: {one_line(str(value))}")
 
 
 def register(app: typer.Typer) -> None:

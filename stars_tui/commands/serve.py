@@ -39,7 +39,7 @@ def serve_command(
     signal.signal(signal.SIGTERM, stop)
 
     if model is None:
-        from stars_engine.backends.local.load import default_policy_dir
+        from stars_engine.weights.convert import default_policy_dir
 
         model = default_policy_dir()
     print(f"starting vLLM on {model} (about 1-3 minutes on a small CPU)…", file=sys.stderr)

@@ -7,8 +7,6 @@ prefix, every command takes ``--db`` (else ``$STARS_DB``, else
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -20,7 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from stars_engine.display.controls import visible_controls, visible_fields
+from stars_engine.bounded_read import check_regular
+from stars_engine.display.controls import json_text, visible_controls, visible_fields
 from stars_engine.errors import StarsError
 from stars_engine.events import (
     ACCEPTED,
@@ -45,7 +44,7 @@ from stars_engine.store import (
     pace,
 )
 from stars_engine.store.export import is_stdout
-from stars_engine.store.importer import import_sessions, parse
+from stars_engine.store.importer import check, import_checked, parse
 from stars_engine.store.store import MARK_END, MARK_START
 
 from .database import DB_HELP, db_path
@@ -67,9 +66,7 @@ def _store(db: Path | None, verify: bool = False) -> Store:
 
 
 def _print_json(data: object) -> None:
-    """JSON as text; the C1 controls and DEL that JSON leaves raw are written as \\u escapes."""
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    print(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text))
+    print(json_text(data, indent=2))
 
 
 # -- sessions --------------------------------------------------------------
@@ -147,7 +144,7 @@ def search_command(
         _print_json([asdict(h) for h in hits])
         return
     if not hits:
-        console.print(f"nothing matches {query!r}")
+        console.print(Text(f"nothing matches {visible_controls(repr(query))}"))
         raise typer.Exit(1)
     for hit in map(visible_fields, hits):
         line = Text(f"{hit.session_id} {hit.role:>9}: ")
@@ -188,7 +185,8 @@ def delete_command(
         if not yes:
             if not sys.stdin.isatty():
                 raise StarsError("not deleting without confirmation; pass --yes")
-            typer.confirm(f"Delete session {info.id} “{info.title}” ({info.runs} runs)?", abort=True)
+            title = visible_controls(info.title)
+            typer.confirm(f"Delete session {info.id} “{title}” ({info.runs} runs)?", abort=True)
         store.delete_session(info.id)
     console.print(f"deleted session {info.id}")
 
@@ -227,19 +225,36 @@ def render(event: Event) -> Text | str | None:
     return None
 
 
+def _parsed(path: Path):
+    """The sessions of a JSONL export; a line nested past Python's recursion limit is one line too."""
+    try:
+        return parse(path)
+    except RecursionError:
+        raise StarsError(f"{path}: a line holds JSON nested too deeply") from None
+
+
 def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Event]]]:
     """(title, events) per run: a run id in the database, or every run of a JSONL export."""
     path = Path(store_or_file)
     if path.suffix == ".jsonl" and path.is_file():
         return [
             (f"run {run.header['id']} · {session.header['title']}", run.events)
-            for session in parse(path)
+            for session in _parsed(path)
             for run in session.runs
         ]
     with _store(db) as store:
         kind, ident = store.resolve(store_or_file)
         run_ids = [ident] if kind == "run" else [r.id for r in store.runs_of(ident)]
         return [(f"run {r}", store.run_events(r)) for r in run_ids]
+
+
+MIN_SPEED, MAX_SPEED = 0.01, 1000.0  # a hundredth of the recorded pace to a thousand times it
+
+
+def _checked_speed(speed: float) -> float:
+    if speed != 0 and not MIN_SPEED <= speed <= MAX_SPEED:  # nan fails both comparisons
+        raise typer.BadParameter(f"{speed:g} is not 0 (at once) or between {MIN_SPEED:g} and {MAX_SPEED:g}")
+    return speed
 
 
 def replay_command(
@@ -249,7 +264,8 @@ def replay_command(
     db: DbOption = None,
     plain: bool = typer.Option(False, "--plain", help="Print in the terminal (the default when not on a terminal)."),
     speed: float = typer.Option(
-        0.0, "--speed", min=0.0, help="With --plain: 1 = the recorded pace, 2 = twice as fast, 0 = at once."
+        0.0, "--speed", callback=_checked_speed,
+        help=f"With --plain: 1 = the recorded pace, 2 = twice as fast ({MIN_SPEED:g} to {MAX_SPEED:g}), 0 = at once.",
     ),
 ) -> None:
     """Show a recorded run again, attempt by attempt (no model needed)."""
@@ -304,9 +320,10 @@ def import_command(
     db: DbOption = None,
 ) -> None:
     """Add the sessions of a JSONL export to the database (ids are kept)."""
-    sessions = parse(file)  # checked whole before the database is opened: a bad file changes nothing
+    check_regular(file, "import file")  # a FIFO or a device (/dev/zero) is refused before any read
+    checked = check(file)  # checked whole before the database is opened: a bad file changes nothing
     with _store(db, verify=True) as store:
-        ids = import_sessions(store, sessions)
+        ids = import_checked(store, checked)
         path = store.path
     for session_id in ids:
         console.print(f"imported session {session_id} into {escape(str(path))}")

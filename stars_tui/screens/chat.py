@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from stars_engine import engine
+from stars_engine.events import ParamsChanged
 from stars_engine.params import Params
 from stars_engine.run_state import RunState
 
@@ -39,22 +40,27 @@ from ..widgets.transcript import AssistantTurn, Transcript
 class ChatScreen(Screen):
     """Chat with the model and watch each segment being decided."""
 
+    AUTO_FOCUS = "#prompt"
+
+    # The footer (compact) shows Esc and the F-keys a first-time user looks for; F5, F8 and F9 fit at
+    # 80 columns, F3 and F4 may be cut there. Every binding, shown or not, is in the command palette (Ctrl+P).
     BINDINGS = [
         Binding("escape", "stop", "Stop", tooltip="Stop the reply being written (the partial reply is kept)"),
         Binding("f2", "app.sessions", "Sessions", tooltip="Browse, search, open, rename and delete sessions"),
+        Binding("f5", "regenerate", "Redo", tooltip="Write the last reply again with a new seed"),
+        Binding("f8", "app.rubric", "Rubric", tooltip="Edit the default reward's prefer/avoid exemplars"),
+        Binding("f9", "focus_params", "Params", tooltip="Unfold the parameter bar and move the focus to it"),
+        # priority: the prompt box (a TextArea) binds F6 and F7 to its own selection actions
+        Binding("f7", "toggle_raw", "Raw", tooltip="Show replies as Markdown, or as raw segments with their marks",
+                priority=True),
+        Binding("f6", "edit_last", "Edit", tooltip="Take the last prompt back into the box to edit and resend",
+                priority=True),
         Binding("f3", "app.replay_last", "Replay", tooltip="Replay the last run of this session"),
         Binding("f4", "app.export", "Export", tooltip="Export the last run (md, jsonl, html, csv)"),
-        Binding("f8", "app.rubric", "Rubric", tooltip="Edit the default reward's prefer/avoid exemplars"),
-        Binding("f9", "focus_params", "Params", tooltip="Move the focus to the parameter bar"),
-        Binding("f5", "regenerate", "Regenerate", tooltip="Write the last reply again with a new seed",
-                priority=True),
-        Binding("f6", "edit_last", "Edit last", tooltip="Take the last prompt back into the box to edit and resend",
-                priority=True),
-        Binding("f7", "toggle_raw", "Raw/Markdown",
-                tooltip="Show replies as Markdown, or as raw segments with their marks", priority=True),
-        Binding("ctrl+o", "copy_reply", "Copy reply", tooltip="Copy the last reply to the clipboard"),
-        Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Move the focus to the prompt box", priority=True),
-        Binding("ctrl+n", "new_chat", "New chat", tooltip="Start a new session"),
+        Binding("ctrl+o", "copy_reply", "Copy reply", tooltip="Copy the last reply to the clipboard", show=False),
+        Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Move the focus to the prompt box", priority=True,
+                show=False),
+        Binding("ctrl+n", "new_chat", "New chat", tooltip="Start a new session", show=False),
     ]
 
     def __init__(self) -> None:
@@ -74,7 +80,7 @@ class ChatScreen(Screen):
                 yield PromptInput(id="prompt", soft_wrap=True, show_line_numbers=False)
             yield SegmentInspector(id="inspector")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_unmount(self) -> None:
         """However the app ends, the generation thread is told to stop."""
@@ -94,7 +100,7 @@ class ChatScreen(Screen):
             return
         prompt = self.query_one(PromptInput)
         if self.app.policy is None or self.app.reward is None:
-            if self.app.model_status.startswith("model failed"):
+            if self.app.model_state == "model failed":
                 self.notify(self.app.model_status, title="Models not ready", severity="error")
                 return
             prompt.queued = True
@@ -129,6 +135,7 @@ class ChatScreen(Screen):
         self.pump = EventPump()
         self.cancel = threading.Event()
         self.running = True
+        self.query_one(ParamsBar).clear_note()  # what it announced applies from this run
         self.run_started = self.app.clock()
         # Start once the reply's widget is mounted: an update that lands while it is
         # still mounting can leave it laid out at its empty size.
@@ -160,8 +167,11 @@ class ChatScreen(Screen):
     def take_events(self, message: EventsReady) -> None:
         if message.pump is not self.pump:
             return
-        for event in message.pump.drain():
+        events = message.pump.drain()
+        for event in events:
             self.state.apply(event)
+        if any(isinstance(event, ParamsChanged) for event in events):
+            self.query_one(ParamsBar).clear_note()  # the change has landed, and is marked in the reply
         self.redraw()
 
     @on(RunEnded)
@@ -219,7 +229,7 @@ class ChatScreen(Screen):
         lines = self.query(StatusLine)
         if not lines:
             return  # the models loaded before the screen was composed
-        lines.first().show(self.state, self.elapsed, self.app.model_status)
+        lines.first().show(self.state, self.elapsed, self.app.model_state, self.app.model_status)
 
     # -- actions ----------------------------------------------------------
 
@@ -230,7 +240,18 @@ class ChatScreen(Screen):
             self.notify("Stopping…", timeout=2)
 
     def action_focus_params(self) -> None:
-        self.query_one("#param-segment_tokens").focus()
+        self.query_one(ParamsBar).expand()
+
+    @on(PromptInput.Scroll)
+    def scroll_conversation(self, message: PromptInput.Scroll) -> None:
+        """PageUp/PageDown and Ctrl+Home/End in the prompt box move the conversation."""
+        transcript = self.query_one(Transcript)
+        {
+            "pageup": transcript.scroll_page_up,
+            "pagedown": transcript.scroll_page_down,
+            "ctrl+home": transcript.scroll_home,
+            "ctrl+end": transcript.scroll_end,
+        }[message.key]()
 
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()
@@ -296,9 +317,11 @@ class ChatScreen(Screen):
                 transcript.add_assistant().show(runs[position], running=False)
             else:
                 transcript.add_assistant().show_text(turn["content"])
+        bar = self.query_one(ParamsBar)
+        bar.clear_note()
         if params is not None:
             self.app.current_params = params
-            self.query_one(ParamsBar).show_params(params)
+            bar.show_params(params)
         self.assistant = None
         self.state = runs[max(runs)] if runs else RunState()  # the inspector shows the last reply's run
         self.query_one(SegmentInspector).reset(self.state)

@@ -1,13 +1,15 @@
-"""Small modal questions: a line of text (rename) and a yes/no (delete)."""
+"""Small modal dialogs: a line of text (rename), a yes/no (delete), a long text to read."""
 
 from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, Static
+
+from ..literal import literal
 
 
 class AskDialog(ModalScreen[str | None]):
@@ -39,9 +41,13 @@ class AskDialog(ModalScreen[str | None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; Esc and "No" answer no."""
+    """A yes/no question: ``y`` or "Yes" answer yes; ``n``, Esc or "No" answer no."""
 
-    BINDINGS = [Binding("escape", "dismiss(False)", "No"), Binding("y", "dismiss(True)", "Yes")]
+    BINDINGS = [
+        Binding("y", "dismiss(True)", "Yes"),
+        Binding("n", "dismiss(False)", "No"),
+        Binding("escape", "dismiss(False)", "No", show=False),
+    ]
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -60,3 +66,29 @@ class ConfirmDialog(ModalScreen[bool]):
     @on(Button.Pressed)
     def answer(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+class TextDialog(ModalScreen[None]):
+    """A text the program did not write (an attempt's), shown whole and literally; Esc or Close."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(literal(self.title_text), classes="title")
+            with VerticalScroll(classes="text-view"):
+                yield Static(literal(self.text), id="full-text", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Close", variant="primary", id="close")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    @on(Button.Pressed, "#close")
+    def close(self) -> None:
+        self.dismiss(None)

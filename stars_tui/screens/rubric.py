@@ -31,7 +31,7 @@ def lines(text: str) -> list[str]:
 
 
 class RubricDialog(ModalScreen["Rubric | None"]):
-    """Dismissed with the new ``Rubric``, or None. It scrolls, so Apply is in reach at 80×24."""
+    """Dismissed with the new ``Rubric``, or None. It scrolls; Cancel and Apply stay in sight at 80×24."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -53,7 +53,7 @@ class RubricDialog(ModalScreen["Rubric | None"]):
                 yield Label("relevance weight ")
                 yield Input(str(self.rubric.relevance_weight), id="weight", compact=True)
             yield Label("", id="rubric-error", classes="error")
-            with Horizontal(classes="buttons"):
+            with Horizontal(classes="buttons", id="rubric-buttons"):  # docked: in sight however small the screen
                 yield Button("Cancel", id="cancel")
                 yield Button("Apply", variant="primary", id="apply")
 

@@ -50,8 +50,9 @@ def session_rows(store, query: str) -> list[tuple[Any, str]]:
 
 
 def _row(session, snippet: str) -> tuple:
-    return (session.id[:8], literal(shorten(session.title, 40)), str(session.runs), session.updated_at[:16],
-            literal(shorten(snippet, 50)))
+    """Date first, so it is whole however narrow the screen (the id, which tells little, last)."""
+    return (session.updated_at[:16].replace("T", " "), literal(shorten(session.title, 40)), str(session.runs),
+            literal(shorten(snippet, 50)), session.id[:8])
 
 
 def run_rows(store, session_id: str) -> list[tuple[str, tuple]]:
@@ -91,7 +92,7 @@ class SessionsScreen(Screen):
             with Vertical(id="sessions-pane"):
                 yield Label("sessions", id="sessions-title", classes="pane-title")
                 table = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
-                table.add_columns("id", "title", "runs", "updated", "match")
+                table.add_columns("updated", "title", "runs", "match", "id")
                 yield table
             with Vertical(id="runs-pane"):
                 yield Label("runs", classes="pane-title")

@@ -3,11 +3,14 @@
 It follows the segment being decided until the user highlights an earlier one
 in the segments table; highlighting the last row follows again. Segments and
 attempts are numbered from 1 here, as in every export (the events count from 0).
+The attempts table gives its text column whatever width the pane has left;
+Enter (or a click) on an attempt shows its whole text.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
@@ -46,8 +49,10 @@ def attempt_row(attempt: AttemptScored) -> tuple:
     label = attempt.verdict + (f" r{attempt.round}" if attempt.verdict == PRUNED else "")
     verdict = Text(label, style=VERDICT_STYLES.get(attempt.verdict, ""))
     text = literal(shorten(attempt.text, ATTEMPT_TEXT) + (" ⏎" if attempt.eos else ""))
-    return (str(attempt.attempt + 1), number(attempt.reward), number(attempt.threshold), verdict, length_cell(attempt),
-            text)
+    return (str(attempt.attempt + 1), number(attempt.reward), verdict, length_cell(attempt), text)
+
+
+TEXT_COLUMN = 4  # the attempts table's text, the column that takes the room left
 
 
 class SegmentInspector(Vertical):
@@ -65,12 +70,50 @@ class SegmentInspector(Vertical):
         yield RewardChart(id="chart")
         yield Label("segments", classes="pane-title")
         segments = DataTable(id="segments", cursor_type="row", zebra_stripes=True)
-        segments.add_columns("#", "reward", "threshold", "tries", "status")
+        segments.add_columns("#", "reward", "thresh", "tries", "status")
         yield segments
         yield Label("attempts", id="attempts-title", classes="pane-title")
-        attempts = DataTable(id="attempts", cursor_type="none", zebra_stripes=True)
-        attempts.add_columns("try", "reward", "thresh", "verdict", "tok", "text")
+        # its cursor shows only while it has the focus: a highlighted row would read as a verdict
+        attempts = DataTable(id="attempts", cursor_type="row", zebra_stripes=True, show_cursor=False)
+        attempts.add_columns("try", "reward", "verdict", "tok", "text")
         yield attempts
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "attempts":
+            event.widget.show_cursor = True
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        if event.widget.id == "attempts":
+            event.widget.show_cursor = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self._fit_text_column)
+
+    def _fit_text_column(self) -> None:
+        """The text column ends at the pane's edge (room kept for the vertical scrollbar): the other
+        columns keep their width, it takes the rest, so nothing scrolls sideways."""
+        table = self.query_one("#attempts", DataTable)
+        columns = table.ordered_columns
+        others = sum(column.get_render_width(table) for column in columns[:TEXT_COLUMN])
+        text = columns[TEXT_COLUMN]
+        room = table.size.width - table.styles.scrollbar_size_vertical
+        width = max(room - others - 2 * table.cell_padding - 1, 4)  # the cursor column DataTable keeps
+        if text.auto_width or text.width != width:
+            text.auto_width, text.width = False, width
+            table._require_update_dimensions = True  # noqa: SLF001 - DataTable has no public way to resize a column
+            table.refresh()
+
+    @on(DataTable.RowSelected, "#attempts")
+    def show_attempt(self, event: DataTable.RowSelected) -> None:
+        """The whole text of the chosen attempt, in a dialog."""
+        from ..screens.dialogs import TextDialog
+
+        index = self.shown_segment
+        if index is None or event.cursor_row >= len(self.state.segments[index].attempts):
+            return
+        attempt = self.state.segments[index].attempts[event.cursor_row]
+        title = f"segment {index + 1}, try {attempt.attempt + 1}: {attempt.verdict}, reward {number(attempt.reward)}"
+        self.app.push_screen(TextDialog(title, attempt.text))
 
     def reset(self, state: RunState) -> None:
         """Show a new run from its start."""

@@ -5,12 +5,17 @@ the engine itself uses; a refused value leaves the old one in place and shows
 the reason. An accepted one is posted as ``ParamsBar.Changed`` and the app
 hands it to the engine, which picks it up at the next segment boundary.
 
-The fields wrap onto as many rows as the width needs (two at 80 columns), so
-none is ever hidden off the edge where the focus could land on it unseen.
-Esc gives the focus back to the prompt box.
+Folded, the bar is one summary line of the current strategy's knobs, so the
+conversation keeps the rows at 80×24 and Tab from the prompt never walks
+through the fields. F9 (a click on the summary, or focusing a field) unfolds
+it to the fields of the chosen strategy only, wrapped onto as many rows as the
+width needs; Esc gives the focus back to the prompt box and folds it again, as
+does the focus leaving it. Messages name the fields by the labels shown.
 """
 
 from __future__ import annotations
+
+import re
 
 from textual import events
 from textual.app import ComposeResult
@@ -25,23 +30,40 @@ from stars_engine.params import ACCEPTANCE_RULES, THRESHOLD_MODES, Params, parse
 
 from ..literal import literal
 
-CHOICES = {"threshold_mode": THRESHOLD_MODES, "acceptance": ACCEPTANCE_RULES}
-
-
-def bar_fields() -> tuple[tuple[str, str, tuple[str, ...] | None], ...]:
-    """(field, short label, choices or None for a typed value), as the strategy registry lays them out."""
-    choices = {**CHOICES, "strategy": decoding.names()}
-    return tuple((k.field, k.label or k.field, choices.get(k.field)) for k in decoding.bar_knobs())
-
-
-
+# What each field is called and which the bar shows for each strategy: the strategy registry's.
+CHOICES = {"threshold_mode": THRESHOLD_MODES, "acceptance": ACCEPTANCE_RULES, "strategy": decoding.names()}
+LABELS = decoding.labels()
+# (field, label, choices or None for a typed value)
+ALL_FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = tuple(
+    (name, LABELS[name], CHOICES.get(name)) for name in decoding.bar_fields()
+)
+# The knobs each strategy reads (besides the strategy itself), in the bar's order.
+STRATEGY_FIELDS: dict[str, tuple[str, ...]] = {name: decoding.strategy_fields(name) for name in decoding.names()}
+_NAMES = re.compile(r"\b(" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\b")
 
 # Columns of fields for the bar's width: every field stays in sight.
 LAYOUTS = ((150, 8), (78, 4), (40, 2), (0, 1))
 
 
+def labelled(message: str) -> str:
+    """A message of the parameter rules with each field named by its label (``segment``, not
+    ``segment_tokens``); what the user typed (after "got") is left as it was."""
+    head, got, typed = message.partition(" got ")
+    return _NAMES.sub(lambda m: LABELS[m.group()], head) + got + typed
+
+
+def shown_fields(strategy: str) -> tuple[str, ...]:
+    return ("strategy", *STRATEGY_FIELDS.get(strategy, ()))
+
+
+def summary(params: Params) -> str:
+    """The folded bar: the strategy and its knobs' values, on one line."""
+    values = " · ".join(f"{LABELS[name]} {getattr(params, name)}" for name in STRATEGY_FIELDS[params.strategy])
+    return f"F9 params  {params.strategy}" + (f" · {values}" if values else "")
+
+
 class ParamsBar(Vertical):
-    """Compact rows of fields and a line for the last refusal or change."""
+    """A summary line, unfolding to the current strategy's fields, and a line for the last refusal or change."""
 
     BINDINGS = [Binding("escape", "leave", "To prompt", tooltip="Back to the prompt box")]
 
@@ -56,9 +78,10 @@ class ParamsBar(Vertical):
         self.params = params
 
     def compose(self) -> ComposeResult:
+        yield Label(literal(summary(self.params)), id="param-summary")
         with Grid(id="param-fields"):
-            for name, label, choices in bar_fields():
-                with Horizontal(classes="param"):
+            for name, label, choices in ALL_FIELDS:
+                with Horizontal(classes="param", id=f"field-{name}"):
                     yield Label(label, classes="param-label")
                     value = getattr(self.params, name)
                     if choices:
@@ -68,26 +91,74 @@ class ParamsBar(Vertical):
                         )
                     else:
                         yield Input(str(value), compact=True, id=f"param-{name}", select_on_focus=True)
-        yield Label("", id="param-message")
+        yield Label("", id="param-message", classes="empty")
+
+    def on_mount(self) -> None:
+        self._show_strategy_fields(self.params.strategy)
+
+    @property
+    def expanded(self) -> bool:
+        return self.has_class("expanded")
+
+    def expand(self, focus: bool = True) -> None:
+        """Unfold to the fields (F9); the focus goes to the first one."""
+        self.add_class("expanded")
+        self._lay_out()
+        if focus and not self._holds_focus():
+            self.query_one("#param-strategy").focus()
+
+    def fold(self) -> None:
+        self.remove_class("expanded")
+        self.query_one("#param-summary", Label).update(literal(summary(self.params)))
+
+    def on_click(self, event: events.Click) -> None:
+        if not self.expanded:
+            self.expand()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if not self.expanded:
+            self.expand(focus=False)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self.call_after_refresh(self._fold_unless_focused)
+
+    def _holds_focus(self) -> bool:
+        focused = self.app.focused
+        return focused is not None and self in focused.ancestors_with_self
+
+    def _fold_unless_focused(self) -> None:
+        if self.is_mounted and not self._holds_focus():
+            self.fold()
 
     def on_resize(self, event: events.Resize) -> None:
-        columns = next(n for width, n in LAYOUTS if event.size.width >= width)
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        columns = next(n for width, n in LAYOUTS if self.size.width >= width)
         grid = self.query_one("#param-fields", Grid)
         grid.styles.grid_size_columns = columns
-        grid.styles.height = -(-len(bar_fields()) // columns)
+        grid.styles.height = -(-len(shown_fields(self.params.strategy)) // columns)
+
+    def _show_strategy_fields(self, strategy: str) -> None:
+        shown = shown_fields(strategy)
+        for name, _label, _choices in ALL_FIELDS:
+            self.query_one(f"#field-{name}").display = name in shown
+        self._lay_out()
 
     def action_leave(self) -> None:
         self.screen.query_one("#prompt").focus()
+        self.fold()
 
     def show_params(self, params: Params) -> None:
         """Show ``params`` in every field (a reopened session's)."""
         self.params = params
-        for name, _label, _choices in bar_fields():
+        for name, _label, _choices in ALL_FIELDS:
             self._show(name, params)
+        self._show_strategy_fields(params.strategy)
+        self.query_one("#param-summary", Label).update(literal(summary(params)))
 
     def apply(self, name: str, raw: str) -> bool:
         """Validate one field's new text; refuse with the reason or post the change."""
-        message = self.query_one("#param-message", Label)
         try:
             value = parse_value(name, raw)
             if value == getattr(self.params, name):
@@ -95,8 +166,7 @@ class ParamsBar(Vertical):
                 return True
             updated = self.params.with_changes(**{name: value})
         except ParamError as exc:
-            message.update(literal(f"refused: {exc}"))
-            message.set_class(True, "error")
+            self._say(f"refused: {labelled(str(exc))}", error=True)
             self._show(name, self.params)
             widget = self.query_one(f"#param-{name}")
             if isinstance(widget, Input):
@@ -105,17 +175,28 @@ class ParamsBar(Vertical):
         self.params = updated
         if not self.query_one(f"#param-{name}").has_focus:
             self._show(name, updated)
-        message.set_class(False, "error")
+        if name == "strategy":
+            self._show_strategy_fields(updated.strategy)
+        self.query_one("#param-summary", Label).update(literal(summary(updated)))
         note = " (from the next reply)" if name == "strategy" else " (from the next segment)"
-        message.update(literal(f"{name} = {value}{note}"))
+        self._say(f"{LABELS[name]} = {value}{note}")
         self.post_message(self.Changed(updated, name))
         return True
 
-    def _clear_refusal(self) -> None:
+    def _say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#param-message", Label)
-        if message.has_class("error"):
-            message.set_class(False, "error")
-            message.update("")
+        message.update(literal(text))
+        message.set_class(error, "error")
+        message.set_class(not text, "empty")
+
+    def clear_note(self) -> None:
+        """The change it announced has applied (a run started, a new chat): the line goes; a refusal stays."""
+        if not self.query_one("#param-message", Label).has_class("error"):
+            self._say("")
+
+    def _clear_refusal(self) -> None:
+        if self.query_one("#param-message", Label).has_class("error"):
+            self._say("")
 
     def _show(self, name: str, params: Params) -> None:
         widget = self.query_one(f"#param-{name}")

@@ -1,7 +1,9 @@
 """The status line: what the current run is costing, and whether the model is ready.
 
-Hovering it (or the help in the README) explains each figure; ``EXPLAINED`` is
-that text.
+The model's state ("loading models…", "ready", "model failed") is always in
+sight at the right end: the run's figures give way first, then the model's
+details (ids, load time) are dropped before the state itself is. Hovering
+it (or the help in the README) explains each figure; ``EXPLAINED`` is that text.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ EXPLAINED = (
 ).replace("\\\n", "\n")
 
 
-def status_text(state: RunState, elapsed: float, model: str) -> Text:
-    """tok/s (kept) · reward calls · acceptance · discarded · elapsed, then the model status."""
+def status_text(state: RunState, elapsed: float) -> Text:
+    """tok/s (kept) · reward calls · acceptance · discarded · elapsed."""
     tps = state.tokens_generated / elapsed if elapsed > 0 else 0.0
     kept = state.tokens_accepted / elapsed if elapsed > 0 else 0.0
     rate = state.finished.stats.acceptance_rate if state.finished is not None else state.acceptance_rate
@@ -37,15 +39,37 @@ def status_text(state: RunState, elapsed: float, model: str) -> Text:
     text.append(f" · accept {number(rate, '.0%')}")
     text.append(f" · {state.tokens_discarded} discarded")
     text.append(f" · {elapsed:5.1f} s")
-    text.append(f"   {printable(model)}", style="italic")
     return text
+
+
+def fit_status(figures: Text, state: str, detail: str, width: int) -> Text:
+    """``figures`` then, right-aligned, ``state · detail``, or ``state`` alone where the detail does
+    not fit; the figures are cut before the state is."""
+    for model in (f"{state} · {detail}" if detail else state, state):
+        model = printable(model)
+        if figures.cell_len + 3 + len(model) <= width or model == printable(state):
+            break
+    figures = figures.copy()
+    figures.truncate(max(width - len(model) - 3, 0), overflow="ellipsis")
+    line = figures + Text(" " * max(width - figures.cell_len - len(model), 1))
+    line.append(model, style="italic")
+    return line
 
 
 class StatusLine(Static):
     """Redrawn by its screen after each batch of events and once a second during a run."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shown: tuple[Text, str, str] = (Text(), "", "")
+
     def on_mount(self) -> None:
         self.tooltip = EXPLAINED
 
-    def show(self, state: RunState, elapsed: float, model: str) -> None:
-        self.update(status_text(state, elapsed, model))
+    def show(self, state: RunState, elapsed: float, model_state: str, model_detail: str = "") -> None:
+        self._shown = (status_text(state, elapsed), model_state, model_detail)
+        self.refresh()
+
+    def render(self) -> Text:
+        figures, state, detail = self._shown
+        return fit_status(figures, state, detail, self.content_size.width)

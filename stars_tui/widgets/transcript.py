@@ -2,10 +2,11 @@
 
 A reply is drawn twice from its ``RunState``: as Markdown (headings, lists,
 code blocks; appended to as segments are accepted and parsed once more when
-the run ends, as oterm does) and as the raw segments, with exhausted segments
-in yellow and parameter changes marked ``⟨…⟩`` where they landed (the Markdown
-view lists them under the reply). The transcript's ``raw``
-class picks which one shows, for every reply at once.
+the run ends, as oterm does; HTML in it is shown as text) and as the raw
+segments, a dim ``▏`` between two segments, exhausted segments in yellow and
+parameter changes marked ``⟨…⟩`` where they landed (the Markdown view lists
+them under the reply instead). The transcript's ``raw`` class picks which one
+shows, for every reply at once.
 
 The transcript is anchored to its end, so it follows a growing reply while the
 user is at the bottom and stops following as soon as they scroll up (Textual's
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from markdown_it import MarkdownIt
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,9 +29,22 @@ from textual.widgets import Markdown, Static
 from stars_engine.run_state import Part, RunState, describe_changes
 
 from ..literal import literal, printable
+from .params_bar import labelled
 
 PART_STYLES = {"text": "", "exhausted": "yellow", "change": "italic magenta"}
+BOUNDARY = "▏"  # between two segments in the raw view
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def literal_html_parser() -> MarkdownIt:
+    """Textual's "gfm-like" Markdown, but with raw HTML read as text.
+
+    With HTML on (Textual's default) markdown-it turns ``<script>…</script>`` into
+    HTML tokens that the Markdown widget then drops, so a reply containing
+    ``<script>alert(1)</script>!`` showed as ``alert(1)!``. With it off, tags stay
+    in the paragraph's text and are shown as the model wrote them.
+    """
+    return MarkdownIt("gfm-like", {"html": False})
 
 
 def code_blocks(markdown: str) -> list[str]:
@@ -55,19 +70,23 @@ def render_changes(state: RunState) -> Text:
     """The parameter changes, one line each, for the Markdown view (the raw view marks them in place)."""
     text = Text()
     for change in state.changes:
-        text.append(f"⟨from segment {change.segment + 1}: {printable(describe_changes(change))}⟩\n",
+        text.append(f"⟨from segment {change.segment + 1}: {printable(labelled(describe_changes(change)))}⟩\n",
                     style=PART_STYLES["change"])
     return text
 
 
 def render_reply(state: RunState, running: bool) -> Text:
-    """The reply's raw segments, with parameter changes marked where they landed."""
+    """The reply's raw segments, a boundary mark between two, parameter changes marked where they landed."""
     text = Text()
+    segments = 0
     for part in state.parts:
         if part.kind == "change":
-            text.append(f" ⟨{printable(part.text)}⟩ ", style=PART_STYLES["change"])
-        else:
-            text.append(printable(part.text), style=PART_STYLES[part.kind])
+            text.append(f" ⟨{printable(labelled(part.text))}⟩ ", style=PART_STYLES["change"])
+            continue
+        if segments:
+            text.append(BOUNDARY, style="dim")
+        segments += 1
+        text.append(printable(part.text), style=PART_STYLES[part.kind])
     return text + render_trailer(state, running)
 
 
@@ -129,7 +148,7 @@ class AssistantTurn(Turn):
         self._fed = ""  # the text the Markdown view has been given so far
 
     def compose(self) -> ComposeResult:
-        yield Markdown(classes="rendered")
+        yield Markdown(classes="rendered", parser_factory=literal_html_parser)
         yield Static("", classes="rendered trailer", markup=False)
         yield Static("", classes="raw", markup=False)
 
@@ -152,8 +171,9 @@ class AssistantTurn(Turn):
         self.query_one(".raw", Static).update(render_reply(state, running))
         trailer = render_changes(state) + render_trailer(state, running)
         trailer.rstrip()
+        # a class, not ``display``: an inline display would override the raw view's rule hiding it
         self.query_one(".trailer", Static).update(trailer)
-        self.query_one(".trailer", Static).display = bool(trailer.plain)
+        self.query_one(".trailer", Static).set_class(not trailer.plain, "empty")
         self._feed_markdown(printable(state.text), final=not running)
         if state.finished is not None and state.finished.stats.final_reward is not None:
             reason = state.finished.stop_reason

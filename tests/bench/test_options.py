@@ -49,7 +49,7 @@ def test_bad_prompt_files_are_refused(tmp_path, content, message):
 
 
 def test_missing_prompt_file_is_refused(tmp_path):
-    with pytest.raises(StarsError, match="not found"):
+    with pytest.raises(StarsError, match="prompt file does not exist"):
         load_prompts(tmp_path / "nope.jsonl")
 
 

@@ -15,7 +15,7 @@ from stars_engine.decoding.common import RunContext
 from stars_engine.decoding.segments import FixedSegments, run_segments
 from stars_engine.errors import ParamError, StarsError
 from stars_engine.events import Event, RunFinished, RunStarted
-from stars_engine.params import Knob, Params
+from stars_engine.params import Params
 from stars_tui import cli
 
 from .checks import check_stream
@@ -43,7 +43,7 @@ def first_of_two(ctx: RunContext) -> Iterator[Event]:
 
 
 TOY = decoding.Strategy("first-of-two", first_of_two, "two candidates a segment, the first taken",
-                        knobs=(Knob("best_of_n", "N for the best-of-n strategy."),))
+                        reads=("segment_tokens", "temperature"))
 UNSURE_TOY = decoding.Strategy("unsure-toy", first_of_two, "needs entropy cuts",
                                needs=frozenset({"sample_until_unsure"}))
 
@@ -75,6 +75,7 @@ def test_the_cli_and_the_bench_know_it(toy, capsys):
     assert lines[-1]["type"] == "RunFinished" and lines[-1]["stats"]["attempts"] == 2
     assert dict(parse_spec(f"{toy.name}:seg=4").overrides) == {"strategy": toy.name, "segment_tokens": 4}
     assert toy.name in decoding.names() and "first-of-two" in decoding.knobs()["strategy"].help
+    assert decoding.strategy_fields(toy.name) == ("segment_tokens", "temperature")
 
 
 def test_an_unknown_name_is_refused_where_a_bad_value_is():

@@ -28,6 +28,13 @@ def _insert_after(kind, event):
     return change
 
 
+def _deep(levels):
+    value = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 def _append(event):
     return lambda lines: [*lines, event]
 
@@ -50,7 +57,7 @@ CASES = {
     "surrogate-title": (_set("session", title="\ud800 title"), "surrogate"),
     "surrogate-reply": (_set("RunFinished", text="bad \udcff"), "surrogate"),
     "invalid-params": (_set("RunStarted", params={"segment_tokens": 0}), "segment_tokens"),
-    "stats-of-text": (_set("RunFinished", stats={"tokens_generated": "many"}), "stats must be"),
+    "stats-of-text": (_set("RunFinished", stats={"tokens_generated": "many"}), "stats.tokens_generated must be int"),
     "unknown-stop-reason": (_set("RunFinished", stop_reason="tired"), "unknown stop_reason"),
     "missing-field": (_set("AttemptScored", verdict=None), "verdict must be str"),
     "accepted-without-attempts": (_insert_after("RunStarted", ORPHAN), "has no attempts"),
@@ -58,6 +65,14 @@ CASES = {
     "events-after-the-end": (_append(LATE_ATTEMPT), "after the run finished"),
     "odd-run-id": (_set("run", id="../../x"), "needs an id"),
     "unknown-run-status": (_set("run", status="sleeping"), "unknown run status"),
+    "html-created-at": (_set("session", created_at='<img src=x onerror="alert(1)">'), "created_at must be a timestamp"),
+    "impossible-date": (_set("session", updated_at="2026-13-45T00:00:00"), "updated_at is not a valid timestamp"),
+    "script-finished-at": (_set("run", finished_at="<script>"), "finished_at must be a timestamp"),
+    "text-started-at": (_set("RunStarted", started_at="yesterday"), "started_at must be a timestamp"),
+    "int-beyond-sqlite": (_set("AttemptScored", tokens=2**63), "beyond SQLite's 64-bit integer range"),
+    "int-beyond-sqlite-in-params": (_set("RunStarted", runtime={"x": -(2**64)}), "beyond SQLite's 64-bit"),
+    "deep-nesting": (_set("RunStarted", runtime={"x": _deep(40)}), "nested deeper"),
+    "status-contradicts-events": (_set("run", status="interrupted"), "status interrupted but its events end with"),
 }
 
 

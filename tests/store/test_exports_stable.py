@@ -1,8 +1,9 @@
 """The exports of a recorded session are byte-identical from one version of the code to the next.
 
-``exports/`` holds what the code wrote for ``sessions/demo.jsonl`` before the
-engine's packages were laid out again; a change to a format must change these
-files on purpose, in the same commit.
+``exports/`` holds what the code writes for ``sessions/demo.jsonl`` (the code
+before the engine's packages were laid out again wrote the same bytes, and the
+Markdown as it is since its escape was narrowed); a change to a format must
+change these files on purpose, in the same commit.
 """
 
 from __future__ import annotations

@@ -95,6 +95,19 @@ async def wait_until(pilot, predicate: Callable[[], bool], what: str, limit: flo
     raise AssertionError(f"gave up waiting for: {what}")
 
 
+def screen_text(app) -> str:
+    """What the terminal shows right now, as plain text (the cells a person reads)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
+                      legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
 def keys(text: str) -> list[str]:
     """Key names Pilot.press takes for ``text``."""
     names = {" ": "space", "-": "minus", ".": "full_stop", "/": "slash"}

@@ -13,7 +13,7 @@ from stars_engine.store import export_session, open_store
 from stars_tui.widgets.params_bar import ParamsBar
 from stars_tui.widgets.prompt_input import PromptInput
 from stars_tui.widgets.status_line import EXPLAINED
-from stars_tui.widgets.transcript import AssistantTurn, Transcript, UserTurn
+from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn, Transcript, UserTurn
 
 from .helpers import FAST, SIZE, EchoPolicy, GatedPolicy, chat, finish, keys, make_app, send, wait_until
 
@@ -40,7 +40,7 @@ async def test_a_reply_renders_as_markdown_and_f7_shows_the_raw_segments():
         transcript = app.chat_screen.query_one(Transcript)
         assert transcript.raw
         assert raw.styles.display == "block" and turn.query_one(Markdown).styles.display == "none"
-        assert REPLY.rstrip("\n") in turn.raw_text
+        assert REPLY.rstrip("\n") in turn.raw_text.replace(BOUNDARY, "")
 
 
 async def test_markdown_grows_while_the_reply_streams():
@@ -129,10 +129,12 @@ async def test_focus_comes_back_to_the_prompt_and_a_refused_value_is_selected():
         screen = app.chat_screen
         box = screen.query_one(PromptInput)
         field = screen.query_one("#param-segment_tokens", Input)
+        bar = screen.query_one(ParamsBar)
+        assert not bar.expanded and field.region.area == 0  # folded: one summary line, no field in the Tab chain
         await pilot.press("f9")
-        assert field.has_focus
+        assert bar.expanded and screen.query_one("#param-strategy").has_focus
         await pilot.press("escape")
-        assert box.has_focus
+        assert box.has_focus and not bar.expanded
         field.focus()
         field.value = ""
         await pilot.press(*keys("0"), "enter")
@@ -150,7 +152,7 @@ async def test_focus_comes_back_to_the_prompt_and_a_refused_value_is_selected():
         assert box.has_focus
 
 
-async def test_at_80x24_every_parameter_is_on_screen_and_the_rubric_apply_button_is_reachable():
+async def test_at_80x24_the_strategys_parameters_unfold_on_screen_and_the_rubric_apply_button_is_in_sight():
     from fakes import ScriptedReward
 
     from stars_engine.reward.rubric import Rubric
@@ -162,13 +164,23 @@ async def test_at_80x24_every_parameter_is_on_screen_and_the_rubric_apply_button
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.reward is not None, "models loaded")
         screen = app.chat_screen
+        bar = screen.query_one(ParamsBar)
+        assert bar.region.height == 1  # folded: the conversation gets the rows
+        await pilot.press("f9")
+        await pilot.pause()
+        shown = {"param-strategy", "param-segment_tokens", "param-threshold", "param-threshold_mode",
+                 "param-acceptance", "param-max_attempts", "param-candidates_per_round", "param-temperature"}
         for field in screen.query("#param-fields Input, #param-fields Select"):
             region = field.region
-            assert region.width > 0 and region.right <= 80 and region.bottom <= 24, field.id
+            if field.id in shown:
+                assert region.width > 0 and region.right <= 80 and region.bottom <= 24, field.id
+            else:
+                assert region.area == 0, f"{field.id} is not a knob of stars"
+        assert bar.region.height == 2  # two rows of four fields
+        await pilot.press("escape")
         await pilot.press("f8")
         await wait_until(pilot, lambda: app.screen.query("#apply"), "the rubric dialog")
         apply = app.screen.query_one("#apply")
-        apply.focus()  # focusing scrolls the dialog to it
         await wait_until(pilot, lambda: 0 < apply.region.height and apply.region.bottom <= 24, "Apply in sight")
         await pilot.click("#apply")
         await wait_until(pilot, lambda: app.screen is screen, "the dialog applied and closed")

@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Label
 
 from stars_engine.params import Params
 
-from .helpers import SIZE, chat, keys, make_app
+from .helpers import SIZE, chat, keys, make_app, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +25,7 @@ async def test_specrej_shows_pruned_replies_and_the_live_set_shrinking(db):
         screen = app.chat_screen
         title = str(screen.query_one("#attempts-title", Label).render())
         assert "live per round 8 → 4 → 2 → 1" in title
-        verdicts = column(screen.query_one("#attempts", DataTable), 3)
+        verdicts = column(screen.query_one("#attempts", DataTable), 2)
         assert verdicts[:7] == ["pruned r0"] * 4 + ["pruned r1"] * 2 + ["pruned r2"]
         assert verdicts[7:] == ["accepted"]
 
@@ -42,10 +42,10 @@ async def test_cards_shows_where_each_segment_was_cut_and_the_entropy_that_cut_i
         await pilot.pause()
         table = screen.query_one("#attempts", DataTable)
         shown = screen.state.segments[first_cut].attempts
-        assert column(table, 4) == [
+        assert column(table, 3) == [
             f"{a.tokens} H{a.cut_entropy:.2f}" if a.cut_entropy is not None else str(a.tokens) for a in shown
         ]
-        assert any(" H" in cell for cell in column(table, 4))
+        assert any(" H" in cell for cell in column(table, 3))
         assert "live per round" not in str(screen.query_one("#attempts-title", Label).render())
 
 
@@ -61,12 +61,23 @@ async def test_the_parameter_bar_takes_auto_and_the_familys_knobs():
             await pilot.press(*keys(text), "enter")
             return str(screen.query_one("#param-message", Label).render())
 
-        assert "candidates_per_round = auto" in await enter("candidates_per_round", "auto")
+        assert "per round = auto" in await enter("candidates_per_round", "auto")  # the label shown
         assert app.current_params.candidates_per_round == "auto"
         assert "or 'auto'" in await enter("candidates_per_round", "many")
         assert app.current_params.candidates_per_round == "auto"
+        assert screen.query_one("#param-entropy_threshold").region.area == 0  # not a knob of stars
+
+        async def choose(strategy: str) -> None:
+            screen.query_one("#param-strategy").value = strategy
+            await wait_until(pilot, lambda: app.current_params.strategy == strategy, f"the strategy {strategy}")
+
+        await choose("cards")
+        assert "strategy = cards (from the next reply)" in str(screen.query_one("#param-message", Label).render())
         await enter("entropy_threshold", "2.5")
-        await enter("prune_fraction", "0.75")
-        assert (app.current_params.entropy_threshold, app.current_params.prune_fraction) == (2.5, 0.75)
-        assert "refused: max_segment_tokens" in await enter("max_segment_tokens", "2")
+        assert screen.query_one("#param-entropy_threshold").region.area > 0
+        assert "refused: max seg" in await enter("max_segment_tokens", "2")
         assert app.current_params.max_segment_tokens == 64
+        await choose("specrej")
+        await enter("prune_fraction", "0.75")
+        assert screen.query_one("#param-entropy_threshold").region.area == 0
+        assert (app.current_params.entropy_threshold, app.current_params.prune_fraction) == (2.5, 0.75)

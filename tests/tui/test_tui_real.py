@@ -8,7 +8,7 @@ from textual.widgets import DataTable
 from stars_engine.params import Params
 from stars_engine.store import open_store
 from stars_tui.app import StarsApp
-from stars_tui.widgets.transcript import AssistantTurn
+from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn
 
 from .helpers import SIZE, chat, send, wait_until
 
@@ -24,7 +24,8 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
         assert state.failed is None, state.failed
         accepted = [s.accepted for s in state.segments if s.accepted is not None]
         assert accepted and state.text.strip()
-        assert state.text.strip() in app.chat_screen.query(AssistantTurn).last().raw_text
+        raw = app.chat_screen.query(AssistantTurn).last().raw_text
+        assert raw.rstrip() == BOUNDARY.join(part.text for part in state.parts).rstrip()  # a mark between segments
         assert app.chat_screen.query_one("#segments", DataTable).row_count == len(state.segments)
         with open_store(db) as store:
             run = store.get_run(app.chat.last_run_id)
@@ -34,7 +35,9 @@ async def test_a_real_reply_is_shown_segment_by_segment_and_saved(real_policy, r
 
 
 async def test_the_workbench_runs_its_models_in_a_worker_process(db):
-    """What `stars chat` does: the models load in a worker process; the reply comes back and is saved."""
+    """What `stars chat` does: the models load in a worker process; the reply comes back and is saved;
+    quitting ends the worker cleanly: it returns on its own (exit code 0) instead of being killed at
+    exit, and the shared cancel flag is let go."""
     from stars_engine import backends
     from stars_engine.backends.spec import ModelSpec
 
@@ -52,6 +55,9 @@ async def test_the_workbench_runs_its_models_in_a_worker_process(db):
             assert state.text.strip() and state.started.runtime["process"] == "worker"
             with open_store(db) as store:
                 assert store.run_events(app.chat.last_run_id)[0] == state.started
+            worker = app.policy.worker
+            await pilot.press("ctrl+q")
+        assert worker.closed and worker.exitcode == 0 and worker.process is None and worker.flag is None
     finally:
         if app.policy is not None:
             app.policy.close()

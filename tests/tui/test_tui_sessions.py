@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import DataTable
 
@@ -34,7 +36,7 @@ async def test_search_finds_the_session_with_the_word_and_enter_opens_it(db):
         await pilot.press("slash", *keys("rivers"), "enter")
         await wait_until(pilot, lambda: table.row_count == 1, "the search's one hit")
         assert screen.session_id == rivers
-        assert "rivers" in str(table.get_row_at(0)[4])
+        assert "rivers" in str(table.get_row_at(0)[3])  # the match column
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is app.chat_screen, "the session to open")
         assert app.chat.session_id == rivers
@@ -127,18 +129,27 @@ async def test_export_writes_the_run_in_the_format_its_name_says(db, tmp_path):
         assert app.screen is app.chat_screen
 
 
-async def test_export_refuses_to_overwrite_and_says_why(db, tmp_path):
+async def test_export_proposes_a_file_in_the_sessions_folder_and_offers_to_overwrite(db, tmp_path):
     app = make_app(db_path=db)
     async with app.run_test(size=SIZE) as pilot:
         await chat(pilot, "twice")
+        await pilot.press("f4")
+        proposed = Path(app.screen.query_one("#path").value)
+        assert proposed.parent == db.parent and proposed.name == f"stars-run-{app.chat.last_run_id[:8]}.md"
         target = tmp_path / "run.md"
         target.write_text("keep me")
-        await pilot.press("f4")
         app.screen.query_one("#path").value = str(target)
         await pilot.click("#export")
         error = app.screen.query_one("#export-error")
-        await wait_until(pilot, lambda: "already exists" in str(error.render()), "the refusal")
-        assert target.read_text() == "keep me"
+        await wait_until(pilot, lambda: "already exists" in str(error.render()), "the offer to overwrite")
+        assert "press Export again to overwrite" in str(error.render()) and "--force" not in str(error.render())
+        assert target.read_text() == "keep me" and app.screen.query_one("#force").value
+        export = app.screen.query_one("#export")
+        assert export.has_focus  # Enter answers the offer
+        await wait_until(pilot, lambda: not export.has_class("-active"), "the button ready for a second press")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: target.read_text() != "keep me", "the file overwritten")
+        assert "twice" in target.read_text()
 
 
 async def test_export_a_session_from_the_sessions_screen_as_csv(db, tmp_path):

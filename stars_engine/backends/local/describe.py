@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ...errors import StarsError
 from ...weights.sources import (
     CONVERTED_NAME,
@@ -35,7 +37,7 @@ def describe() -> dict[str, str]:
         "reward weights": where(bundled_minilm),
         "device": device.type,
         "runtime": _runtime_line(runtime.plan(device, DEFAULT_POLICY_PARAMS)),
-        "packed weights": _packed_line(device),
+        "weights": _weights_line(device, converted, runtime.plan(device, DEFAULT_POLICY_PARAMS).threads),
         "hub access": "off unless --allow-download",
     }
 
@@ -46,8 +48,13 @@ def _runtime_line(chosen) -> str:
             "--dtype and --threads override)")
 
 
-def _packed_line(device) -> str:
-    chosen, _ = runtime.choose_dtype(device)
-    if runtime.may_pack(device, chosen):
-        return "yes: the bundled model's 4-bit (Q4_1) weights run packed at 4 bits (--weights dense expands them)"
-    return "no: packing needs a CPU with native bf16 (the weights run expanded)"
+def _weights_line(device, converted: Path, threads: int | None) -> str:
+    if device.type != "cpu":
+        return "dense (a GPU loads them straight into its dtype)"
+    choice = runtime.cached_choice(str(converted), threads or 1)
+    if choice is None:
+        return ("measured on the first load: dense, fp16 or packed int4, whichever runs fastest here "
+                "(about 20 s, once; --weights overrides)")
+    figures = ", ".join(f"{path} {one:.1f}" for path, (one, _) in choice.tok_s.items())
+    computes = f" (computed in {runtime.PATH_DTYPE[choice.weights]})" if choice.weights in runtime.PATH_DTYPE else ""
+    return f"{choice.weights}{computes}, measured fastest here (tok/s at batch 1: {figures}; --weights overrides)"

@@ -17,7 +17,7 @@ from ...reward.rubric import Rubric, RubricReward
 from ...weights.convert import default_policy_dir
 from ...weights.safe_load import check_model, pretrained
 from ...weights.sources import DEFAULT_POLICY_ID, DEFAULT_REWARD_ID, bundled_minilm
-from . import packed, runtime
+from . import runtime, weight_paths
 from .classifier import ClassifierReward
 from .embedder import LocalEmbedder
 from .policy import TransformersPolicy
@@ -82,10 +82,10 @@ def load_policy(
 ) -> TransformersPolicy:
     """The bundled SmolLM2-135M-Instruct, or any causal LM by hub id or local path.
 
-    ``dtype`` (auto, bf16, fp32), ``threads`` and ``weights`` (auto, dense)
-    override the per-machine choice (``stars_engine/runtime.py``); the policy's
-    ``runtime`` records what was used. Weights that are exactly 4-bit (the
-    bundled model's) run packed at 4 bits where that applies (``packed.py``).
+    ``dtype`` (auto, bf16, fp32), ``threads`` and ``weights`` (auto, dense, fp16,
+    int4) override the per-machine choice (``backends/local/runtime.py``); the
+    policy's ``runtime`` records what was used. On a CPU a model saved in fp32
+    runs on the weight path measured fastest there (``weight_paths.py``).
     """
     _quiet_transformers()
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -98,12 +98,11 @@ def load_policy(
     else:
         ref, model_id, what = check_model(model, "chat model", allow_download), model, "chat model"
     tokenizer = pretrained(AutoTokenizer, ref, what, allow_download)
-    try_pack = runtime.may_pack(where, chosen, weights) and _saved_dtype(ref) == "float32"
-    lm = pretrained(AutoModelForCausalLM, ref, what, allow_download, dtype=torch.float32 if try_pack else chosen)
+    settle = runtime.may_convert(where, weights) and _saved_dtype(ref) == "float32"
+    lm = pretrained(AutoModelForCausalLM, ref, what, allow_download, dtype=torch.float32 if settle else chosen)
     chosen_runtime = runtime.apply(lm, where, dtype, threads)
-    if try_pack:
-        chosen_runtime = runtime.with_weights(chosen_runtime, *packed.pack(lm, chosen))
-        _cast_parameters(lm, chosen)
+    if settle:
+        lm, chosen_runtime = weight_paths.settle(lm, tokenizer, chosen_runtime, dtype, weights, ref)
     return TransformersPolicy(lm.to(where), tokenizer, model_id, chosen_runtime)
 
 
@@ -114,14 +113,6 @@ def _saved_dtype(ref: str) -> str | None:
     except (OSError, ValueError):
         return None
     return config.get("dtype") or config.get("torch_dtype")
-
-
-def _cast_parameters(lm: torch.nn.Module, dtype: torch.dtype) -> None:
-    """Cast the weights left dense to ``dtype``, as loading in it would (buffers such as RoPE's
-    frequencies stay fp32, as they do then)."""
-    for parameter in lm.parameters():
-        parameter.data = parameter.data.to(dtype)
-    lm.config.dtype = dtype
 
 
 def load_reward(

@@ -208,7 +208,7 @@ class TransformersPolicy:
         if not ids:
             self._drop_round()
             return
-        # Equal, not identical: a candidate may come back through a pipe (stars_engine/process.py).
+        # Equal, not identical: a candidate may come back through a pipe (stars_engine/backends/worker/process.py).
         # Two equal candidates hold the same tokens after the same prefix, so either row's cache is right.
         row = next((i for i, c in enumerate(self._round) if c == candidate), None)
         if row is None:

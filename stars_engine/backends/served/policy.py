@@ -28,6 +28,7 @@ from ...errors import StarsError
 from ...policy.base import Candidate, Sampling
 from ...policy.text import Decode, chat_ids, check_fits, continuation
 from .client import ServerClient, ServerError
+from .replies import Choice, Completion, Detokenized, Tokenized
 
 
 class LocalCodec:
@@ -51,16 +52,13 @@ class ServerCodec:
         self.served_model = served_model
 
     def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
-        reply = self.client.post(
-            "/tokenize", {"model": self.served_model, "messages": messages, "add_generation_prompt": True}
-        )
-        return list(_field(reply, "tokens", self.client, "/tokenize"))
+        payload = {"model": self.served_model, "messages": messages, "add_generation_prompt": True}
+        return self.client.post("/tokenize", payload, Tokenized).tokens
 
     def decode(self, ids: Sequence[int]) -> str:
         if not ids:
             return ""
-        reply = self.client.post("/detokenize", {"model": self.served_model, "tokens": list(ids)})
-        return _field(reply, "prompt", self.client, "/detokenize")
+        return self.client.post("/detokenize", {"model": self.served_model, "tokens": list(ids)}, Detokenized).prompt
 
 
 def round_seed(seed: int, round_no: int) -> int:
@@ -76,9 +74,11 @@ class ServedPolicy:
     runtime: dict = {}  # the server decides how the model runs; stars cannot see it
 
     def __init__(
-        self, client: ServerClient, served_model: str, codec: LocalCodec | ServerCodec, context_length: int = 0
+        self, client: ServerClient, served_model: str, codec: LocalCodec | ServerCodec, context_length: int = 0,
+        vocab_size: int | None = None,
     ):
         self.client = client
+        self.vocab_size = vocab_size  # the local tokenizer's; None when the server tokenizes
         self.server_url = client.base_url
         self.served_model = served_model
         self.model_id = f"vllm:{served_model}"  # not the in-process id: a bench never mixes their cells
@@ -130,11 +130,10 @@ class ServedPolicy:
 
     def _complete(self, payload: dict[str, Any]) -> list[tuple[list[int], bool]]:
         """Send one request; each choice's token ids and whether it ended at EOS, in order."""
-        reply = self.client.post("/v1/completions", payload)
-        choices = sorted(_field(reply, "choices", self.client, "/v1/completions"), key=lambda c: c.get("index", 0))
+        choices = sorted(self.client.post("/v1/completions", payload, Completion).choices, key=lambda c: c.index)
         if len(choices) != payload["n"]:
             raise ServerError(self.server_url, f"asked for {payload['n']} completions, got {len(choices)}")
-        return [self._row(choice) for choice in choices]
+        return [self._row(choice, payload["max_tokens"]) for choice in choices]
 
     def sample(
         self, n: int, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None
@@ -183,18 +182,26 @@ class ServedPolicy:
         self._branches = [self._branches[i] for i in rows]
         self._last = [self._last[i] for i in rows]
 
-    def _row(self, choice: dict[str, Any]) -> tuple[list[int], bool]:
-        """A choice's token ids and whether it ended at EOS."""
-        try:
-            if choice.get("token_ids") is not None:
-                ids = [int(t) for t in choice["token_ids"]]
-            else:
-                ids = [int(t.removeprefix("token_id:")) for t in choice["logprobs"]["tokens"]]
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise ServerError(
-                self.server_url, "the reply has no token ids: does the server support return_tokens_as_token_ids?"
-            ) from None
-        return ids, choice.get("finish_reason") == "stop"
+    def _row(self, choice: Choice, max_tokens: int) -> tuple[list[int], bool]:
+        """A choice's token ids and whether it ended at EOS; more tokens than asked for, or an id
+        outside the vocabulary, is a server that lies (one line, before the ids reach a tokenizer)."""
+        if choice.token_ids is not None:
+            ids = choice.token_ids
+        else:
+            try:
+                ids = [int(t.removeprefix("token_id:")) for t in choice.logprobs.tokens]
+            except (AttributeError, ValueError):
+                raise ServerError(
+                    self.server_url, "the reply has no token ids: does the server support return_tokens_as_token_ids?"
+                ) from None
+        if len(ids) > max_tokens:
+            raise ServerError(self.server_url, f"asked for at most {max_tokens} tokens, got {len(ids)}")
+        bound = self.vocab_size if self.vocab_size is not None else 2**31
+        bad = next((t for t in ids if not 0 <= t < bound), None)
+        if bad is not None:
+            raise ServerError(self.server_url, f"the reply holds token id {bad}, outside the vocabulary "
+                                               f"(0 to {bound - 1})")
+        return ids, choice.finish_reason == "stop"
 
     def _text(self, ids: list[int], eos: bool) -> str:
         """The candidate's text as a continuation of the reply, without its EOS token."""
@@ -218,13 +225,6 @@ class ServedPolicy:
 
 def _without_eos(ids: list[int], eos: bool) -> list[int]:
     return ids[:-1] if eos and ids else ids
-
-
-def _field(reply: Any, key: str, client: ServerClient, path: str) -> Any:
-    try:
-        return reply[key]
-    except (KeyError, TypeError):
-        raise ServerError(client.base_url + path, f"the reply has no {key!r}") from None
 
 
 __all__ = ["Decode", "LocalCodec", "ServedPolicy", "ServerCodec", "round_seed"]

@@ -24,11 +24,13 @@ from contextlib import contextmanager
 
 import torch
 
+from ...display.controls import one_line
 from ...errors import StarsError
 from ...reward.pairs import max_length, pair_ids
 from ...reward.rubric import MAX_TOKENS, embedding_ids
 from .client import ServerClient, ServerError
 from .connect import local_tokenizer
+from .replies import Embeddings, Scores
 
 
 def _check_count(got: int, expected: int, what: str, where: str) -> None:
@@ -41,12 +43,9 @@ def _check_finite(values: torch.Tensor, what: str, where: str) -> None:
         raise ServerError(where, f"the reward server returned a NaN or infinite {what}")
 
 
-def _data(response: object, where: str) -> list[dict]:
-    """The ``data`` list of a pooling response, ordered by ``index``."""
-    data = response.get("data") if isinstance(response, dict) else None
-    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
-        raise ServerError(where, "the reward server sent a reply without a 'data' list")
-    return sorted(data, key=lambda d: d.get("index", 0))
+def _rows(response: Scores | Embeddings) -> list:
+    """The rows of a pooling response, ordered by ``index``."""
+    return sorted(response.data, key=lambda row: row.index)
 
 
 class ServedEmbedder:
@@ -75,11 +74,11 @@ class ServedEmbedder:
         else:
             payload.update(input=texts, truncate_prompt_tokens=MAX_TOKENS, truncation_side="right")
         where = self.client.base_url
-        rows = _data(self.client.post("/v1/embeddings", payload), where)
+        rows = _rows(self.client.post("/v1/embeddings", payload, Embeddings))
         _check_count(len(rows), len(texts), "vectors", where)
         try:
-            vectors = torch.tensor([row["embedding"] for row in rows], dtype=torch.float32)
-        except (KeyError, TypeError, ValueError):
+            vectors = torch.tensor([row.embedding for row in rows], dtype=torch.float32)
+        except ValueError:  # rows of different lengths
             raise ServerError(where, "the reward server sent malformed embeddings") from None
         if vectors.dim() != 2 or vectors.shape[1] == 0:
             raise ServerError(where, "the reward server sent malformed embeddings")
@@ -110,14 +109,11 @@ class ServedClassifierReward:
             ids = [pair_ids(self.tokenizer, prompt, r, self.limit)["input_ids"] for r in replies]
         payload = {"model": self.model, "input": ids, "use_activation": False}
         where = self.client.base_url
-        rows = _data(self.client.post("/classify", payload), where)
+        rows = _rows(self.client.post("/classify", payload, Scores))
         _check_count(len(rows), len(replies), "scores", where)
-        if not all(isinstance(r.get("probs"), list) and len(r["probs"]) == 1 for r in rows):
+        if not all(len(r.probs) == 1 for r in rows):
             raise ServerError(where, f"model {self.model} does not give exactly one score per input")
-        try:
-            scores = torch.tensor([r["probs"][0] for r in rows], dtype=torch.float64)
-        except (TypeError, ValueError):
-            raise ServerError(where, "the reward server sent a score that is not a number") from None
+        scores = torch.tensor([r.probs[0] for r in rows], dtype=torch.float64)
         _check_finite(scores, "score", where)
         return [round(float(s), 6) for s in scores]
 
@@ -142,18 +138,18 @@ def served_reward(
 
     client = ServerClient(server)
     card = client.model_card(served_name, "reward model", option="--served-reward")
-    name = card["id"]
+    name = card.id
     if reward is None:
         reward_id = f"embedding-rubric (vllm:{name})"
         with _serves(client, name, "/v1/embeddings", "an embedding model for the rubric, or pass --reward RM"):
-            embedder = ServedEmbedder(client, name, local_tokenizer(None, card.get("root"), False, "reward model"))
+            embedder = ServedEmbedder(client, name, local_tokenizer(None, card.root, False, "reward model"))
             return RubricReward(embedder, Rubric.load(rubric), reward_id)
     if rubric is not None:
         raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
     tokenizer = local_tokenizer(reward, None, allow_download, "reward model")
     limit = max_length(tokenizer)
-    if card.get("max_model_len"):
-        limit = min(limit, int(card["max_model_len"]))
+    if card.max_model_len:
+        limit = min(limit, card.max_model_len)
     probe = pair_ids(tokenizer, "a", "b", limit)
     if any(probe.get("token_type_ids", [])):
         raise StarsError(f"reward model {reward} reads a text pair with token types, which vLLM's /classify "
@@ -182,6 +178,6 @@ def describe_served_reward(server: str, served_name: str | None = None) -> dict[
     card = client.model_card(served_name, "reward model", option="--served-reward")
     return {
         "reward server": f"{client.base_url} (vLLM pooling)",
-        "served reward": f"{card['id']} ({card.get('root') or 'folder unknown'}, "
-                         f"{card.get('max_model_len') or '?'} tokens of context)",
+        "served reward": one_line(f"{card.id} ({card.root or 'folder unknown'}, "
+                                  f"{card.max_model_len or '?'} tokens of context)"),
     }

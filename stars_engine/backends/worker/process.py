@@ -11,23 +11,35 @@ boundaries) and the cancel event work as before; each ``sample`` / ``score`` /
 Cancel crosses the pipe as a shared flag: while ``sample`` waits for the
 worker it polls the caller's ``threading.Event`` and raises the flag, which the
 worker's token loop reads between tokens.
+
+Shutting down: ``close`` (called by the app as it ends, and at interpreter exit
+for any worker still open) stops a call in flight, closes the pipe so the worker
+returns from its loop and exits normally, joins it, and lets the shared flag go
+(its semaphores unlinked and unregistered then). Before, the worker was left to
+multiprocessing, which kills daemon children at exit, and the resource tracker
+now and then warned of a leaked semaphore after a quit.
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
+import multiprocessing.util  # registers its exit handler before ours, so ours runs first
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ...errors import StarsError, one_line
+from ...display.controls import error_line
+from ...errors import StarsError
 from ...policy.base import Candidate, Sampling
 from ..spec import ModelSpec
 
 POLL_SECONDS = 0.05
+CLOSE_SECONDS = 5.0  # how long a closing worker may take to finish its call and exit before it is killed
 CANCELLABLE = ("sample", "sample_until_unsure", "grow")  # policy methods whose last argument is ``cancel``
 
 
@@ -75,9 +87,14 @@ class _Worker:
         self.process, self.conn, self.flag = process, conn, flag
         self.lock = threading.Lock()
         self.forward_passes = 0
+        self.exitcode: int | None = None
+        self.closed = False
+        _OPEN.add(self)
 
     def call(self, target: str, method: str, *args: Any, cancel: threading.Event | None = None) -> Any:
         with self.lock:
+            if self.closed:
+                raise RuntimeError("the model process has ended")
             self.flag.clear()
             try:
                 self.conn.send((target, method, args))
@@ -92,17 +109,48 @@ class _Worker:
         try:
             status, value, passes = self.conn.recv()
         except (EOFError, OSError):
-            raise RuntimeError(f"the model process ended unexpectedly (exit code {self.process.exitcode})") from None
+            code = self.process.exitcode if self.process is not None else self.exitcode
+            raise RuntimeError(f"the model process ended unexpectedly (exit code {code})") from None
         self.forward_passes = passes
         if status == "ok":
             return value
         raise StarsError(value) if status == "refused" else RuntimeError(value)
 
-    def close(self) -> None:
-        self.conn.close()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.terminate()
+    def close(self, timeout: float = CLOSE_SECONDS) -> None:
+        """End the worker the same way every time; safe to call twice, and from any thread."""
+        if self.closed:
+            return
+        self.closed = True
+        _OPEN.discard(self)
+        self.flag.set()  # a sampling call in flight stops at its next token
+        locked = self.lock.acquire(timeout=timeout)
+        try:
+            self.conn.close()  # the worker's recv ends: it returns and exits on its own
+            self.process.join(timeout=timeout)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(timeout=timeout)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+            self.exitcode = self.process.exitcode
+            self.process.close()
+        finally:
+            # the last references to the shared flag (also held in the process's arguments): its
+            # semaphores are unlinked and unregistered from the resource tracker now, not left to it
+            self.process = self.flag = None
+            if locked:
+                self.lock.release()
+
+
+_OPEN: weakref.WeakSet[_Worker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_workers() -> None:
+    """At exit, close whatever worker is still open (before multiprocessing would kill it)."""
+    for worker in list(_OPEN):
+        worker.close()
 
 
 class ProcessPolicy:
@@ -185,7 +233,6 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     """The worker: load the models, then answer requests until the parent's end closes."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
-
     try:
         from ..local.load import load_policy
         from ..reward import load_reward
@@ -196,7 +243,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
         conn.send(("refused", str(exc), 0))
         return
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-        conn.send(("failed", one_line(exc), 0))
+        conn.send(("failed", error_line(exc), 0))
         return
     info = {"model_id": policy.model_id, "runtime": policy.runtime, "reward_id": reward.reward_id,
             "has_rubric": reward.rubric is not None, "reward_server_url": reward.server_url,
@@ -216,4 +263,4 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
         except StarsError as exc:
             conn.send(("refused", str(exc), policy.forward_passes))
         except Exception as exc:  # noqa: BLE001 - the parent raises it as one line
-            conn.send(("failed", one_line(exc), policy.forward_passes))
+            conn.send(("failed", error_line(exc), policy.forward_passes))

@@ -13,11 +13,13 @@ pytestmark = pytest.mark.real
 PROMPTS = ["Give me one tip for sleeping well.", "Explain what a rainbow is.", "How do I boil an egg?"]
 
 
-@pytest.fixture(scope="module", params=[("dense", "dense"), ("auto", "int4")], ids=["dense", "packed"])
+@pytest.fixture(scope="module", params=[("bf16", "dense", "dense"), ("bf16", "auto", "int4"), (None, "fp16", "fp16")],
+                ids=["dense", "packed", "fp16"])
 def bf16_policy(request):
-    """bf16 with the weights expanded, and bf16 with the bundled 4-bit weights packed (the default)."""
-    asked, expected = request.param
-    policy = load_policy(dtype="bf16", weights=asked)
+    """Every path the runtime may choose: bf16 with the weights expanded, bf16 with the bundled 4-bit
+    weights packed, and the weights in fp16 computed in fp32 (``fp16_weights.py``)."""
+    dtype, asked, expected = request.param
+    policy = load_policy(dtype=dtype, weights=asked)
     assert policy.runtime["weights"] == expected
     return policy
 
@@ -44,7 +46,9 @@ def test_bf16_moves_the_next_token_distribution_less_than_a_small_temperature_st
     the weights packed) against 0.0055 for that step, and at most 4.8 % (8.1 %
     packed) of one position's probability mass moved (the second check allows
     10 %: the sampled token changes at most one draw in ten at the worst
-    position). The mean guide reward under both dtypes is in benchmarks/RESULTS.md.
+    position). With the weights in fp16 and the sums in fp32 (2026-11-29):
+    0.000003 nats per token, at most 0.3 % moved, the same with torch's kernels
+    capped to AVX2. The mean guide reward under both dtypes is in benchmarks/RESULTS.md.
     """
     kl_dtype, kl_step, moved = [], [], []
     for prompt in PROMPTS:
@@ -58,6 +62,6 @@ def test_bf16_moves_the_next_token_distribution_less_than_a_small_temperature_st
         kl_step.append(kl(log_probs(real_policy_fp32, ids, first, 0.80), log_probs(real_policy_fp32, ids, first, 0.85)))
         moved.append(0.5 * (fp32.exp() - bf16.exp()).abs().sum(dim=-1))
     mean_kl, bound = torch.cat(kl_dtype).mean().item(), torch.cat(kl_step).mean().item()
-    assert next(bf16_policy.model.parameters()).dtype == torch.bfloat16
+    assert next(bf16_policy.model.parameters()).dtype == torch.bfloat16 or bf16_policy.runtime["weights"] == "fp16"
     assert mean_kl < bound, f"bf16: {mean_kl:.4f} nats/token; a 0.05 temperature step: {bound:.4f}"
     assert torch.cat(moved).max().item() < 0.10

@@ -69,9 +69,11 @@ def test_pack_swaps_only_exact_bias_free_layers_and_never_the_head():
 def test_packing_applies_only_to_bf16_on_a_cpu_unless_turned_off():
     assert may_pack(CPU, torch.bfloat16) is packed.available()
     assert not may_pack(CPU, torch.bfloat16, "dense")
+    assert not may_pack(CPU, torch.bfloat16, "fp16")
+    assert may_pack(CPU, torch.bfloat16, "int4") is packed.available()
     assert not may_pack(CPU, torch.float32)
     assert not may_pack(torch.device("cuda"), torch.bfloat16)
-    with pytest.raises(StarsError, match="unknown weights 'int3': use auto or dense"):
+    with pytest.raises(StarsError, match="unknown weights 'int3': use auto, dense, fp16 or int4"):
         may_pack(CPU, torch.bfloat16, "int3")
 
 

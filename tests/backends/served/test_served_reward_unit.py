@@ -9,11 +9,12 @@ the in-process scores; the real server is in ``test_served_reward.py``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from fakes import ScriptedPolicy
 
-from stars_engine.backends.served.client import ServerError
+from stars_engine.backends.served.client import ServerError, convert
 from stars_engine.backends.served.reward import ServedClassifierReward, ServedEmbedder
 from stars_engine.engine import run
 from stars_engine.events import AttemptScored, RunFailed
@@ -38,13 +39,16 @@ class PoolingStub:
         self.requests: list[tuple[str, dict]] = []
         self.fault = None
 
-    def post(self, path: str, payload: dict):
+    def post(self, path: str, payload: dict, shape=Any):
+        """The answer, checked against ``shape`` as the real client checks a server's reply."""
         self.requests.append((path, payload))
         if self.fault is not None:
-            return self.fault(path, payload)
+            return convert(self.fault(path, payload), shape, self.base_url)
         if path == "/classify":
-            return {"data": [{"index": i, "probs": [self.classify(ids)]} for i, ids in enumerate(payload["input"])]}
-        return {"data": [{"index": i, "embedding": v.tolist()} for i, v in enumerate(self.embed(payload["input"]))]}
+            data = {"data": [{"index": i, "probs": [self.classify(ids)]} for i, ids in enumerate(payload["input"])]}
+        else:
+            data = {"data": [{"index": i, "embedding": v.tolist()} for i, v in enumerate(self.embed(payload["input"]))]}
+        return convert(data, shape, self.base_url)
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +101,8 @@ def _reply(data):
         ({"data": [{"index": 0, "probs": [0.1]}]}, "returned 1 scores for 4 inputs"),
         ({"data": [{"index": i, "probs": [math.nan]} for i in range(4)]}, "NaN"),
         ({"data": [{"index": i, "probs": [0.1, 0.2]} for i in range(4)]}, "exactly one score"),
-        ({"data": [{"index": i, "probs": ["x"]} for i in range(4)]}, "not a number"),
-        ({"error": "oops"}, "without a 'data' list"),
+        ({"data": [{"index": i, "probs": ["x"]} for i in range(4)]}, r"Expected `float`, got `str` - at `\$.data\[0\]"),
+        ({"error": "oops"}, "missing required field `data`"),
     ],
     ids=["too-few", "nan", "two-logits", "not-a-number", "no-data"],
 )
