@@ -22,9 +22,8 @@ def stars(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def run_main(monkeypatch, capsys, argv: list[str]) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["stars", *argv])
     with pytest.raises(SystemExit) as end:
-        cli.main()
+        cli.main(argv)
     return end.value.code, capsys.readouterr().err
 
 

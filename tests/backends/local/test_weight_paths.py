@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.engine.test_packed import four_bit
 
 from stars_engine.backends.local import fp16_weights, packed, runtime, weight_paths
 from stars_engine.backends.local.load import load_policy
 from stars_engine.backends.local.runtime import Runtime
+
+from .test_packed import four_bit
 
 BASE = Runtime("cpu", "fp32", 1, "test")
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine import model_folders
+from weights import model_folders
 
 from stars_engine.backends.served.connect import served_policies
 from stars_engine.backends.served.policy import ServerCodec
