@@ -32,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from engine import model_folders  # noqa: E402
-from engine.test_cli_errors import BAD_OPTIONS  # noqa: E402
 from store import bad_imports  # noqa: E402
+from tui.test_cli_errors import BAD_OPTIONS  # noqa: E402
+from weights import model_folders  # noqa: E402
 
 DEMO = ROOT / "sessions" / "demo.jsonl"
 SESSION, RUN = "4da47259", "1b169278"  # the demo session and its run

@@ -40,13 +40,14 @@ import time
 import speed_sides
 import weight_sides
 
-from stars_engine import runtime
+from stars_engine.backends.local import runtime
+from stars_engine.backends.local.load import dtype_for, load_policy, load_reward, pick_device
+from stars_engine.backends.local.policy import TransformersPolicy
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
-from stars_engine.loading import default_policy_dir, dtype_for, load_policy, load_reward, pick_device
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
-from stars_engine.policy.transformers_policy import TransformersPolicy
+from stars_engine.weights.convert import default_policy_dir
 
 PROMPT = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper and a storm."}]
 

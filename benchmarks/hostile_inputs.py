@@ -1003,8 +1003,8 @@ TINY_MODELS = """
 import sys, torch
 from pathlib import Path
 from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
-from stars_engine.loading import default_policy_dir
-from stars_engine.models import bundled_minilm
+from stars_engine.weights.convert import default_policy_dir
+from stars_engine.weights.sources import bundled_minilm
 root = Path(sys.argv[1])
 tok = AutoTokenizer.from_pretrained(default_policy_dir())
 tok.save_pretrained(root / "tokenizer")

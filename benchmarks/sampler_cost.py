@@ -21,8 +21,8 @@ from transformers import LogitsProcessorList
 from transformers.generation.logits_process import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 import stars_engine  # noqa: F401 - first: it sets the OpenMP wait policy before torch loads
+from stars_engine.backends.local.sampler import draw
 from stars_engine.policy.base import Sampling
-from stars_engine.policy.sampler import draw
 
 DRAWS = 50
 

@@ -21,12 +21,15 @@ import statistics
 import sys
 import time
 
+from stars_engine.backends.local.load import load_reward
+from stars_engine.backends.reward import load_reward as served_load
+from stars_engine.backends.served.launch import free_port, start_vllm
+from stars_engine.backends.spec import ModelSpec
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
-from stars_engine.loading import default_policy_dir, load_reward
-from stars_engine.models import bundled_minilm
 from stars_engine.params import Params
-from stars_engine.served.launch import free_port, start_vllm
+from stars_engine.weights.convert import default_policy_dir
+from stars_engine.weights.sources import bundled_minilm
 
 PROMPT = "How should I prepare for a job interview at a small bakery?"
 REPLIES = [
@@ -74,7 +77,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         rubric_url = stack.enter_context(start_vllm(bundled_minilm(), port=free_port(), served_name="minilm",
                                                     extra_args=POOLING))
-        served = load_reward(server=rubric_url)
+        served = served_load(ModelSpec(reward_server=rubric_url))
         for size in (4, 16):
             batch = (REPLIES * 4)[:size]
             scores_per_second(served, batch), scores_per_second(local, batch)  # warm both
@@ -84,7 +87,7 @@ def main() -> None:
                                                "ratio": round(s / i, 3)}
             print(f"rubric, batch {size:2}: served {s:7.1f} scores/s ÷ in-process {i:7.1f} = {s / i:.3f}")
         if args.runs:
-            from stars_engine.served.connect import served_policies
+            from stars_engine.backends.served.connect import served_policies
 
             chat_url = stack.enter_context(start_vllm(default_policy_dir(), port=free_port(), served_name="smollm2"))
             [policy] = served_policies([chat_url])

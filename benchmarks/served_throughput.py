@@ -26,13 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from stars_engine.backends.local.load import load_policy, load_reward
+from stars_engine.backends.served.connect import served_policies
+from stars_engine.backends.served.launch import free_port, start_vllm
 from stars_engine.bench import BenchPlan, load_prompts, parse_specs, run_bench, take
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
-from stars_engine.loading import default_policy_dir, load_policy, load_reward
 from stars_engine.params import Params
-from stars_engine.served.connect import served_policies
-from stars_engine.served.launch import free_port, start_vllm
+from stars_engine.weights.convert import default_policy_dir
 
 STARS = Params(strategy="stars", segment_tokens=16, candidates_per_round=4, max_new_tokens=64)
 PROMPTS = [

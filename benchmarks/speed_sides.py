@@ -101,8 +101,8 @@ def alternate(names: list[str], repeats: int, one: Callable[[str, int], dict]) -
 
 def engines(before: str, cores: int) -> list[Engine]:
     """before / old-defaults / after, loaded once in this process; one reward shared by all."""
+    from stars_engine.backends.local.load import load_policy, load_reward
     from stars_engine.engine import run
-    from stars_engine.loading import load_policy, load_reward
     from stars_engine.params import Params
 
     sys.path.insert(0, str(checkout(before)))
@@ -162,9 +162,9 @@ def threads(repeats: int, tokens: int, reply_tokens: int) -> dict:
 
 
 if __name__ == "__main__":  # one side of ``threads``: TOKENS REPLY_TOKENS SEED THREADS
+    from stars_engine.backends.local.load import load_policy, load_reward
     from stars_engine.engine import run as engine_run
     from stars_engine.events import RunFinished
-    from stars_engine.loading import load_policy, load_reward
     from stars_engine.params import Params
 
     tokens, reply_tokens, seed, count = (int(x) for x in sys.argv[1:5])

@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from stars_engine.backends.local.load import load_policy, load_reward
 from stars_engine.engine import run
 from stars_engine.events import AttemptScored
-from stars_engine.loading import load_policy, load_reward
 from stars_engine.params import Params
 from stars_engine.store import Recorder
 

@@ -15,7 +15,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from stars_engine.loading import load_policy, load_reward
+from stars_engine.backends.local.load import load_policy, load_reward
 from stars_engine.params import Params
 
 PROMPT = "How do I keep a sourdough starter alive while I am on holiday?"

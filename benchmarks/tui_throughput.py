@@ -13,7 +13,7 @@ median ratio is kept, so drift in machine load hits both sides alike.
 Target: workbench / headless >= 0.95.
 
 The workbench side runs as ``stars chat`` does, with the models in a worker
-process (``stars_engine.process``, started once). A third side runs the
+process (``stars_engine.backends.worker.process``, started once). A third side runs the
 workbench with the models in its own process, as it did before: the
 engine's torch calls then share the GIL with Textual's event loop.
 The workbench shows replies as Markdown (its default, re-rendered as segments
@@ -30,12 +30,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from stars_engine.backends.local.load import load_policy, load_reward
+from stars_engine.backends.spec import ModelSpec
+from stars_engine.backends.worker.process import start
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
-from stars_engine.loading import load_policy, load_reward
-from stars_engine.models import ModelSpec
 from stars_engine.params import Params
-from stars_engine.process import start
 from stars_engine.store import Recorder
 
 PROMPT = "Write a short story about a lighthouse keeper and a storm."

@@ -16,12 +16,13 @@ import statistics
 import time
 
 import stars_engine  # noqa: F401 - sets the OpenMP wait policy before torch loads
+from stars_engine.backends.local.load import load_policy, load_reward
+from stars_engine.backends.served.client import ServerClient
+from stars_engine.backends.served.launch import free_port, start_vllm
 from stars_engine.engine import run
 from stars_engine.events import RunFinished
-from stars_engine.loading import default_policy_dir, load_policy, load_reward
 from stars_engine.params import Params
-from stars_engine.served.client import ServerClient
-from stars_engine.served.launch import free_port, start_vllm
+from stars_engine.weights.convert import default_policy_dir
 
 PROMPT = [{"role": "user", "content": "Write a short note about rivers and why they matter."}]
 

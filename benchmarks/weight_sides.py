@@ -28,10 +28,11 @@ import statistics
 import sys
 import warnings
 
-from stars_engine import runtime, weight_paths
-from stars_engine.loading import default_policy_dir, load_reward
+from stars_engine.backends.local import runtime, weight_paths
+from stars_engine.backends.local.load import load_reward
+from stars_engine.backends.local.policy import TransformersPolicy
 from stars_engine.params import Params
-from stars_engine.policy.transformers_policy import TransformersPolicy
+from stars_engine.weights.convert import default_policy_dir
 
 VANILLA_SIDES = ("dense_fp32", "fp16", "int4")
 

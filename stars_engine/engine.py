@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from .controls import error_line
-from .decoding import STRATEGIES
+from . import decoding
 from .decoding.common import RunContext
+from .display.controls import error_line
 from .events import Event, RunFailed
 from .params import Params, ParamsSource, constant
 from .policy.base import Policy
@@ -36,7 +36,7 @@ def run(
     """
     source = params if callable(params) else constant(params)
     ctx = RunContext(policy, reward, messages, source, cancel or threading.Event())
-    strategy = STRATEGIES[ctx.initial.strategy]
+    strategy = decoding.get(ctx.initial.strategy).run
     try:
         yield from strategy(ctx)
     except Exception as exc:  # noqa: BLE001 - every failure becomes one event

@@ -14,3 +14,4 @@ class ParamError(StarsError, ValueError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(f"{field}: {message}")
+

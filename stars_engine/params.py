@@ -13,7 +13,6 @@ from typing import Any
 
 from .errors import ParamError
 
-STRATEGIES = ("stars", "best-of-n", "vanilla", "cards", "specrej")
 THRESHOLD_MODES = ("schedule", "fixed")
 ACCEPTANCE_RULES = ("hard", "soft")
 
@@ -21,6 +20,29 @@ AUTO = "auto"  # candidates_per_round chosen each round from the acceptance rate
 
 # Fields a running decode cannot take mid-way: they shape the whole run.
 RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n", "initial_n"})
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A ``Params`` field as people meet it: its ``--flag`` help, its label (the parameter bar's
+    and its messages'), its short key in a bench spec, and whether the bar has a field for it.
+    The strategy that owns a field declares its knob (``decoding.registry``); ``SHARED_KNOBS``
+    are the fields no one strategy owns."""
+
+    field: str
+    help: str
+    label: str
+    key: str | None = None
+    bar: bool = True
+
+
+SHARED_KNOBS = (
+    Knob("temperature", "Sampling temperature (> 0).", "temp"),
+    Knob("max_new_tokens", "Most tokens in the reply.", "max new tokens", bar=False),
+    Knob("top_p", "Nucleus sampling mass (1 = off).", "top-p", bar=False),
+    Knob("top_k", "Top-k filter (0 = off).", "top-k", bar=False),
+    Knob("seed", "Random seed (default: a fresh one, recorded with the run).", "seed", bar=False),
+)
 
 
 @dataclass(frozen=True)
@@ -119,8 +141,9 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 
 def validate(p: Params) -> None:
-    """Raise ParamError for the first invalid field."""
-    _choice("strategy", p.strategy, STRATEGIES)
+    """Raise ParamError for the first invalid field (the strategy's name: ``decoding.get``, which knows them)."""
+    if not isinstance(p.strategy, str) or not p.strategy:
+        raise ParamError("strategy", f"must be a strategy's name, got {p.strategy!r}")
     _int_at_least("segment_tokens", p.segment_tokens, 1, 4096)
     _finite("threshold", p.threshold)
     _choice("threshold_mode", p.threshold_mode, THRESHOLD_MODES)

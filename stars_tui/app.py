@@ -138,10 +138,9 @@ class StarsApp(LiteralNotifications, App):
         """A model process the loaders started ends with the app, cleanly (pipe closed, joined), every time."""
         import asyncio
 
-        from stars_engine.process import ProcessPolicy
-
-        if isinstance(self.policy, ProcessPolicy):
-            await asyncio.to_thread(self.policy.close)
+        close = getattr(self.policy, "close", None)  # a backend that holds a process ends it here
+        if close is not None:
+            await asyncio.to_thread(close)
 
     def action_sessions(self) -> None:
         from .screens.sessions import SessionsScreen

@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperCommand
 
 from stars_engine import __version__
-from stars_engine.controls import one_line
+from stars_engine.display.controls import one_line
 from stars_engine.errors import StarsError
 
 from .commands import bench, database, run, serve, store, tui
@@ -109,19 +109,21 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def main() -> None:
-    """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback."""
+def main(args: list[str] | None = None) -> None:
+    """Console entry point: every error is one line on stderr (exit 2 for bad input), never a traceback.
+
+    ``args`` stand for the command line (``sys.argv[1:]`` when None)."""
     stdout = sys.stdout
     sys.stdout = GuardedStdout(stdout)
     try:
-        _main()
+        _main(args)
     finally:
         sys.stdout = stdout
 
 
-def _main() -> None:
+def _main(args: list[str] | None) -> None:
     try:
-        code = app(standalone_mode=False, prog_name="stars")
+        code = app(args=args, standalone_mode=False, prog_name="stars")
         sys.stdout.flush()
     except ReaderGone:  # the reader (`| head -1`) has all it wanted
         stdout_to_devnull()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from stars_engine.controls import escape, visible_controls
+from stars_engine.display.controls import escape, visible_controls
 
 
 def _picture(char: str) -> str:

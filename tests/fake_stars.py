@@ -12,19 +12,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakes import ScriptedPolicy, ScriptedReward  # noqa: E402
+from fakes import scripted_backend  # noqa: E402
 
+from stars_engine import backends  # noqa: E402
 from stars_tui import cli  # noqa: E402
-from stars_tui.commands import run  # noqa: E402
 
 DELAY = float(os.environ.get("FAKE_STARS_DELAY", "0.01"))  # seconds per token, so a run can be interrupted
 
 
-def fake_models(models):
-    return [ScriptedPolicy(delay=DELAY)], ScriptedReward()
-
-
 if __name__ == "__main__":
-    run.load_models = fake_models
-    run.check_models = lambda models: None
+    backends.register(scripted_backend("local", delay=DELAY))
     cli.main()

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 
+from stars_engine.backends import Backend
 from stars_engine.policy.base import Candidate, Sampling
 
 WORDS = "the a kind clear answer helps you with it gently and well because so then".split()
@@ -118,9 +119,6 @@ class ScriptedPolicy:
         self.round = []
         self.branches = None
 
-    def prefix_text(self) -> str:
-        return "".join(w + " " for w in self.reply)
-
 
 class ScriptedReward:
     """Reward = share of "good" words in the reply, so rejection has something to do."""
@@ -143,3 +141,13 @@ class ScriptedReward:
             words = reply.split()
             out.append(sum(w in self.GOOD for w in words) / len(words) if words else 0.0)
         return out
+
+
+def scripted_backend(name: str = "local", load=None, **policy_options) -> Backend:
+    """The scripted policy and reward as a backend, to register in place of a real one
+    (``backends.registered``): the front end chooses it as it would the real one."""
+
+    def scripted(spec, count):
+        return [ScriptedPolicy(**policy_options) for _ in range(count)], ScriptedReward()
+
+    return Backend(name, load or scripted, parallel=True)

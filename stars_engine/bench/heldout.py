@@ -23,7 +23,6 @@ from .judge import PairJudge, RewardJudge, chat_judge_for
 from .log import digest
 
 JUDGE_NAMES = ("chat", "rubric")
-DEFAULT_JUDGES = "chat,rubric"
 RUBRIC_TIE_MARGIN = 0.02
 
 HELD_OUT_RUBRIC: dict[str, Any] = {
@@ -78,7 +77,7 @@ def _embedder_for(reward: Reward) -> Any:
     embedder = getattr(reward, "embed", None)
     if embedder is not None:
         return embedder
-    from ..loading import load_reward
+    from ..backends.local.load import load_reward
 
     return load_reward().embed
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .. import chat_template
 from ..errors import StarsError
+from ..policy import chat_template
 from ..reward.base import Reward
 
 WIN, TIE, LOSS = "win", "tie", "loss"

@@ -9,6 +9,7 @@ rebuilt from the JSONL logs alone.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from statistics import fmean
 from typing import Any
 
@@ -77,7 +78,7 @@ def budget_leaders(strategies: list[dict[str, Any]], records: list[dict[str, Any
     return out
 
 
-def _mean(values: list[float | None]) -> float | None:
+def _mean(values: Sequence[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return fmean(present) if present else None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..display import MISSING, number
+from ..display.format import MISSING, number
 
 BASE_COLUMNS = ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reward calls", "fwd passes", "wall s",
                 "accept", "att/seg")

@@ -8,8 +8,9 @@
                                      21 attempts); also H, min, max, alpha
     specrej[:key=value...]           Speculative Rejection; also n, prune, every
 
-A family's spec starts from ``FAMILY_DEFAULTS`` (the method's own settings, see
-benchmarks/RESULTS.md for their sources) and the keys override them.
+A family's spec starts from its strategy's ``bench_defaults`` (the method's own
+settings, see benchmarks/RESULTS.md for their sources) and the keys override
+them; the short keys are the knobs' (``decoding.registry``).
 
 The spec string is the strategy's label in every table, plot and JSON file,
 so a result can always be traced back to the exact settings that made it.
@@ -21,31 +22,9 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .. import decoding
 from ..errors import ParamError, StarsError
 from ..params import Params, parse_value
-
-ALIASES = {
-    "seg": "segment_tokens",
-    "tau": "threshold",
-    "mode": "threshold_mode",
-    "k": "candidates_per_round",
-    "attempts": "max_attempts",
-    "rule": "acceptance",
-    "H": "entropy_threshold",
-    "min": "min_segment_tokens",
-    "max": "max_segment_tokens",
-    "n": "initial_n",
-    "prune": "prune_fraction",
-    "every": "decision_tokens",
-}
-
-# Each method's own defaults beyond Params' (which already hold CARDS's entropy
-# 3.0 / 4 / 64 / alpha 0.5 and Speculative Rejection's alpha 0.5).
-FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "stars": {},
-    "cards": {"acceptance": "soft", "max_attempts": 21},  # seg_rs_generate: option='soft', 20 resamples
-    "specrej": {},
-}
 
 # Calibrated on the default embedding rubric (see benchmarks/RESULTS.md).
 DEFAULT_STRATEGIES = (
@@ -55,7 +34,12 @@ DEFAULT_STRATEGIES = (
     "stars:seg=16:tau=0.45:mode=schedule:k=2"
 )
 
-SPEC_HELP = "use vanilla, bon-N, stars[:key=value...], cards[:key=value...] or specrej[:key=value...]"
+
+
+def spec_help() -> str:
+    """How to name each registered strategy in ``--strategies``."""
+    forms = [s.bench if s.bench != "family" else f"{s.name}[:key=value...]" for s in decoding.all_strategies()]
+    return f"use {', '.join(forms[:-1])} or {forms[-1]}"
 
 
 @dataclass(frozen=True)
@@ -79,10 +63,11 @@ class StrategySpec:
 
 def _family_overrides(label: str, kind: str, parts: list[str]) -> dict[str, Any]:
     known = {f.name for f in fields(Params)} - {"strategy", "seed"}
-    out: dict[str, Any] = {"strategy": kind, **FAMILY_DEFAULTS[kind]}
+    out: dict[str, Any] = {"strategy": kind, **decoding.get(kind).bench_defaults}
+    aliases = decoding.bench_keys()
     for part in parts:
         key, sep, text = part.partition("=")
-        name = ALIASES.get(key.strip(), key.strip())
+        name = aliases.get(key.strip(), key.strip())
         if not sep or name not in known:
             raise StarsError(f"strategy {label!r}: cannot read {part!r}; expected key=value")
         try:
@@ -90,6 +75,10 @@ def _family_overrides(label: str, kind: str, parts: list[str]) -> dict[str, Any]
         except ParamError as exc:
             raise StarsError(f"strategy {label!r}: {exc}") from None
     return out
+
+
+def _families() -> set[str]:
+    return {s.name for s in decoding.all_strategies() if s.bench == "family"}
 
 
 def parse_spec(text: str) -> StrategySpec:
@@ -102,10 +91,10 @@ def parse_spec(text: str) -> StrategySpec:
         if n < 1:
             raise StarsError(f"strategy {label!r}: N must be at least 1, got {n}")
         overrides = {"strategy": "best-of-n", "best_of_n": n}
-    elif (kind := label.split(":")[0]) in FAMILY_DEFAULTS:
+    elif (kind := label.split(":")[0]) in _families():
         overrides = _family_overrides(label, kind, label.split(":")[1:])
     else:
-        raise StarsError(f"unknown strategy {label!r}: {SPEC_HELP}")
+        raise StarsError(f"unknown strategy {label!r}: {spec_help()}")
     return StrategySpec(label=label, overrides=tuple(overrides.items()))
 
 
@@ -113,7 +102,7 @@ def parse_specs(text: str, base: Params) -> list[StrategySpec]:
     """Read a comma-separated list and check each spec builds valid Params."""
     labels = [part.strip() for part in text.split(",") if part.strip()]
     if not labels:
-        raise StarsError(f"no strategies given: {SPEC_HELP}")
+        raise StarsError(f"no strategies given: {spec_help()}")
     specs = [parse_spec(label) for label in labels]
     seen: set[str] = set()
     for spec in specs:

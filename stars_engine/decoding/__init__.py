@@ -1,11 +1,28 @@
-"""Decoding strategies; each is a generator of events over a ``RunContext``."""
+"""Decoding strategies; each is a generator of events over a ``RunContext``, registered here by one line."""
 
-from .best_of_n import best_of_n
-from .cards import cards
-from .specrej import specrej
-from .stars import stars
-from .vanilla import vanilla
+from . import best_of_n, cards, specrej, stars, vanilla
+from .registry import (
+    Knob,
+    Strategy,
+    all_strategies,
+    bar_fields,
+    bench_keys,
+    get,
+    knobs,
+    labels,
+    names,
+    register,
+    strategy_fields,
+    unregister,
+)
 
-STRATEGIES = {"stars": stars, "best-of-n": best_of_n, "vanilla": vanilla, "cards": cards, "specrej": specrej}
+register(stars.STRATEGY)
+register(best_of_n.STRATEGY)
+register(vanilla.STRATEGY)
+register(cards.STRATEGY)
+register(specrej.STRATEGY)
 
-__all__ = ["STRATEGIES", "best_of_n", "cards", "specrej", "stars", "vanilla"]
+__all__ = [
+    "Knob", "Strategy", "all_strategies", "bar_fields", "bench_keys", "get", "knobs", "labels", "names", "register",
+    "strategy_fields", "unregister",
+]

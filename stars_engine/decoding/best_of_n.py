@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from ..events import ACCEPTED, REJECTED, Event, RunFinished, SegmentAccepted
 from .common import RunContext
+from .registry import Knob, Strategy
 
 
 def best_of_n(ctx: RunContext) -> Iterator[Event]:
@@ -39,3 +40,8 @@ def best_of_n(ctx: RunContext) -> Iterator[Event]:
     )
     stop = "eos" if best.eos else "max_tokens"
     yield RunFinished(text=best.text, stop_reason=stop, stats=ctx.stats())
+
+
+STRATEGY = Strategy("best-of-n", best_of_n, "N whole replies, the best kept", bench="bon-N",
+                    knobs=(Knob("best_of_n", "N for the best-of-n strategy.", "best of n", bar=False),),
+                    reads=("temperature",))

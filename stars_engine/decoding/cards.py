@@ -18,7 +18,7 @@ Read next to ``RewardSampling.seg_rs_generate`` in lblaoke/CARDS
         elif uniform() < min(1, exp((s - tau(t)) / beta)):  reply <- candidate   # soft rule
         else:                      rejections += 1
 
-Here that is one more judge for ``segments.run_segments``: the threshold is the
+Here that is one more rule for ``segments.run_segments``: the threshold is the
 STARS schedule started from ``(1 - alpha) * r(prompt, "") + alpha * threshold``
 instead of ``r(prompt, "")``; the hard / soft rule, ``beta`` and the attempt cap
 are the shared Params (the bench's ``cards`` spec sets CARDS's own soft rule and
@@ -39,8 +39,9 @@ from ..events import Event
 from ..params import Params
 from ..policy.base import Candidate
 from .common import RunContext
+from .registry import Knob, Strategy
 from .segments import run_segments
-from .stars import StarsJudge, scheduled_threshold
+from .stars import StarsRule, scheduled_threshold
 
 
 def cards_start(params: Params, empty_reward: float) -> float:
@@ -48,7 +49,7 @@ def cards_start(params: Params, empty_reward: float) -> float:
     return (1.0 - params.alpha) * empty_reward + params.alpha * params.threshold
 
 
-class CardsJudge(StarsJudge):
+class CardsRule(StarsRule):
     """STARS's rule with CARDS's start of the schedule and entropy-cut segments, one per round."""
 
     def threshold(self, params: Params, reply_tokens: int) -> float:
@@ -71,4 +72,19 @@ def cards(ctx: RunContext) -> Iterator[Event]:
     prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
     baseline = ctx.score([""])[0]
     yield ctx.started(prompt_tokens, baseline)
-    yield from run_segments(ctx, CardsJudge(baseline, ctx.rng, ctx.tally), baseline)
+    yield from run_segments(ctx, CardsRule(baseline, ctx.rng, ctx.tally), baseline)
+
+
+STRATEGY = Strategy(
+    "cards", cards, "segments end where the model is unsure (its next-token entropy)",
+    knobs=(
+        Knob("entropy_threshold", "cards: cut a segment before a token whose next-token entropy (nats) reaches this.",
+             "entropy", "H"),
+        Knob("min_segment_tokens", "cards: fewest tokens in a segment.", "min seg", "min"),
+        Knob("max_segment_tokens", "cards: most tokens in a segment.", "max seg", "max"),
+        Knob("alpha", "cards: the threshold schedule starts at (1-alpha)*r(prompt,\"\") + alpha*threshold.", "alpha"),
+    ),
+    reads=("threshold", "threshold_mode", "acceptance", "max_attempts", "candidates_per_round", "temperature"),
+    needs=frozenset({"sample_until_unsure"}),
+    bench_defaults={"acceptance": "soft", "max_attempts": 21},  # seg_rs_generate: option='soft', 20 resamples
+)

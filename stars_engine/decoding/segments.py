@@ -1,8 +1,8 @@
-"""The segment loop STARS, CARDS and vanilla share; they differ only in their ``Judge``.
+"""The segment loop STARS, CARDS and vanilla share; they differ only in their ``SegmentRule``.
 
-A judge sees one scored candidate and says whether it is accepted, and what
-threshold it faced (None where nothing is judged). STARS's judge compares the
-reward with the (scheduled) threshold; vanilla's accepts everything. A judge
+A rule sees one scored candidate and says whether it is accepted, and what
+threshold it faced (None where nothing is judged). STARS's rule compares the
+reward with the (scheduled) threshold; vanilla's accepts everything. A rule
 also says how a round's candidates are drawn: fixed-size segments
 (``FixedSegments``, STARS and vanilla) or segments cut where the model is
 unsure (CARDS).
@@ -28,7 +28,7 @@ from ..policy.base import Candidate
 from .common import RunContext
 
 
-class Judge(Protocol):
+class SegmentRule(Protocol):
     def segment_budget(self, params: Params) -> int:
         """The most tokens one segment may have."""
 
@@ -61,7 +61,7 @@ class _Best:
     threshold: float | None
 
 
-def run_segments(ctx: RunContext, judge: Judge, baseline: float | None) -> Iterator[Event]:
+def run_segments(ctx: RunContext, rule: SegmentRule, baseline: float | None) -> Iterator[Event]:
     """Decode segment by segment until EOS, the token budget or cancellation."""
     policy, tally = ctx.policy, ctx.tally
     reply = ""
@@ -77,25 +77,25 @@ def run_segments(ctx: RunContext, judge: Judge, baseline: float | None) -> Itera
         if ctx.cancel.is_set():
             stop = "cancelled"
             break
-        budget = min(judge.segment_budget(params), params.max_new_tokens - tally.tokens_accepted)
+        budget = min(rule.segment_budget(params), params.max_new_tokens - tally.tokens_accepted)
         chosen: _Best | None = None
         best: _Best | None = None
         attempts = 0
-        limit = judge.max_attempts(params)
+        limit = rule.max_attempts(params)
         while chosen is None and attempts < limit:
-            n = min(judge.per_round(params), limit - attempts)
+            n = min(rule.per_round(params), limit - attempts)
             started = time.perf_counter()
-            candidates = judge.draw(ctx, n, budget)
+            candidates = rule.draw(ctx, n, budget)
             if ctx.cancel.is_set():
                 policy.discard()
                 break
             rewards = ctx.score([reply + c.text for c in candidates])
             share_ms = (time.perf_counter() - started) * 1000 / n
             for candidate, reward in zip(candidates, rewards):
-                tau = judge.threshold(params, tally.tokens_accepted + candidate.tokens)
+                tau = rule.threshold(params, tally.tokens_accepted + candidate.tokens)
                 if chosen is not None:
                     verdict = NOT_NEEDED
-                elif judge.accepts(params, reward, tau):
+                elif rule.accepts(params, reward, tau):
                     verdict = ACCEPTED
                     chosen = _Best(candidate, reward, tau)
                 else:

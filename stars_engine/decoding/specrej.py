@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from ..events import ACCEPTED, PRUNED, REJECTED, Event, RunFinished, SegmentAccepted
 from ..policy.base import Candidate
 from .common import RunContext
+from .registry import Knob, Strategy
 
 
 @dataclass
@@ -112,3 +113,15 @@ def specrej(ctx: RunContext) -> Iterator[Event]:
         exhausted=False, tokens=best.tokens, threshold=None,
     )
     yield RunFinished(text=best.text, stop_reason="eos" if best.eos else "max_tokens", stats=ctx.stats())
+
+
+STRATEGY = Strategy(
+    "specrej", specrej, "Speculative Rejection: many replies grown together, the worst pruned at each decision",
+    knobs=(
+        Knob("initial_n", "specrej: replies started at once.", "N", "n"),
+        Knob("prune_fraction", "specrej: share of the replies dropped at each decision.", "prune", "prune"),
+        Knob("decision_tokens", "specrej: tokens between decisions.", "decide every", "every"),
+    ),
+    reads=("temperature",),
+    needs=frozenset({"branches"}),
+)

@@ -1,6 +1,6 @@
 """STARS: segment-level rejection sampling against a (scheduled) reward threshold.
 
-Read next to the paper's pseudocode (arXiv 2511.03827) and DESIGN.md::
+Read next to the paper's pseudocode (arXiv 2511.03827)::
 
     r0 <- r(prompt, "")                              # baseline for the schedule
     while reply is short and has no EOS:
@@ -12,7 +12,7 @@ Read next to the paper's pseudocode (arXiv 2511.03827) and DESIGN.md::
         until accepted or `max_attempts` drawn       # exhausted -> take the best
         reply <- reply + accepted segment
 
-The loop itself lives in ``segments.run_segments``; this module is the judge:
+The loop itself lives in ``segments.run_segments``; this module is the rule:
 the threshold schedule and the hard / soft acceptance rule.
 """
 
@@ -23,9 +23,10 @@ import random
 from collections.abc import Iterator
 
 from ..events import Event
-from ..params import AUTO, Params
+from ..params import ACCEPTANCE_RULES, AUTO, THRESHOLD_MODES, Params
 from .adaptive import adaptive_k
 from .common import RunContext, Tally
+from .registry import Knob, Strategy
 from .segments import FixedSegments, run_segments
 
 
@@ -37,7 +38,7 @@ def scheduled_threshold(params: Params, baseline: float, reply_tokens: int) -> f
     return baseline * (1.0 - progress) + params.threshold * progress  # exact at both ends
 
 
-class StarsJudge(FixedSegments):
+class StarsRule(FixedSegments):
     def __init__(self, baseline: float, rng: random.Random, tally: Tally):
         self.baseline = baseline
         self.rng = rng
@@ -60,11 +61,28 @@ class StarsJudge(FixedSegments):
     def per_round(self, params: Params) -> int:
         if params.candidates_per_round == AUTO:
             return adaptive_k(self.tally.judged_accepted, self.tally.judged, self.max_attempts(params))
-        return params.candidates_per_round
+        return int(params.candidates_per_round)
 
 
 def stars(ctx: RunContext) -> Iterator[Event]:
     prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
     baseline = ctx.score([""])[0]
     yield ctx.started(prompt_tokens, baseline)
-    yield from run_segments(ctx, StarsJudge(baseline, ctx.rng, ctx.tally), baseline)
+    yield from run_segments(ctx, StarsRule(baseline, ctx.rng, ctx.tally), baseline)
+
+
+STRATEGY = Strategy(
+    "stars", stars, "segment-level rejection sampling against a (scheduled) reward threshold",
+    knobs=(
+        Knob("segment_tokens", "Tokens per segment.", "segment", "seg"),
+        Knob("threshold", "Reward threshold (the schedule's end value in schedule mode).", "threshold", "tau"),
+        Knob("threshold_mode", f"Threshold mode: {', '.join(THRESHOLD_MODES)}.", "mode", "mode"),
+        Knob("acceptance", f"Acceptance rule: {', '.join(ACCEPTANCE_RULES)}.", "accept", "rule"),
+        Knob("beta", "Temperature of the soft acceptance rule.", "beta", bar=False),
+        Knob("max_attempts", "Most attempts per segment before the best is taken.", "max tries", "attempts"),
+        Knob("candidates_per_round",
+             "Candidates sampled as one batch per round, or 'auto' (from the acceptance rate so far).",
+             "per round", "k"),
+    ),
+    reads=("temperature",),
+)

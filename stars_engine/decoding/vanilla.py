@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ..events import Event
 from ..params import Params
 from .common import RunContext
+from .registry import Strategy
 from .segments import FixedSegments, run_segments
 
 
@@ -30,3 +31,6 @@ def vanilla(ctx: RunContext) -> Iterator[Event]:
     prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
     yield ctx.started(prompt_tokens, None)
     yield from run_segments(ctx, AcceptAll(), None)
+
+
+STRATEGY = Strategy("vanilla", vanilla, "one sample", bench="vanilla", reads=("temperature",))

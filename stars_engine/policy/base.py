@@ -54,12 +54,15 @@ class Candidate:
 
 class Policy(Protocol):
     model_id: str
-    forward_passes: int
     runtime: dict[str, Any]
     """How the backend runs (device, dtype, threads, …), recorded with every run; {} if it cannot say."""
     backend: str  # "transformers" (in-process) or "vllm" (served)
     server_url: str  # where a served model runs; "" in-process
     served_model: str  # the served model's name on that server; "" in-process
+
+    @property
+    def forward_passes(self) -> int:
+        """Model calls so far (a batched step is one); read-only: a worker's is the worker's count."""
 
     def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
         """Raise StarsError when the prompt plus ``max_new_tokens`` cannot fit; return the prompt's token count."""
@@ -85,9 +88,6 @@ class Policy(Protocol):
 
     def discard(self) -> None:
         """Forget the last round's candidates; the prefix stays as it was."""
-
-    def prefix_text(self) -> str:
-        """The reply so far (accepted segments), decoded as one string."""
 
     def sample_until_unsure(
         self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,

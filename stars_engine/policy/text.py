@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .. import chat_template
 from ..errors import StarsError
+from . import chat_template
 
 Decode = Callable[[Sequence[int]], str]
 

@@ -14,11 +14,19 @@ class Reward(Protocol):
     tokenizer) and nothing more, so calls to a served reward overlap on the wire."""
 
     reward_id: str
-    rubric: Rubric | None
-    """The exemplars an embedding rubric scores against, editable in the workbench; None for a
-    reward that has none (a trained reward model). Setting it re-embeds them: model work."""
-    server_url: str  # where a served reward scores; "" in-process
-    served_model: str  # its model's name on that server; "" in-process
+
+    @property
+    def rubric(self) -> Rubric | None:
+        """The exemplars an embedding rubric scores against, editable in the workbench; None for a
+        reward that has none (a trained reward model). Setting it re-embeds them: model work."""
+
+    @property
+    def server_url(self) -> str:
+        """Where a served reward scores; "" in-process."""
+
+    @property
+    def served_model(self) -> str:
+        """Its model's name on that server; "" in-process."""
 
     def score(self, prompt: str, replies: list[str]) -> list[float]:
         """Score each (possibly partial) reply to ``prompt``; one batched call."""

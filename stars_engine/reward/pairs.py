@@ -10,7 +10,7 @@ tokenizer without one gets a text pair (``[CLS] prompt [SEP] reply [SEP]``).
 
 from __future__ import annotations
 
-from .. import chat_template
+from ..policy import chat_template
 
 MAX_LENGTH_CAP = 4096
 

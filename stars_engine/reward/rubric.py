@@ -10,7 +10,6 @@ or pass ``--rubric FILE`` (JSON with "prefer", "avoid", "relevance_weight").
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +17,7 @@ from typing import Protocol
 import torch
 
 from ..bounded_read import read_json
-from ..controls import valid_text
+from ..display.controls import valid_text
 from ..errors import StarsError
 
 DEFAULT_RUBRIC_FILE = Path(__file__).with_name("default_rubric.json")
@@ -61,7 +60,7 @@ class Rubric:
         weight = data.get("relevance_weight", 0.5)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 10:
             raise StarsError(f"{where}: 'relevance_weight' must be a number between 0 and 10")
-        return cls(prefer=list(prefer), avoid=list(avoid), relevance_weight=float(weight))
+        return cls(prefer=list(prefer or ()), avoid=list(avoid or ()), relevance_weight=float(weight))
 
 
 class Embedder(Protocol):
@@ -80,32 +79,6 @@ def embedding_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     """Token ids of each text as the rubric embeds it: special tokens added, cut at ``MAX_TOKENS``
     with the closing [SEP] kept (a server's own cut drops it), so local and served vectors agree."""
     return [list(ids) for ids in tokenizer(texts, truncation=True, max_length=MAX_TOKENS)["input_ids"]]
-
-
-class LocalEmbedder:
-    """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder, in-process."""
-
-    server_url = served_model = ""
-
-    def __init__(self, model, tokenizer, batch_size: int = 32):
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.device = next(model.parameters()).device
-        self.batch_size = batch_size
-        self._lock = threading.Lock()  # one model, one tokenizer: concurrent runs take turns
-
-    @torch.inference_mode()
-    def __call__(self, texts: list[str]) -> torch.Tensor:
-        chunks = []
-        with self._lock:
-            for start in range(0, len(texts), self.batch_size):
-                ids = embedding_ids(self.tokenizer, texts[start : start + self.batch_size])
-                batch = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                chunks.append(torch.nn.functional.normalize(pooled.float(), dim=-1))
-        return torch.cat(chunks)
 
 
 class RubricReward:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..controls import visible_controls
+from ..display.controls import visible_controls
 from ..errors import StarsError
 from ..events import AttemptScored, Event
 from ..run_state import RunState, SegmentView

@@ -23,9 +23,9 @@ from typing import Any
 import msgspec
 
 from ..errors import StarsError
-from ..event_check import RunChecker, checked_event_json, decode, decode_line, timestamp_problem
 from ..events import Event, RunFailed, RunFinished
 from .connect import begin
+from .event_check import RunChecker, checked_event_json, decode, decode_line, timestamp_problem
 from .export import JSONL_FORMAT, JSONL_VERSION
 from .recorder import RunWriter
 from .store import Store, delete_rows

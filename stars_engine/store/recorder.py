@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from ..display import shorten
+from ..display.format import shorten
 from ..errors import StarsError
 from ..events import Event, RunFailed, RunFinished, RunStarted
 from . import connect as connection

@@ -19,7 +19,6 @@ from typing import Any
 import msgspec
 
 from ..errors import StarsError
-from ..event_check import checked_event, range_problem, reason
 from ..events import (
     AttemptScored,
     Event,
@@ -29,6 +28,7 @@ from ..events import (
     RunStarted,
     SegmentAccepted,
 )
+from .event_check import checked_event, range_problem, reason
 
 
 class DamagedRow(StarsError):

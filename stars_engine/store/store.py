@@ -19,12 +19,12 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..controls import valid_text
+from ..display.controls import valid_text
 from ..errors import StarsError
-from ..event_check import RunChecker
 from ..events import Event, RunStarted, RunStats, last_user_message
 from . import ids
 from .connect import connect, mark_interrupted, write
+from .event_check import RunChecker
 from .rows import STEP_TABLES, DamagedRow, closing_event, loads, started_event, step_columns, step_event, typed
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from stars_engine import backends
 from stars_engine.errors import StarsError
 
 from .options import MODEL_OPTIONS, ModelChoice
@@ -123,7 +124,7 @@ def bench_command(
     models = ModelChoice(**model_kwargs)
     if concurrency < 1:
         raise StarsError("--concurrency must be at least 1")
-    if concurrency > 1 and not models.server:
+    if concurrency > 1 and not backends.choose(models).parallel:
         raise StarsError("--concurrency above 1 needs --server: the in-process model runs one reply at a time")
     if out.exists() and not out.is_dir():
         raise StarsError(f"--out {out} exists and is not a folder")
@@ -133,10 +134,11 @@ def bench_command(
         raise StarsError(f"--max-new-tokens: {exc}") from None
     chosen = take(load_prompts(prompts), limit)
     specs = parse_specs(strategies or DEFAULT_STRATEGIES, base)
+    backends.check(models, [s.strategy for s in specs])  # before the database or the output folder is touched
     config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]])}
     plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config)
     wrap = _recorder(db)
-    (policy, *workers), reward = load_models(models, concurrency)
+    (policy, *workers), reward = load_models(models, concurrency, tuple(s.strategy for s in specs))
     held_out = build_judges(judge_list, policy, reward)
     console = Console(stderr=True)
     cancel = threading.Event()

@@ -17,32 +17,9 @@ from typing import Any
 
 import typer
 
-from stars_engine.models import ModelSpec
-from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params, parse_value
-
-HELP = {
-    "strategy": f"Decoding strategy: {', '.join(STRATEGIES)}.",
-    "segment_tokens": "Tokens per segment.",
-    "threshold": "Reward threshold (the schedule's end value in schedule mode).",
-    "threshold_mode": f"Threshold mode: {', '.join(THRESHOLD_MODES)}.",
-    "acceptance": f"Acceptance rule: {', '.join(ACCEPTANCE_RULES)}.",
-    "beta": "Temperature of the soft acceptance rule.",
-    "max_attempts": "Most attempts per segment before the best is taken.",
-    "candidates_per_round": "Candidates sampled as one batch per round, or 'auto' (from the acceptance rate so far).",
-    "best_of_n": "N for the best-of-n strategy.",
-    "entropy_threshold": "cards: cut a segment before a token whose next-token entropy (nats) reaches this.",
-    "min_segment_tokens": "cards: fewest tokens in a segment.",
-    "max_segment_tokens": "cards: most tokens in a segment.",
-    "alpha": "cards: the threshold schedule starts at (1-alpha)*r(prompt,\"\") + alpha*threshold.",
-    "initial_n": "specrej: replies started at once.",
-    "prune_fraction": "specrej: share of the replies dropped at each decision.",
-    "decision_tokens": "specrej: tokens between decisions.",
-    "max_new_tokens": "Most tokens in the reply.",
-    "temperature": "Sampling temperature (> 0).",
-    "top_p": "Nucleus sampling mass (1 = off).",
-    "top_k": "Top-k filter (0 = off).",
-    "seed": "Random seed (default: a fresh one, recorded with the run).",
-}
+from stars_engine import decoding
+from stars_engine.backends.spec import ModelSpec
+from stars_engine.params import Params, parse_value
 
 
 @dataclass(frozen=True)
@@ -112,7 +89,7 @@ WORD_OR_NUMBER = {f.name for f in fields(Params) if str(f.type) == "int | str"} 
 def _param_option(f) -> inspect.Parameter:
     default = f.default if f.default is not MISSING else None
     annotation = {"int": int, "float": float, "str": str, "int | None": int | None, "int | str": str}[str(f.type)]
-    option = typer.Option(default, f"--{f.name.replace('_', '-')}", help=HELP[f.name])
+    option = typer.Option(default, f"--{f.name.replace('_', '-')}", help=decoding.knobs()[f.name].help)
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
 
 
@@ -130,7 +107,9 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
         values = {f.name: kwargs.pop(f.name) for f in fields(Params)}
         values = {k: parse_value(k, v) if isinstance(v, str) and k in WORD_OR_NUMBER else v for k, v in values.items()}
         models = ModelChoice(**{name: kwargs.pop(name) for name in MODEL_OPTIONS})
-        return func(*args, params=Params(**values), models=models, **kwargs)
+        params = Params(**values)
+        decoding.get(params.strategy)  # an unknown name is refused as Params refuses a bad value
+        return func(*args, params=params, models=models, **kwargs)
 
     wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
     return wrapper

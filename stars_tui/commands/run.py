@@ -11,8 +11,9 @@ from pathlib import Path
 
 import typer
 
+from stars_engine import backends
 from stars_engine.bounded_read import PROMPT_BYTES, read_stream
-from stars_engine.controls import json_text, one_line, valid_text, visible_controls
+from stars_engine.display.controls import json_text, one_line, valid_text, visible_controls
 from stars_engine.errors import StarsError
 from stars_engine.events import Event, RunFailed, RunFinished
 from stars_engine.params import Params
@@ -22,36 +23,15 @@ from .database import db_path
 from .options import ModelChoice, decoding_options
 
 
-def check_models(models: ModelChoice) -> None:
-    """Refuse a bad device, model folder, reward or rubric without loading any weights."""
-    from stars_engine.loading import check_choice
+def load_models(models: ModelChoice, count: int = 1, strategies: tuple[str, ...] = ()):
+    """The chat policies and the reward the chosen backend loads (slow: call once).
 
-    check_choice(models.model, models.reward, models.rubric, models.device, models.allow_download)
-
-
-def load_models(models: ModelChoice, count: int = 1):
-    """Load the chat model(s) and the reward model a command asked for (slow: call once).
-
-    Everything that can be refused without weights is checked first, so a bad
-    ``--reward`` costs no chat-model load.
+    Everything that can be refused without weights is checked first (the
+    options, what the strategies need of the backend, the model folders), so a
+    bad ``--reward`` costs no chat-model load.
     """
-    check_models(models)
-    policies = load_chat_policies(models, count)
-    reward = models.load_reward()
-    return policies, reward
-
-
-def load_chat_policies(models: ModelChoice, count: int = 1):
-    """The chat model in-process (one), or ``count`` policies spread over the ``--server`` replicas."""
-    if not models.server:
-        if models.served_model is not None:
-            raise StarsError("--served-model needs --server")
-        return [models.load_policy()]
-    from stars_engine.served.connect import served_policies
-
-    return served_policies(
-        models.server, models.served_model, tokenizer=models.model, allow_download=models.allow_download, count=count
-    )
+    backends.check(models, strategies)
+    return backends.load(models, count)
 
 
 def read_stdin() -> str:
@@ -123,7 +103,7 @@ def run_command(
     text = read_prompt(prompt)
     system = None if system is None else valid_text(system, "--system")
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
-    check_models(models)  # before the database is touched: a bad option changes nothing
+    backends.check(models, [params.strategy])  # before the database is touched: a bad option changes nothing
     recorder = None
     if not no_save:  # opened first, so a bad --db fails before the slow model load
         from stars_engine.store import Recorder
@@ -179,11 +159,11 @@ def models_command(
     served_reward: str | None = typer.Option(None, "--served-reward", help="The reward's name on --reward-server."),
 ) -> None:
     """Show which models are used by default, where they come from, and where the cache is."""
-    from stars_engine.models import describe
+    from stars_engine.backends.local.describe import describe
 
     info = describe()
     if reward_server is not None:
-        from stars_engine.served.reward import describe_served_reward
+        from stars_engine.backends.served.reward import describe_served_reward
 
         info.update(describe_served_reward(reward_server, served_reward))
     if as_json:

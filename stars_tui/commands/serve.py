@@ -29,7 +29,7 @@ def serve_command(
     import signal
     import time
 
-    from stars_engine.served.launch import start_vllm
+    from stars_engine.backends.served.launch import start_vllm
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -39,7 +39,7 @@ def serve_command(
     signal.signal(signal.SIGTERM, stop)
 
     if model is None:
-        from stars_engine.loading import default_policy_dir
+        from stars_engine.weights.convert import default_policy_dir
 
         model = default_policy_dir()
     print(f"starting vLLM on {model} (about 1-3 minutes on a small CPU)…", file=sys.stderr)

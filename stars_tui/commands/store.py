@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stars_engine.bounded_read import check_regular
-from stars_engine.controls import json_text, visible_controls, visible_fields
+from stars_engine.display.controls import json_text, visible_controls, visible_fields
 from stars_engine.errors import StarsError
 from stars_engine.events import (
     ACCEPTED,

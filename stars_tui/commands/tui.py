@@ -2,8 +2,9 @@
 
 The app module (and Textual, torch, transformers) is imported only when the
 workbench opens, so ``stars --help`` stays fast. Models load in the background,
-so the window opens at once, into a worker process (``stars_engine.process``):
-the model's torch calls never share a GIL with the event loop.
+so the window opens at once, from the backend ``stars_engine.backends`` chooses
+(in-process models into a worker process: the model's torch calls never share
+a GIL with the event loop).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from stars_engine import backends
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
 
@@ -38,8 +40,9 @@ def launch(
     settings = resolve(config, theme, models.rubric)
     if settings.rubric_file is not None and models.reward is not None:
         raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
+    backends.check_strategy(backends.choose(models, app=True), params.strategy)
     database = None if no_save else db_path(db)
-    policy, reward = model_loaders(replace(models, rubric=settings.rubric_file))
+    policy, reward = backends.loaders(replace(models, rubric=settings.rubric_file))
     app = StarsApp(policy, _with_settings_rubric(reward, settings), db_path=database, params=params,
                    settings=settings)
     app.run()
@@ -57,40 +60,6 @@ def _with_settings_rubric(load_reward, settings: Settings):
         return reward
 
     return load
-
-
-def model_loaders(models: ModelChoice):
-    """The app's policy and reward loaders.
-
-    In-process models load in a worker process, so the model's torch calls never
-    share a GIL with the event loop. A served chat model is a thin HTTP client:
-    it and the reward load in the app's own process.
-    """
-    if models.server:
-        return _served_loaders(models)
-    return worker_loaders(models)
-
-
-def _served_loaders(models: ModelChoice):
-    def policy():
-        from .run import load_chat_policies
-
-        return load_chat_policies(models)[0]
-
-    return policy, models.load_reward
-
-
-def worker_loaders(models: ModelChoice):
-    """The app's policy and reward loaders: the first starts the worker and loads both models in it."""
-    from stars_engine.process import start
-
-    loaded = []
-
-    def policy():
-        loaded[:] = start(models)
-        return loaded[0]
-
-    return policy, lambda: loaded[1]
 
 
 def open_workbench(ctx: typer.Context) -> None:

@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
-from stars_engine.display import number, shorten
+from stars_engine.display.format import number, shorten
 from stars_engine.errors import StarsError
 
 from ..literal import literal

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
-from stars_engine.display import number, shorten
+from stars_engine.display.format import number, shorten
 from stars_engine.events import ACCEPTED, NOT_NEEDED, PRUNED, REJECTED, AttemptScored
 from stars_engine.run_state import RunState, SegmentView
 

@@ -24,42 +24,21 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
+from stars_engine import decoding
 from stars_engine.errors import ParamError
-from stars_engine.params import ACCEPTANCE_RULES, STRATEGIES, THRESHOLD_MODES, Params, parse_value
+from stars_engine.params import ACCEPTANCE_RULES, THRESHOLD_MODES, Params, parse_value
 
 from ..literal import literal
 
+# What each field is called and which the bar shows for each strategy: the strategy registry's.
+CHOICES = {"threshold_mode": THRESHOLD_MODES, "acceptance": ACCEPTANCE_RULES, "strategy": decoding.names()}
+LABELS = decoding.labels()
 # (field, label, choices or None for a typed value)
-ALL_FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
-    ("strategy", "strategy", STRATEGIES),
-    ("entropy_threshold", "entropy", None),
-    ("min_segment_tokens", "min seg", None),
-    ("max_segment_tokens", "max seg", None),
-    ("alpha", "alpha", None),
-    ("initial_n", "N", None),
-    ("prune_fraction", "prune", None),
-    ("decision_tokens", "decide every", None),
-    ("segment_tokens", "segment", None),
-    ("threshold", "threshold", None),
-    ("threshold_mode", "mode", THRESHOLD_MODES),
-    ("acceptance", "accept", ACCEPTANCE_RULES),
-    ("max_attempts", "max tries", None),
-    ("candidates_per_round", "per round", None),
-    ("temperature", "temp", None),
+ALL_FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = tuple(
+    (name, LABELS[name], CHOICES.get(name)) for name in decoding.bar_fields()
 )
-LABELS = {name: label for name, label, _choices in ALL_FIELDS} | {
-    "max_new_tokens": "max new tokens", "best_of_n": "best of n", "top_p": "top-p", "top_k": "top-k",
-    "beta": "beta", "seed": "seed",
-}
-_STARS = ("threshold", "threshold_mode", "acceptance", "max_attempts", "candidates_per_round", "temperature")
 # The knobs each strategy reads (besides the strategy itself), in the bar's order.
-STRATEGY_FIELDS: dict[str, tuple[str, ...]] = {
-    "stars": ("segment_tokens", *_STARS),
-    "cards": ("entropy_threshold", "min_segment_tokens", "max_segment_tokens", "alpha", *_STARS),
-    "specrej": ("initial_n", "prune_fraction", "decision_tokens", "temperature"),
-    "best-of-n": ("temperature",),
-    "vanilla": ("temperature",),
-}
+STRATEGY_FIELDS: dict[str, tuple[str, ...]] = {name: decoding.strategy_fields(name) for name in decoding.names()}
 _NAMES = re.compile(r"\b(" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\b")
 
 # Columns of fields for the bar's width: every field stays in sight.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from stars_engine.display import number
+from stars_engine.display.format import number
 from stars_engine.run_state import RunState
 
 from ..literal import printable

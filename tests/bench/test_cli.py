@@ -8,9 +8,8 @@ from stars_tui import cli
 
 
 def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr("sys.argv", ["stars", "bench", *args])
     with pytest.raises(SystemExit) as exit_info:
-        cli.main()
+        cli.main(["bench", *args])
     return exit_info.value.code, capsys.readouterr().err
 
 
@@ -25,6 +24,8 @@ def run_cli(monkeypatch, capsys, *args):
         (["--judge", "oracle"], "error: --judge must be a comma list of chat, rubric"),
         (["--judge", "chat,none"], "error: --judge must be a comma list of chat, rubric"),
         (["--judge", "rubric,rubric"], "error: --judge lists a judge twice"),
+        (["--server", "http://127.0.0.1:9", "--strategies", "vanilla,cards"],
+         "error: cards cannot run on the vllm backend: a vLLM server cannot stop a segment"),
     ],
 )
 def test_bad_options(monkeypatch, capsys, args, message):
@@ -71,9 +72,8 @@ def test_terminal_table_and_goal_lines_show_every_strategy(tmp_path):
 
 def test_help_shows_every_bench_option_with_its_text(monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setattr("sys.argv", ["stars", "bench", "--help"])
     with pytest.raises(SystemExit) as exit_info:
-        cli.main()
+        cli.main(["bench", "--help"])
     out = capsys.readouterr().out
     assert exit_info.value.code == 0
     assert "Held-out judges, comma-separated" in out and "Output folder; run again" in out

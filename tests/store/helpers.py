@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,11 @@ def record_fake(
 
 def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Run ``stars ARGV`` in this process as the console script would: (exit code, stdout, stderr)."""
-    old = sys.argv
-    sys.argv = ["stars", *argv]
     try:
-        main()
+        main(argv)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        sys.argv = old
     out, err = capsys.readouterr()
     return code, out, err
 

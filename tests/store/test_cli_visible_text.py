@@ -9,7 +9,7 @@ import re
 import pytest
 import typer
 
-from stars_engine.controls import UNSAFE
+from stars_engine.display.controls import UNSAFE
 from stars_engine.events import RunFailed, RunFinished, RunStats
 from stars_tui.commands.run import show
 

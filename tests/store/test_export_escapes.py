@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from stars_engine.controls import visible_controls
+from stars_engine.display.controls import visible_controls
 from stars_engine.store.export import _md_inline
 
 from .helpers import cli, record_events

@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fakes import ScriptedPolicy, ScriptedReward
+from fakes import ScriptedPolicy, ScriptedReward, scripted_backend
 
+from stars_engine import backends
 from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
@@ -19,7 +20,6 @@ from stars_engine.store import Recorder, open_store
 from stars_engine.store import export as export_module
 from stars_engine.store import recorder as recorder_module
 from stars_engine.store.schema import KNOWN_MIGRATIONS
-from stars_tui.commands import run as run_command
 
 from .helpers import cli, fingerprint, record_fake
 from .test_bad_input import assert_refused
@@ -28,10 +28,10 @@ LONG = {"segment_tokens": 4, "max_new_tokens": 400, "max_attempts": 4}
 
 
 @pytest.fixture
-def fake_models(monkeypatch):
-    """``stars run`` with the scripted models (the checks of the real options are skipped)."""
-    monkeypatch.setattr(run_command, "check_models", lambda models: None)
-    monkeypatch.setattr(run_command, "load_models", lambda models: ([ScriptedPolicy(eos_after=200)], ScriptedReward()))
+def fake_models():
+    """``stars run`` with the scripted models, registered as the in-process backend."""
+    with backends.registered(scripted_backend(eos_after=200)):
+        yield
 
 
 def corrupt_a_middle_page(db: Path) -> None:
@@ -51,8 +51,8 @@ def test_a_corrupt_page_is_found_before_the_model_loads_and_before_an_export(goo
     db, recorder = good_db
     corrupt_a_middle_page(db)
     before = fingerprint(db)
-    monkeypatch.setattr(run_command, "load_models", lambda models: pytest.fail("the model loaded"))
-    assert_refused(["run", "hi", "--db", str(db)], capsys, "damaged")
+    with backends.registered(scripted_backend(load=lambda spec, count: pytest.fail("the model loaded"))):
+        assert_refused(["run", "hi", "--db", str(db)], capsys, "damaged")
     assert_refused(["export", recorder.run_id, "-o", str(tmp_path / "x.md"), "--db", str(db)], capsys, "damaged")
     assert not (tmp_path / "x.md").exists()
     assert fingerprint(db) == before

@@ -9,6 +9,7 @@ from datetime import UTC
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from stars_engine import decoding
 from stars_engine.events import (
     STOP_REASONS,
     VERDICTS,
@@ -20,7 +21,7 @@ from stars_engine.events import (
     RunStats,
     SegmentAccepted,
 )
-from stars_engine.params import STRATEGIES, Params
+from stars_engine.params import Params
 from stars_engine.store import export_session, import_jsonl, open_store
 
 from .helpers import cli, record_events
@@ -45,7 +46,7 @@ params = st.builds(lambda extra: {**Params().to_dict(), **extra}, st.dictionarie
 @st.composite
 def run_events(draw):
     events = [RunStarted(
-        strategy=draw(st.sampled_from(STRATEGIES)), params=draw(params),
+        strategy=draw(st.sampled_from(decoding.names())), params=draw(params),
         messages=draw(st.lists(st.builds(lambda r, c: {"role": r, "content": c},
                                          st.sampled_from(["system", "user", "assistant"]), text),
                                min_size=1, max_size=3)),

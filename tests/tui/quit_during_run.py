@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).parents[1]))  # for fakes; this folder comes first
 
-from conftest import make_app, send, wait_until  # noqa: E402
 from fakes import ScriptedPolicy  # noqa: E402
+from helpers import make_app, send, wait_until  # noqa: E402
 
 from stars_engine.params import Params  # noqa: E402
 from stars_engine.store import open_store  # noqa: E402

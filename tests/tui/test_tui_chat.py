@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, GatedPolicy, chat, finish, keys, make_app, send, wait_until
 from fakes import ScriptedPolicy
 from textual.widgets import DataTable, Label
 
 from stars_engine.events import ParamsChanged
 from stars_engine.store import open_store
 from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn, UserTurn
+
+from .helpers import SIZE, GatedPolicy, chat, finish, keys, make_app, send, wait_until
 
 pytestmark = pytest.mark.anyio
 

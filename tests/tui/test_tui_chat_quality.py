@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import FAST, SIZE, EchoPolicy, GatedPolicy, chat, finish, keys, make_app, send, wait_until
 from textual.widgets import DataTable, Input, Label, Markdown
 
 from stars_engine.events import RunStarted
@@ -15,6 +14,8 @@ from stars_tui.widgets.params_bar import ParamsBar
 from stars_tui.widgets.prompt_input import PromptInput
 from stars_tui.widgets.status_line import EXPLAINED
 from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn, Transcript, UserTurn
+
+from .helpers import FAST, SIZE, EchoPolicy, GatedPolicy, chat, finish, keys, make_app, send, wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SIZE, chat, make_app, wait_until
 from fakes import ScriptedReward
 
 from stars_engine.errors import StarsError
@@ -15,6 +14,8 @@ from stars_engine.reward.rubric import Rubric
 from stars_tui.config import resolve
 from stars_tui.screens.dialogs import ConfirmDialog
 from stars_tui.widgets.transcript import UserTurn
+
+from .helpers import SIZE, chat, make_app, wait_until
 
 
 def write(path, **keys) -> None:

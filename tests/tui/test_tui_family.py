@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, chat, keys, make_app, wait_until
 from textual.widgets import DataTable, Label
 
 from stars_engine.params import Params
+
+from .helpers import SIZE, chat, keys, make_app, wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,19 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import (
+from fakes import ScriptedReward
+from textual import events
+from textual.widgets import DataTable, Label
+
+from stars_engine.reward.rubric import Rubric
+from stars_tui.screens.dialogs import ConfirmDialog, TextDialog
+from stars_tui.screens.replay import ReplayScreen
+from stars_tui.screens.sessions import SessionsScreen
+from stars_tui.widgets.params_bar import ParamsBar
+from stars_tui.widgets.prompt_input import PromptInput
+from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn, Transcript, Turn
+
+from .helpers import (
     FAST,
     SIZE,
     EchoPolicy,
@@ -21,17 +33,6 @@ from conftest import (
     send,
     wait_until,
 )
-from fakes import ScriptedReward
-from textual import events
-from textual.widgets import DataTable, Label
-
-from stars_engine.reward.rubric import Rubric
-from stars_tui.screens.dialogs import ConfirmDialog, TextDialog
-from stars_tui.screens.replay import ReplayScreen
-from stars_tui.screens.sessions import SessionsScreen
-from stars_tui.widgets.params_bar import ParamsBar
-from stars_tui.widgets.prompt_input import PromptInput
-from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn, Transcript, Turn
 
 pytestmark = pytest.mark.anyio
 

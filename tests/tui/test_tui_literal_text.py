@@ -13,19 +13,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import FAST, EchoPolicy, finish, make_app, wait_until
 from fakes import ScriptedReward
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from textual.widgets import DataTable, Input, Markdown, TextArea
 
-from stars_engine.display import shorten
+from stars_engine.display.format import shorten
 from stars_engine.reward.rubric import Rubric
 from stars_tui.literal import printable
 from stars_tui.screens.replay import ReplayScreen
 from stars_tui.screens.sessions import SessionsScreen
 from stars_tui.widgets.inspector import ATTEMPT_TEXT
 from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn, UserTurn
+
+from .helpers import FAST, EchoPolicy, finish, make_app, wait_until
 
 NASTY = (
     "[/INST]", "[/x]", "[bold]", "[/b]", "[/]", "[link=https://x.org]x", "\\[", "[@click=app.quit]q[/]",

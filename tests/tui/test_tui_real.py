@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SIZE, chat, send, wait_until
 from textual.widgets import DataTable
 
 from stars_engine.params import Params
 from stars_engine.store import open_store
 from stars_tui.app import StarsApp
 from stars_tui.widgets.transcript import BOUNDARY, AssistantTurn
+
+from .helpers import SIZE, chat, send, wait_until
 
 pytestmark = [pytest.mark.real, pytest.mark.anyio]
 
@@ -37,11 +38,11 @@ async def test_the_workbench_runs_its_models_in_a_worker_process(db):
     """What `stars chat` does: the models load in a worker process; the reply comes back and is saved;
     quitting ends the worker cleanly: it returns on its own (exit code 0) instead of being killed at
     exit, and the shared cancel flag is let go."""
-    from stars_tui.commands.options import ModelChoice
-    from stars_tui.commands.tui import worker_loaders
+    from stars_engine import backends
+    from stars_engine.backends.spec import ModelSpec
 
     params = Params(seed=3, segment_tokens=8, max_new_tokens=16, max_attempts=3, candidates_per_round=2)
-    app = StarsApp(*worker_loaders(ModelChoice()), db_path=db, params=params)
+    app = StarsApp(*backends.loaders(ModelSpec()), db_path=db, params=params)
     try:
         async with app.run_test(size=SIZE) as pilot:
             # a fresh interpreter imports torch and loads both models: slower than the in-process fixture

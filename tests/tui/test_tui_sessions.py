@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SIZE, chat, fixed_events, keys, make_app, wait_until
 from textual.widgets import DataTable
 
 from stars_engine.store import open_store
 from stars_tui.screens.replay import ReplayScreen
 from stars_tui.screens.sessions import SessionsScreen
+
+from .helpers import SIZE, chat, fixed_events, keys, make_app, wait_until
 
 pytestmark = pytest.mark.anyio
 

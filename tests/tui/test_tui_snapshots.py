@@ -7,11 +7,11 @@ mid-way; recorded timings, ids and dates are replaced by fixed ones.
 from __future__ import annotations
 
 import dataclasses
-
-import pytest
-from conftest import FAST, SIZE, EchoPolicy, FrozenClock, GatedPolicy, finish, fixed_events, make_app, send, wait_until
+import json
 
 from stars_tui.screens.replay import ReplayScreen
+
+from .helpers import FAST, SIZE, EchoPolicy, FrozenClock, GatedPolicy, finish, fixed_events, make_app, send, wait_until
 
 
 def test_main_screen_mid_run(snap_compare):
@@ -27,7 +27,7 @@ def test_main_screen_mid_run(snap_compare):
         await wait_until(pilot, lambda: state.attempts == 6, "segment 2's first round shown")
         clock.now = 102.5
         app.chat_screen.refresh_status()
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=mid_run)
 
@@ -46,7 +46,7 @@ def test_main_screen_at_80x24_after_a_markdown_reply(snap_compare):
             state.finished, stats=dataclasses.replace(state.finished.stats, wall_seconds=1.5)
         )
         app.chat_screen.refresh_status()
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=replied)
 
@@ -58,32 +58,46 @@ def test_replay_screen_part_way(snap_compare):
         app.push_screen(ReplayScreen(fixed_events("Describe a mountain"), title="run 0000beef"))
         await pilot.pause()
         await pilot.press(*["n"] * 9)
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=replay)
 
 
-def test_sessions_screen(snap_compare, db, monkeypatch):
-    from stars_engine.store import Recorder, recorder
+def record_fixed(db, tmp_path, prompts: list[str]) -> None:
+    """Sessions of one run each, with fixed ids and times: written as an export and imported, which keeps both."""
+    from stars_engine.store import import_jsonl, open_store
 
-    ids = iter(f"{n:08x}" for n in range(0xA0, 0x100))
-    monkeypatch.setattr(recorder, "new_id", lambda: next(ids))
-    monkeypatch.setattr(recorder, "now", lambda: "2026-01-02T03:04:05+00:00")
-    for prompt in ("Tell me about rivers", "Explain mountains", "A poem about the sea"):
-        list(Recorder(db).record(fixed_events(prompt)))
+    at = "2026-01-02T03:04:05+00:00"
+    lines = []
+    for n, prompt in enumerate(prompts):
+        session, run = f"{0xA0 + 2 * n:08x}", f"{0xA1 + 2 * n:08x}"
+        lines.append({"type": "session", "format": "stars-session", "version": 1, "id": session, "title": prompt,
+                      "created_at": at, "updated_at": at})
+        lines.append({"type": "run", "id": run, "status": "finished", "finished_at": at})
+        lines.extend(event.to_dict() for event in fixed_events(prompt))
+    export = tmp_path / "fixed.jsonl"
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with open_store(db) as store:
+        import_jsonl(store, export)
+
+
+def test_sessions_screen(snap_compare, db, tmp_path):
+    record_fixed(db, tmp_path, ["Tell me about rivers", "Explain mountains", "A poem about the sea"])
     app = make_app(db_path=db, clock=FrozenClock())
 
     async def open_sessions(pilot) -> None:
         await wait_until(pilot, lambda: app.policy is not None, "models loaded")
         await pilot.press("f2")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_sessions)
 
 
-@pytest.fixture(autouse=True)
-def _no_blink(monkeypatch):
-    """A blinking cursor would make two pictures of one screen differ."""
+async def steady(pilot) -> None:
+    """Cursors shown and still: a blinking one would make two pictures of one screen differ."""
     from textual.widgets import Input, TextArea
 
-    monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
-    monkeypatch.setattr(TextArea, "cursor_blink", False, raising=False)
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        if isinstance(widget, Input | TextArea):
+            widget.cursor_blink = False
+    await pilot.pause()
