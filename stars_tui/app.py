@@ -57,6 +57,7 @@ class StarsApp(LiteralNotifications, App):
         params: Params | None = None,
         clock: Callable[[], float] = time.monotonic,
         settings: Settings | None = None,
+        strategy_check: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         install_paste_guard()  # a pasted ESC arrives in the paste, as ␛, not as key presses
@@ -65,6 +66,7 @@ class StarsApp(LiteralNotifications, App):
         self.reward_loader = reward_loader
         self.db_path = db_path
         self.current_params = params or Params()
+        self.strategy_check = strategy_check  # the backend's abilities: a strategy it cannot run is refused in the bar
         self.policy: Policy | None = None
         self.reward: Reward | None = None
         self.model_state = "loading models…"  # always in sight in the status line

@@ -10,6 +10,7 @@ a GIL with the event loop).
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,11 +41,12 @@ def launch(
     settings = resolve(config, theme, models.rubric)
     if settings.rubric_file is not None and models.reward is not None:
         raise StarsError("--rubric only applies to the default embedding reward, not to --reward models")
-    backends.check_strategy(backends.choose(models, app=True), params.strategy)
+    backend = backends.choose(models, app=True)
+    backends.check_strategy(backend, params.strategy)
     database = None if no_save else db_path(db)
     policy, reward = backends.loaders(replace(models, rubric=settings.rubric_file))
     app = StarsApp(policy, _with_settings_rubric(reward, settings), db_path=database, params=params,
-                   settings=settings)
+                   settings=settings, strategy_check=partial(backends.check_strategy, backend))
     app.run()
 
 

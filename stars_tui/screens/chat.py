@@ -73,7 +73,7 @@ class ChatScreen(Screen):
         self.assistant: AssistantTurn | None = None
 
     def compose(self) -> ComposeResult:
-        yield ParamsBar(self.app.current_params, id="params")
+        yield ParamsBar(self.app.current_params, check_strategy=self.app.strategy_check, id="params")
         with Horizontal(id="main"):
             with Vertical(id="chat-pane"):
                 yield Transcript(id="transcript")

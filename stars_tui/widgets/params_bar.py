@@ -16,6 +16,7 @@ does the focus leaving it. Messages name the fields by the labels shown.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from textual import events
 from textual.app import ComposeResult
@@ -25,7 +26,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select
 
 from stars_engine import decoding
-from stars_engine.errors import ParamError
+from stars_engine.errors import ParamError, StarsError
 from stars_engine.params import ACCEPTANCE_RULES, THRESHOLD_MODES, Params, parse_value
 
 from ..literal import literal
@@ -73,9 +74,10 @@ class ParamsBar(Vertical):
             self.params = params
             self.field = field
 
-    def __init__(self, params: Params, **kwargs) -> None:
+    def __init__(self, params: Params, check_strategy: Callable[[str], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.params = params
+        self.check_strategy = check_strategy  # raises StarsError for a strategy the backend cannot run
 
     def compose(self) -> ComposeResult:
         yield Label(literal(summary(self.params)), id="param-summary")
@@ -165,7 +167,9 @@ class ParamsBar(Vertical):
                 self._clear_refusal()
                 return True
             updated = self.params.with_changes(**{name: value})
-        except ParamError as exc:
+            if name == "strategy" and self.check_strategy is not None:
+                self.check_strategy(updated.strategy)  # refused here, never stored as a failed run
+        except StarsError as exc:  # a ParamError, or an ability the backend lacks
             self._say(f"refused: {labelled(str(exc))}", error=True)
             self._show(name, self.params)
             widget = self.query_one(f"#param-{name}")

@@ -222,3 +222,23 @@ async def test_a_command_palette_entry_runs_its_action(db):
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Sessions")
         app.call_later(command.callback)
         await wait_until(pilot, lambda: type(app.screen).__name__ == "SessionsScreen", "the sessions screen")
+
+
+async def test_a_strategy_the_backend_cannot_run_is_refused_in_the_bar_before_any_run(db):
+    from functools import partial
+
+    from stars_engine import backends
+    from stars_engine.backends.spec import ModelSpec
+
+    vllm = backends.choose(ModelSpec(server=("http://127.0.0.1:9",)))
+    app = make_app(db_path=db)
+    app.strategy_check = partial(backends.check_strategy, vllm)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.policy is not None, "the app to start")
+        app.chat_screen.query_one("#params").apply("strategy", "cards")
+        await pilot.pause()
+        message = str(app.chat_screen.query_one("#param-message", Label).render())
+        assert "refused: cards cannot run on the vllm backend" in message
+        assert app.current_params.strategy == "stars"
+        app.chat_screen.query_one("#params").apply("strategy", "specrej")  # one it can run still applies
+        await wait_until(pilot, lambda: app.current_params.strategy == "specrej", "the change to reach the app")
