@@ -149,3 +149,15 @@ async def test_the_strategy_select_still_switches_and_keeps_the_run_knobs():
         await pilot.pause()
         assert app.current_params.strategy == "vanilla" and app.current_params.max_new_tokens == 300
         assert summary(app).startswith("F9 params  vanilla · 300 tok · temp 0.8")
+
+
+def test_the_bar_takes_the_fewest_rows_whose_columns_fit_and_fills_them_evenly():
+    from stars_tui.widgets.params_bar import columns_for
+
+    assert columns_for([10] * 12, 200) == 6  # eight columns would leave a second row of four: 6 + 6
+    assert columns_for([10] * 12, 43) == 4  # four columns and their gutters: 43 cells
+    assert columns_for([10] * 12, 42) == 3
+    assert columns_for([22, 10, 10, 22], 45) == 2  # a column is as wide as its widest field: 22 + 1 + 22
+    assert columns_for([22, 10, 10, 22], 44) == 3  # two rows still: 22 + 10 + 10 and the gutters, not 22 + 22
+    assert columns_for([22, 10, 10, 22], 43) == 1
+    assert columns_for([30], 10) == 1  # one field a row, however narrow
