@@ -18,8 +18,11 @@ ACCEPTANCE_RULES = ("hard", "soft")
 
 AUTO = "auto"  # candidates_per_round chosen each round from the acceptance rate so far
 
-# Fields a running decode cannot take mid-way: they shape the whole run.
-RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n", "initial_n"})
+# Fields a running decode cannot take mid-way: they shape the whole run (the prompt's fit is
+# checked against max_new_tokens before it starts; one reply is sampled under one filter and seed).
+RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n", "initial_n", "max_new_tokens", "top_p", "top_k"})
+
+RANDOM = "random"  # how a person writes and reads seed=None: a fresh seed for each reply
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Knob:
     """A ``Params`` field as people meet it: its ``--flag`` help, its label (the parameter bar's
     and its messages'), its short key in a bench spec, and whether the bar has a field for it.
     The strategy that owns a field declares its knob (``decoding.registry``); ``SHARED_KNOBS``
-    are the fields no one strategy owns."""
+    are the fields no one strategy owns, and the bar shows those with ``bar`` for every strategy."""
 
     field: str
     help: str
@@ -38,10 +41,10 @@ class Knob:
 
 SHARED_KNOBS = (
     Knob("temperature", "Sampling temperature (> 0).", "temp"),
-    Knob("max_new_tokens", "Most tokens in the reply.", "max new tokens", bar=False),
-    Knob("top_p", "Nucleus sampling mass (1 = off).", "top-p", bar=False),
-    Knob("top_k", "Top-k filter (0 = off).", "top-k", bar=False),
-    Knob("seed", "Random seed (default: a fresh one, recorded with the run).", "seed", bar=False),
+    Knob("max_new_tokens", "Most tokens in the reply.", "max new tokens"),
+    Knob("top_p", "Nucleus sampling mass (1 = off).", "top-p"),
+    Knob("top_k", "Top-k filter (0 = off).", "top-k"),
+    Knob("seed", "Random seed (default: a fresh one, recorded with the run).", "seed"),
 )
 
 
@@ -181,6 +184,8 @@ def parse_value(name: str, text: str) -> Any:
         raise ParamError(name, "no such parameter")
     kind = str(kinds[name])
     text = text.strip()
+    if name == "seed" and text.lower() == RANDOM:
+        return None
     try:
         if kind == "str":
             return text
@@ -192,8 +197,15 @@ def parse_value(name: str, text: str) -> Any:
             return None
         return int(text)
     except ValueError:
-        also = f" or {AUTO!r}" if kind == "int | str" else ""
+        also = {"int | str": f" or {AUTO!r}", "int | None": f" or {RANDOM!r}"}.get(kind, "")
         raise ParamError(name, f"cannot read {text!r} as a number{also}") from None
+
+
+def format_value(name: str, value: Any) -> str:
+    """A field's value as a person reads and types it: ``parse_value`` reads it back (seed ``None`` is ``random``)."""
+    if name == "seed" and value is None:
+        return RANDOM
+    return str(value)
 
 
 ParamsSource = Callable[[], Params]

@@ -86,17 +86,24 @@ def labels() -> dict[str, str]:
     return {field: knob.label for field, knob in knobs().items()}
 
 
+def _every_strategy_fields() -> tuple[str, ...]:
+    """The shared fields the bar shows whatever the strategy (max new tokens, top-p, top-k, seed...)."""
+    return tuple(k.field for k in SHARED_KNOBS if k.bar)
+
+
 def strategy_fields(name: str) -> tuple[str, ...]:
-    """The fields the parameter bar shows for strategy ``name``, in order: its own, then those it reads."""
+    """The fields the parameter bar shows for strategy ``name``, in order: its own, then those it reads,
+    then the shared ones every strategy shows."""
     strategy = get(name)
-    return (*(k.field for k in strategy.knobs if k.bar), *strategy.reads)
+    every = tuple(f for f in _every_strategy_fields() if f not in strategy.reads)
+    return (*(k.field for k in strategy.knobs if k.bar), *strategy.reads, *every)
 
 
 def bar_fields() -> tuple[str, ...]:
     """Every field the bar may show, in an order that keeps each strategy's own: the strategy, the fields
-    one strategy owns, then those several read."""
+    one strategy owns, then those several read or all show."""
     shown = dict.fromkeys(f for s in _STRATEGIES.values() for f in strategy_fields(s.name))
-    shared = {f for s in _STRATEGIES.values() for f in s.reads}
+    shared = {f for s in _STRATEGIES.values() for f in s.reads} | set(_every_strategy_fields())
     return ("strategy", *(f for f in shown if f not in shared), *(f for f in shown if f in shared))
 
 

@@ -11,23 +11,37 @@ through the fields. F9 (a click on the summary, or focusing a field) unfolds
 it to the fields of the chosen strategy only, wrapped onto as many rows as the
 width needs; Esc gives the focus back to the prompt box and folds it again, as
 does the focus leaving it. Messages name the fields by the labels shown.
+
+Besides each strategy's own knobs, every strategy shows max new tokens,
+top-p, top-k and seed. Those, like the strategy, shape a whole run
+(``RUN_LEVEL_FIELDS``): a change applies from the next reply, and the note
+says so. A seed is a number or ``random`` (a fresh one for each reply; the
+one used is recorded with the run).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
+from textual.css.scalar import Unit
 from textual.message import Message
 from textual.widgets import Input, Label, Select
 
 from stars_engine import decoding
 from stars_engine.errors import ParamError, StarsError
-from stars_engine.params import ACCEPTANCE_RULES, THRESHOLD_MODES, Params, parse_value
+from stars_engine.params import (
+    ACCEPTANCE_RULES,
+    RUN_LEVEL_FIELDS,
+    THRESHOLD_MODES,
+    Params,
+    format_value,
+    parse_value,
+)
 
 from ..literal import literal
 
@@ -42,8 +56,7 @@ ALL_FIELDS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = tuple(
 STRATEGY_FIELDS: dict[str, tuple[str, ...]] = {name: decoding.strategy_fields(name) for name in decoding.names()}
 _NAMES = re.compile(r"\b(" + "|".join(sorted(LABELS, key=len, reverse=True)) + r")\b")
 
-# Columns of fields for the bar's width: every field stays in sight.
-LAYOUTS = ((150, 8), (78, 4), (40, 2), (0, 1))
+MOST_COLUMNS = 8
 
 
 def labelled(message: str) -> str:
@@ -57,10 +70,26 @@ def shown_fields(strategy: str) -> tuple[str, ...]:
     return ("strategy", *STRATEGY_FIELDS.get(strategy, ()))
 
 
+def columns_for(widths: Sequence[int], room: int, gutter: int = 1) -> int:
+    """How many columns of fields (each column as wide as its widest field) fit in ``room`` cells:
+    the fewest rows, with the rows as evenly filled as that allows, so every field stays in sight."""
+
+    def fits(columns: int) -> bool:
+        return sum(max(widths[c::columns]) for c in range(columns)) + gutter * (columns - 1) <= room
+
+    most = next((n for n in range(min(MOST_COLUMNS, len(widths)), 1, -1) if fits(n)), 1)
+    rows = -(-len(widths) // most)
+    return next(n for n in range(-(-len(widths) // rows), most + 1) if fits(n) or n == most)
+
+
 def summary(params: Params) -> str:
-    """The folded bar: the strategy and its knobs' values, on one line."""
-    values = " · ".join(f"{LABELS[name]} {getattr(params, name)}" for name in STRATEGY_FIELDS[params.strategy])
-    return f"F9 params  {params.strategy}" + (f" · {values}" if values else "")
+    """The folded bar: the strategy, the reply's length and the other knobs' values, on one line (the
+    length first, so a narrow terminal's ellipsis never hides it)."""
+    values = [
+        f"{LABELS[name]} {format_value(name, getattr(params, name))}"
+        for name in STRATEGY_FIELDS[params.strategy] if name != "max_new_tokens"
+    ]
+    return " · ".join([f"F9 params  {params.strategy}", f"{params.max_new_tokens} tok", *values])
 
 
 class ParamsBar(Vertical):
@@ -92,7 +121,9 @@ class ParamsBar(Vertical):
                             compact=True, id=f"param-{name}",
                         )
                     else:
-                        yield Input(str(value), compact=True, id=f"param-{name}", select_on_focus=True)
+                        yield Input(
+                            format_value(name, value), compact=True, id=f"param-{name}", select_on_focus=True,
+                        )
         yield Label("", id="param-message", classes="empty")
 
     def on_mount(self) -> None:
@@ -136,10 +167,19 @@ class ParamsBar(Vertical):
         self._lay_out()
 
     def _lay_out(self) -> None:
-        columns = next(n for width, n in LAYOUTS if self.size.width >= width)
         grid = self.query_one("#param-fields", Grid)
+        shown = shown_fields(self.params.strategy)
+        columns = columns_for([self._field_width(name) for name in shown], self.size.width,
+                              grid.styles.grid_gutter_vertical)  # between columns
         grid.styles.grid_size_columns = columns
-        grid.styles.height = -(-len(shown_fields(self.params.strategy)) // columns)
+        grid.styles.height = -(-len(shown) // columns)
+
+    def _field_width(self, name: str) -> int:
+        """Cells a field takes: its label, the label's margin, and its box as the stylesheet sizes it."""
+        label = self.query_one(f"#field-{name} .param-label", Label)
+        width = self.query_one(f"#param-{name}").styles.width
+        box = int(width.value) if width is not None and width.unit == Unit.CELLS else 8
+        return len(LABELS[name]) + label.styles.margin.right + box
 
     def _show_strategy_fields(self, strategy: str) -> None:
         shown = shown_fields(strategy)
@@ -182,8 +222,8 @@ class ParamsBar(Vertical):
         if name == "strategy":
             self._show_strategy_fields(updated.strategy)
         self.query_one("#param-summary", Label).update(literal(summary(updated)))
-        note = " (from the next reply)" if name == "strategy" else " (from the next segment)"
-        self._say(f"{LABELS[name]} = {value}{note}")
+        note = " (from the next reply)" if name in RUN_LEVEL_FIELDS else " (from the next segment)"
+        self._say(f"{LABELS[name]} = {format_value(name, value)}{note}")
         self.post_message(self.Changed(updated, name))
         return True
 
@@ -204,7 +244,8 @@ class ParamsBar(Vertical):
 
     def _show(self, name: str, params: Params) -> None:
         widget = self.query_one(f"#param-{name}")
-        widget.value = getattr(params, name) if isinstance(widget, Select) else str(getattr(params, name))
+        value = getattr(params, name)
+        widget.value = value if isinstance(widget, Select) else format_value(name, value)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """A refusal clears as soon as the field holds a value that would be accepted."""

@@ -75,7 +75,8 @@ def test_the_cli_and_the_bench_know_it(toy, capsys):
     assert lines[-1]["type"] == "RunFinished" and lines[-1]["stats"]["attempts"] == 2
     assert dict(parse_spec(f"{toy.name}:seg=4").overrides) == {"strategy": toy.name, "segment_tokens": 4}
     assert toy.name in decoding.names() and "first-of-two" in decoding.knobs()["strategy"].help
-    assert decoding.strategy_fields(toy.name) == ("segment_tokens", "temperature")
+    assert decoding.strategy_fields(toy.name) == (  # what it reads, then what every strategy shows
+        "segment_tokens", "temperature", "max_new_tokens", "top_p", "top_k", "seed")
 
 
 def test_an_unknown_name_is_refused_where_a_bad_value_is():

@@ -169,14 +169,15 @@ async def test_at_80x24_the_strategys_parameters_unfold_on_screen_and_the_rubric
         await pilot.press("f9")
         await pilot.pause()
         shown = {"param-strategy", "param-segment_tokens", "param-threshold", "param-threshold_mode",
-                 "param-acceptance", "param-max_attempts", "param-candidates_per_round", "param-temperature"}
+                 "param-acceptance", "param-max_attempts", "param-candidates_per_round", "param-temperature",
+                 "param-max_new_tokens", "param-top_p", "param-top_k", "param-seed"}
         for field in screen.query("#param-fields Input, #param-fields Select"):
             region = field.region
             if field.id in shown:
                 assert region.width > 0 and region.right <= 80 and region.bottom <= 24, field.id
             else:
                 assert region.area == 0, f"{field.id} is not a knob of stars"
-        assert bar.region.height == 2  # two rows of four fields
+        assert bar.region.height == 3  # three rows of four fields
         await pilot.press("escape")
         await pilot.press("f8")
         await wait_until(pilot, lambda: app.screen.query("#apply"), "the rubric dialog")
