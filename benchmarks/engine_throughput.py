@@ -39,6 +39,7 @@ import time
 
 import speed_sides
 import weight_sides
+from decode_rates import PROMPT, engine_tok_s, generate_tok_s, sample_tok_s
 
 from stars_engine.backends.local import runtime
 from stars_engine.backends.local.load import dtype_for, load_policy, load_reward, pick_device
@@ -48,9 +49,6 @@ from stars_engine.events import RunFinished
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
 from stars_engine.weights.convert import default_policy_dir
-
-PROMPT = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper and a storm."}]
-
 
 # SmolLM2 shapes, for randomly initialised stand-ins of the same size (timing only).
 SHAPES = {
@@ -77,25 +75,6 @@ def random_policy(size: str, device: str | None) -> TransformersPolicy:
     return TransformersPolicy(model, tokenizer, f"random SmolLM2-{size} shape ({chosen.dtype})", chosen)
 
 
-def engine_tok_s(policy, reward, params: Params) -> float:
-    finished = [e for e in run(policy, reward, PROMPT, params) if isinstance(e, RunFinished)][0]
-    return finished.stats.tokens_generated / finished.stats.wall_seconds
-
-
-def generate_tok_s(policy, tokens: int, seed: int) -> float:
-    import torch  # here, not at the top: stars_engine must load first (it sets the OpenMP wait policy)
-
-    ids = torch.tensor([policy.encode_chat(PROMPT)], device=policy.device)
-    torch.manual_seed(seed)
-    started = time.perf_counter()
-    with torch.inference_mode():
-        out = policy.model.generate(
-            ids, attention_mask=torch.ones_like(ids), do_sample=True, temperature=0.8, top_p=0.95, top_k=50,
-            max_new_tokens=tokens, min_new_tokens=tokens, pad_token_id=policy.eos_ids[0],
-        )
-    return (out.shape[1] - ids.shape[1]) / (time.perf_counter() - started)
-
-
 def attempts_per_s(policy, reward, candidates: int, seed: int) -> float:
     params = Params(seed=seed, threshold=9.0, threshold_mode="fixed", segment_tokens=16, max_new_tokens=16,
                     max_attempts=8, candidates_per_round=candidates)
@@ -113,14 +92,6 @@ def segment_costs(policy, segments: int, segment_tokens: int, seed: int) -> list
         policy.commit(candidates[0])
         costs.append(time.perf_counter() - started)
     return costs
-
-
-def sample_tok_s(policy, n: int, tokens: int, seed: int) -> float:
-    """Policy tokens per second, in total over ``n`` candidates of one round: the model and the sampler only."""
-    policy.start(PROMPT, seed)
-    started = time.perf_counter()
-    candidates = policy.sample(n, tokens, Sampling())
-    return sum(c.tokens for c in candidates) / (time.perf_counter() - started)
 
 
 def try_compile(policy, tokens: int, repeats: int) -> dict:

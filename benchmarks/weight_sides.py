@@ -77,7 +77,7 @@ def sides(tokenizer, fp32):
 
 def compare(repeats: int, tokens: int) -> dict:
     import torch
-    from engine_throughput import engine_tok_s, generate_tok_s, sample_tok_s
+    from decode_rates import engine_tok_s, generate_tok_s, sample_tok_s
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(1)
