@@ -70,6 +70,9 @@ class StatusLine(Static):
         self.tooltip = EXPLAINED
 
     def show(self, state: RunState, elapsed: float, model_state: str, model_detail: str = "") -> None:
+        if model_detail != self._shown[2]:  # the whole detail on hover, where the line has no room for it
+            self.tooltip = Text(f"{printable(model_state)} · {printable(model_detail)}\n\n{EXPLAINED}") \
+                if model_detail else EXPLAINED  # Text: a model id's brackets are not markup
         self._shown = (status_text(state, elapsed), model_state, model_detail)
         self.refresh()
 

@@ -33,7 +33,9 @@ async def test_the_workbench_shows_scored_attempts_live_and_names_the_server(vll
         assert live
         assert screen.state.failed is None, screen.state.failed
         assert screen.state.text.strip()
-        assert vllm_url in str(screen.query_one(StatusLine).render())
+        status = screen.query_one(StatusLine)
+        assert str(status.render()).rstrip().endswith("ready")  # the state always in sight
+        assert vllm_url in str(status.tooltip)  # the server named in full on hover
         with open_store(db) as store:
             run = store.get_run(app.chat.last_run_id)
         assert run.final_text == screen.state.text and run.attempts == screen.state.attempts
