@@ -13,7 +13,6 @@ escapes them anyway). A line longer than ``MAX_LINE_BYTES`` is refused.
 from __future__ import annotations
 
 import os
-import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from ..bounded_read import open_regular
 from ..errors import StarsError
 from ..events import Event, RunFailed, RunFinished
 from .connect import begin
@@ -78,14 +78,7 @@ class Checked:
 
 def _open(path: Path):
     """The file for reading, refusing what is not a regular file (a FIFO would block, /dev/zero never ends)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise StarsError(f"cannot read {path}: {exc.strerror or exc}") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise StarsError(f"{path} is not a regular file; save the export to a file and import that")
+    fd = open_regular(path, "import file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 

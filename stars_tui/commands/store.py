@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from stars_engine.bounded_read import check_regular
 from stars_engine.display.controls import json_text, visible_controls, visible_fields
 from stars_engine.errors import StarsError
 from stars_engine.events import (
@@ -320,7 +319,6 @@ def import_command(
     db: DbOption = None,
 ) -> None:
     """Add the sessions of a JSONL export to the database (ids are kept)."""
-    check_regular(file, "import file")  # a FIFO or a device (/dev/zero) is refused before any read
     checked = check(file)  # checked whole before the database is opened: a bad file changes nothing
     with _store(db, verify=True) as store:
         ids = import_checked(store, checked)
