@@ -131,5 +131,14 @@ def _attempt_cut_and_round(db: Database) -> None:
     db["attempts"].add_column("round", int)
 
 
-SCHEMA_VERSION = 5
+@migrations(name="0006_system_rubric_removed")
+def _system_rubric_removed(db: Database) -> None:
+    """A session's system prompt; the rubric a run was scored with (JSON, "" for a reward that has no
+    rubric); and a run taken out of the conversation (its turn deleted or edited), kept and marked."""
+    db["sessions"].add_column("system_prompt", str, not_null_default="")
+    db["runs"].add_column("rubric", str, not_null_default="")
+    db["runs"].add_column("removed", str, not_null_default="")  # "", "deleted" or "edited"
+
+
+SCHEMA_VERSION = 6
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))
