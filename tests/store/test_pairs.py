@@ -1,0 +1,124 @@
+"""Preference pairs from recorded runs: which attempts pair up, at which prefix, and the gap filter."""
+
+from __future__ import annotations
+
+import json
+
+from stars_engine.events import (
+    ACCEPTED,
+    NOT_NEEDED,
+    PRUNED,
+    REJECTED,
+    AttemptScored,
+    RunFinished,
+    RunStarted,
+    RunStats,
+    SegmentAccepted,
+)
+from stars_engine.store import open_store
+from stars_engine.store.export import session_bundle
+from stars_engine.store.pairs import to_pairs
+
+from .helpers import record_events
+
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi"}]
+
+
+def _attempt(segment: int, attempt: int, text: str, reward: float, verdict: str,
+             threshold: float | None = 0.5) -> AttemptScored:
+    return AttemptScored(segment=segment, attempt=attempt, text=text, tokens=2, reward=reward,
+                         threshold=threshold, verdict=verdict, elapsed_ms=1.0)
+
+
+def _run(strategy: str, *steps) -> list:
+    started = RunStarted(strategy=strategy, params={}, messages=MESSAGES, policy_id="p", reward_id="r",
+                         seed=1, prompt_tokens=3)
+    return [started, *steps, RunFinished(text="", stop_reason="eos", stats=RunStats())]
+
+
+def _pairs(tmp_path, events, min_gap=None) -> list[dict]:
+    db = tmp_path / "p.db"
+    recorder = record_events(db, events)
+    with open_store(db) as store:
+        text = to_pairs([session_bundle(store, recorder.session_id)], min_gap)
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_segment_pairs_share_the_accepted_prefix(tmp_path):
+    events = _run(
+        "stars",
+        _attempt(0, 0, "Hel", 0.2, REJECTED), _attempt(0, 1, "Hi", 0.7, ACCEPTED),
+        _attempt(0, 2, "Yo", 0.1, NOT_NEEDED), _attempt(0, 3, "Hey", 0.9, NOT_NEEDED),
+        SegmentAccepted(segment=0, text="Hi", reward=0.7, attempts=4, exhausted=False, threshold=0.5),
+        _attempt(1, 0, " there", 0.8, ACCEPTED),
+        SegmentAccepted(segment=1, text=" there", reward=0.8, attempts=1, exhausted=False, threshold=0.5),
+    )
+    pairs = _pairs(tmp_path, events)
+    # the rejected try and the not-needed one under the bar; the not-needed one above it would have passed
+    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"]) for p in pairs] == [("Hi", "Hel"), ("Hi", "Yo")]
+    assert all(p["prompt"] == MESSAGES and p["prefix"] == "" and p["segment"] == 0 for p in pairs)
+    assert pairs[0]["chosen_reward"] == 0.7 and pairs[0]["rejected_reward"] == 0.2
+    assert pairs[0]["strategy"] == "stars" and pairs[0]["chosen"][0]["role"] == "assistant"
+
+
+def test_a_later_segment_carries_the_prefix_in_both_completions(tmp_path):
+    events = _run(
+        "stars",
+        _attempt(0, 0, "Hi", 0.7, ACCEPTED),
+        SegmentAccepted(segment=0, text="Hi", reward=0.7, attempts=1, exhausted=False, threshold=0.5),
+        _attempt(1, 0, " you!", 0.3, REJECTED), _attempt(1, 1, " there", 0.8, ACCEPTED),
+        SegmentAccepted(segment=1, text=" there", reward=0.8, attempts=2, exhausted=False, threshold=0.5),
+    )
+    (pair,) = _pairs(tmp_path, events)
+    assert pair["prefix"] == "Hi" and pair["segment"] == 1
+    assert pair["chosen"][0]["content"] == "Hi there" and pair["rejected"][0]["content"] == "Hi you!"
+
+
+def test_an_exhausted_segment_has_no_pair(tmp_path):
+    """No attempt passed: the one kept is only the least bad, not a preferred reply."""
+    events = _run(
+        "stars",
+        _attempt(0, 0, "a", 0.3, REJECTED), _attempt(0, 1, "b", 0.4, REJECTED),
+        SegmentAccepted(segment=0, text="b", reward=0.4, attempts=2, exhausted=True, threshold=0.5),
+    )
+    assert _pairs(tmp_path, events) == []
+
+
+def test_whole_reply_runs_give_best_against_worst_and_skip_pruned(tmp_path):
+    events = _run(
+        "specrej",
+        _attempt(0, 0, "cut short", 0.0, PRUNED, threshold=0.2),
+        _attempt(0, 1, "good reply", 0.9, ACCEPTED, threshold=None),
+        _attempt(0, 2, "fine reply", 0.5, REJECTED, threshold=None),
+        _attempt(0, 3, "poor reply", 0.1, REJECTED, threshold=None),
+        SegmentAccepted(segment=0, text="good reply", reward=0.9, attempts=4, exhausted=False),
+    )
+    (pair,) = _pairs(tmp_path, events)
+    assert (pair["chosen"][0]["content"], pair["rejected"][0]["content"]) == ("good reply", "poor reply")
+    assert pair["strategy"] == "specrej"
+
+
+def test_min_gap_keeps_only_wide_pairs(tmp_path):
+    events = _run(
+        "stars",
+        _attempt(0, 0, "x", 0.45, REJECTED), _attempt(0, 1, "y", 0.1, REJECTED), _attempt(0, 2, "z", 0.6, ACCEPTED),
+        SegmentAccepted(segment=0, text="z", reward=0.6, attempts=3, exhausted=False, threshold=0.5),
+    )
+    assert len(_pairs(tmp_path, events)) == 2
+    (wide,) = _pairs(tmp_path, events, min_gap=0.3)
+    assert wide["rejected"][0]["content"] == "y"
+
+
+def test_text_is_kept_literally_and_each_pair_is_one_line(tmp_path):
+    odd = "a\u2028b\x85c [bold]x[/bold]\x1b[31m"
+    events = _run(
+        "stars",
+        _attempt(0, 0, odd, 0.1, REJECTED), _attempt(0, 1, "ok", 0.9, ACCEPTED),
+        SegmentAccepted(segment=0, text="ok", reward=0.9, attempts=2, exhausted=False, threshold=0.5),
+    )
+    db = tmp_path / "p.db"
+    recorder = record_events(db, events)
+    with open_store(db) as store:
+        text = to_pairs([session_bundle(store, recorder.session_id)])
+    assert text.count("\n") == 1 and len(text.splitlines()) == 1
+    assert json.loads(text)["rejected"][0]["content"] == odd
