@@ -18,6 +18,7 @@ from ..events import ACCEPTED, REJECTED, AttemptScored, ParamsChanged, RunStarte
 from ..params import RUN_LEVEL_FIELDS, ParamsSource
 from ..policy.base import Candidate, Policy, Sampling
 from ..reward.base import Reward
+from .registry import pinned_fields
 
 
 @dataclass
@@ -82,7 +83,7 @@ class RunContext:
     def refresh_params(self, segment: int) -> ParamsChanged | None:
         """Take the params source's current value; run-level fields keep the run's value."""
         latest = self.params_source()
-        pinned = {k: getattr(self.initial, k) for k in RUN_LEVEL_FIELDS}
+        pinned = {k: getattr(self.initial, k) for k in RUN_LEVEL_FIELDS | pinned_fields(self.initial.strategy)}
         latest = latest.with_changes(**pinned)
         changes = self.current.diff(latest)
         if not changes:
