@@ -192,3 +192,28 @@ def test_beam_seeds_reproduce():
 def test_bad_values_are_refused_with_the_field_named(field, value):
     with pytest.raises(ParamError, match=field):
         Params(strategy="smc", **{field: value})
+
+
+# -- bench specs and plot markers ---------------------------------------------------
+
+
+def test_bench_specs_name_smc_and_beam_by_their_short_keys():
+    from stars_engine.bench.strategies import parse_specs
+    from stars_engine.errors import StarsError
+
+    smc, beam = parse_specs("smc:particles=4:T=0.2:ess=1:seg=8, beam:width=3:expand=2:seg=4", Params())
+    p = smc.params(Params(), seed=3)
+    assert (p.strategy, p.particles, p.smc_temperature, p.ess_threshold, p.segment_tokens) == ("smc", 4, 0.2, 1.0, 8)
+    q = beam.params(Params(), seed=3)
+    assert (q.strategy, q.beam_width, q.beam_expansions, q.segment_tokens, q.seed) == ("beam", 3, 2, 4, 3)
+    with pytest.raises(StarsError, match="ess_threshold: must be between"):
+        parse_specs("smc:ess=2", Params())
+    with pytest.raises(StarsError, match="beam_width: must be between"):
+        parse_specs("beam:width=0", Params())
+
+
+def test_every_strategy_has_a_marker_on_the_frontier_plot():
+    from stars_engine import decoding
+    from stars_engine.bench.plot import STYLE
+
+    assert set(decoding.names()) <= set(STYLE)
