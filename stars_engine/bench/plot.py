@@ -22,7 +22,8 @@ STYLE = {
     "smc": ("tab:orange", "P"),
     "beam": ("tab:brown", "X"),
 }
-NUMBERED = {"stars": "S", "cards": "C", "specrej": "R", "smc": "P", "beam": "B"}  # methods whose settings are keyed in the legend
+# methods whose settings are keyed in the legend
+NUMBERED = {"stars": "S", "cards": "C", "specrej": "R", "smc": "P", "beam": "B"}
 
 
 def _point(s: dict[str, Any]) -> tuple[float, float, list[list[float]]]:
