@@ -6,7 +6,8 @@ grew (``decoding/branches.py``); this view shows the newest round's branches,
 best first, with what each has written so far, and the population per round:
 how many branches grew, and for a round that let some go, how many went on
 (for particle filtering, the distinct ancestors the draw took, and the
-effective sample size of the round's weights).
+effective sample size of the weights of the branches the round grew, at the
+softmax temperature in force now; finished particles carried along are not in it).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class BranchesView(Static):
     """The newest round's branches, best first; hidden for strategies without rounds."""
 
     DEFAULT_CSS = """
-    BranchesView { height: auto; max-height: 8; }
+    BranchesView { height: auto; max-height: 8; display: none; }
     """
 
     def show(self, state: RunState) -> None:
