@@ -37,13 +37,15 @@ from .branches import Branch, Rounds
 from .common import RunContext
 from .registry import Knob, Strategy
 
+PINNED = frozenset({"segment_tokens"})  # a round's length shapes the search: kept for the whole run
+
 
 def beam(ctx: RunContext) -> Iterator[Event]:
     rounds = Rounds(ctx)
     prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
     yield ctx.started(prompt_tokens, None)
-    width, expansions = ctx.current.beam_width, ctx.current.beam_expansions
-    segment = ctx.initial.segment_tokens
+    ctx.pinned = PINNED
+    width, expansions, segment = ctx.current.beam_width, ctx.current.beam_expansions, ctx.current.segment_tokens
     ctx.policy.fork(width * expansions)
     ended: list[Branch] = []  # finished replies among the best
     live: list[Branch] | None = None
@@ -81,5 +83,4 @@ STRATEGY = Strategy(
     ),
     reads=("segment_tokens", "temperature"),
     needs=frozenset({"branches"}),
-    pinned=frozenset({"segment_tokens"}),
 )

@@ -37,7 +37,6 @@ class Strategy:
     knobs: tuple[Knob, ...] = ()
     reads: tuple[str, ...] = ()  # fields it reads that another strategy owns or all share, in the bar's order
     needs: frozenset[str] = frozenset()  # policy abilities beyond sample: "sample_until_unsure", "branches"
-    pinned: frozenset[str] = frozenset()  # fields others change mid-run that this one keeps for the whole run
     bench: str = "family"
     bench_defaults: Mapping[str, Any] = field(default_factory=dict)
 
@@ -69,12 +68,6 @@ def get(name: str) -> Strategy:
         return _STRATEGIES[name]
     except (KeyError, TypeError):
         raise ParamError("strategy", f"must be one of {', '.join(_STRATEGIES)}; got {name!r}") from None
-
-
-def pinned_fields(name: str) -> frozenset[str]:
-    """The fields strategy ``name`` keeps for a whole run beyond ``RUN_LEVEL_FIELDS`` (none for an unknown name)."""
-    strategy = _STRATEGIES.get(name)
-    return strategy.pinned if strategy is not None else frozenset()
 
 
 def all_strategies() -> tuple[Strategy, ...]:
