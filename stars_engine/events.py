@@ -10,12 +10,13 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 ACCEPTED, REJECTED, NOT_NEEDED, PRUNED = "accepted", "rejected", "not-needed", "pruned"
-VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED, PRUNED)
+KEPT, DROPPED = "kept", "dropped"  # a branch that goes on after its round / one that a round let go
+VERDICTS = (ACCEPTED, REJECTED, NOT_NEEDED, PRUNED, KEPT, DROPPED)
 STOP_REASONS = ("eos", "max_tokens", "cancelled")
 IN_PROCESS = "transformers"
 SERVED_FIELDS = ("backend", "server_url", "served_model")
 SERVED_REWARD_FIELDS = ("reward_server_url", "served_reward")
-FAMILY_FIELDS = ("cut_entropy", "round")  # AttemptScored fields only CARDS / Speculative Rejection set
+FAMILY_FIELDS = ("cut_entropy", "round")  # AttemptScored fields only CARDS / the branch strategies set
 
 
 @dataclass(frozen=True)

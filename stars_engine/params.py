@@ -20,7 +20,10 @@ AUTO = "auto"  # candidates_per_round chosen each round from the acceptance rate
 
 # Fields a running decode cannot take mid-way: they shape the whole run (the prompt's fit is
 # checked against max_new_tokens before it starts; one reply is sampled under one filter and seed).
-RUN_LEVEL_FIELDS = frozenset({"strategy", "seed", "best_of_n", "initial_n", "max_new_tokens", "top_p", "top_k"})
+RUN_LEVEL_FIELDS = frozenset({
+    "strategy", "seed", "best_of_n", "initial_n", "max_new_tokens", "top_p", "top_k",
+    "particles", "beam_width", "beam_expansions",  # the population's size is the branches in the cache
+})
 
 RANDOM = "random"  # how a person writes and reads seed=None: a fresh seed for each reply
 
@@ -67,6 +70,11 @@ class Params:
     Speculative Rejection (``strategy="specrej"``): ``initial_n`` replies grow
     ``decision_tokens`` at a time; at each decision the best
     ``ceil((1 - prune_fraction) * n)`` are kept.
+    Particle filtering (``strategy="smc"``): ``particles`` replies grow
+    ``segment_tokens`` at a time, resampled by ``softmax(reward / smc_temperature)``
+    when the effective sample size falls below ``ess_threshold * particles``.
+    Beam search (``strategy="beam"``): ``beam_width`` replies each grow
+    ``beam_expansions`` candidates of ``segment_tokens``; the best ``beam_width`` go on.
     """
 
     strategy: str = "stars"
@@ -85,6 +93,11 @@ class Params:
     initial_n: int = 8
     prune_fraction: float = 0.5
     decision_tokens: int = 16
+    particles: int = 8
+    smc_temperature: float = 0.1
+    ess_threshold: float = 0.5
+    beam_width: int = 2
+    beam_expansions: int = 4
     max_new_tokens: int = 128
     temperature: float = 0.8
     top_p: float = 0.95
@@ -167,6 +180,12 @@ def validate(p: Params) -> None:
     _int_at_least("initial_n", p.initial_n, 1, 64)
     _fraction("prune_fraction", p.prune_fraction, 0.0, 1.0, upper_open=True)
     _int_at_least("decision_tokens", p.decision_tokens, 1, 4096)
+    _int_at_least("particles", p.particles, 1, 64)
+    if not 0 < _finite("smc_temperature", p.smc_temperature) <= 100:
+        raise ParamError("smc_temperature", f"must be greater than 0 and at most 100, got {p.smc_temperature}")
+    _fraction("ess_threshold", p.ess_threshold, 0.0, 1.0)
+    _int_at_least("beam_width", p.beam_width, 1, 16)
+    _int_at_least("beam_expansions", p.beam_expansions, 1, 16)
     _int_at_least("max_new_tokens", p.max_new_tokens, 1, 32768)
     if not 0 < _finite("temperature", p.temperature) <= 10:
         raise ParamError("temperature", f"must be greater than 0 and at most 10, got {p.temperature}")

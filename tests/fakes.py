@@ -105,7 +105,7 @@ class ScriptedPolicy:
     def keep(self, rows):
         if any(self.round[i].eos for i in rows):
             raise ValueError("a branch that ended cannot be kept growing")
-        self.branches = [self.branches[i] for i in rows]
+        self.branches = [list(self.branches[i]) for i in rows]  # a repeated row is a copy that grows apart
         self.round = [self.round[i] for i in rows]
 
     def commit(self, candidate: Candidate) -> None:

@@ -19,8 +19,11 @@ STYLE = {
     "stars": ("tab:red", "D"),
     "cards": ("tab:green", "^"),
     "specrej": ("tab:purple", "v"),
+    "smc": ("tab:orange", "P"),
+    "beam": ("tab:brown", "X"),
 }
-NUMBERED = {"stars": "S", "cards": "C", "specrej": "R"}  # methods whose settings are keyed in the legend
+# methods whose settings are keyed in the legend
+NUMBERED = {"stars": "S", "cards": "C", "specrej": "R", "smc": "P", "beam": "B"}
 
 
 def _point(s: dict[str, Any]) -> tuple[float, float, list[list[float]]]:

@@ -7,6 +7,10 @@
     cards[:key=value...]             CARDS, from its code's defaults (soft rule,
                                      21 attempts); also H, min, max, alpha
     specrej[:key=value...]           Speculative Rejection; also n, prune, every
+    smc[:key=value...]               particle filtering; also particles, T (softmax
+                                     temperature), ess (resampling threshold), seg
+    beam[:key=value...]              reward-guided beam search; also width,
+                                     expand, seg
 
 A family's spec starts from its strategy's ``bench_defaults`` (the method's own
 settings, see benchmarks/RESULTS.md for their sources) and the keys override

@@ -66,6 +66,7 @@ class RunContext:
     params_source: ParamsSource
     cancel: threading.Event = field(default_factory=threading.Event)
     tally: Tally = field(default_factory=Tally)
+    pinned: frozenset[str] = frozenset()  # fields the strategy keeps for the run beyond RUN_LEVEL_FIELDS
 
     def __post_init__(self) -> None:
         self.initial = self.params_source()
@@ -82,7 +83,7 @@ class RunContext:
     def refresh_params(self, segment: int) -> ParamsChanged | None:
         """Take the params source's current value; run-level fields keep the run's value."""
         latest = self.params_source()
-        pinned = {k: getattr(self.initial, k) for k in RUN_LEVEL_FIELDS}
+        pinned = {k: getattr(self.initial, k) for k in RUN_LEVEL_FIELDS | self.pinned}
         latest = latest.with_changes(**pinned)
         changes = self.current.diff(latest)
         if not changes:

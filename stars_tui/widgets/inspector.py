@@ -16,14 +16,12 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from stars_engine.display.format import number, shorten
-from stars_engine.events import ACCEPTED, NOT_NEEDED, PRUNED, REJECTED, AttemptScored
+from stars_engine.events import ACCEPTED, AttemptScored
 from stars_engine.run_state import RunState, SegmentView
 
 from ..literal import literal
+from .branches import VERDICT_STYLES, BranchesView
 from .reward_chart import RewardChart
-
-VERDICT_STYLES = {ACCEPTED: "bold green", REJECTED: "red", NOT_NEEDED: "dim", PRUNED: "magenta"}
-
 
 ATTEMPT_TEXT = 48  # characters of an attempt's text in its row
 
@@ -46,7 +44,7 @@ def length_cell(attempt: AttemptScored) -> str:
 
 
 def attempt_row(attempt: AttemptScored) -> tuple:
-    label = attempt.verdict + (f" r{attempt.round}" if attempt.verdict == PRUNED else "")
+    label = attempt.verdict + (f" r{attempt.round + 1}" if attempt.round is not None else "")
     verdict = Text(label, style=VERDICT_STYLES.get(attempt.verdict, ""))
     text = literal(shorten(attempt.text, ATTEMPT_TEXT) + (" ⏎" if attempt.eos else ""))
     return (str(attempt.attempt + 1), number(attempt.reward), verdict, length_cell(attempt), text)
@@ -66,8 +64,9 @@ class SegmentInspector(Vertical):
         self._segment_rows: dict[str, tuple] = {}
 
     def compose(self) -> ComposeResult:
-        yield Label("reward per segment", classes="pane-title")
+        yield Label("reward per segment", id="chart-title", classes="pane-title")
         yield RewardChart(id="chart")
+        yield BranchesView(id="branches")
         yield Label("segments", classes="pane-title")
         segments = DataTable(id="segments", cursor_type="row", zebra_stripes=True)
         segments.add_columns("#", "reward", "thresh", "tries", "status")
@@ -128,6 +127,11 @@ class SegmentInspector(Vertical):
 
     def refresh_view(self) -> None:
         """Bring every part up to date with ``self.state``."""
+        branches = self.query_one(BranchesView)
+        branches.show(self.state)
+        # a run on branches is one segment decided at the end: its branches take the chart's place
+        self.query_one(RewardChart).display = not branches.display
+        self.query_one("#chart-title", Label).update("branches" if branches.display else "reward per segment")
         self.query_one(RewardChart).set_points(self.state.chart_points())
         self._sync_segments()
         self._sync_attempts()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from stars_engine.events import (
     ACCEPTED,
+    DROPPED,
+    KEPT,
     NOT_NEEDED,
     PRUNED,
     REJECTED,
@@ -44,9 +46,14 @@ def check_stream(events, params: Params, attempts_limit: int | None = None) -> N
         assert abs(stats.acceptance_rate - rate) < 1e-9
     if segments:
         assert stats.final_reward == segments[-1].reward
+    population = BRANCHES.get(params.strategy, lambda p: 0)(params)
+    rounds = [a.round for a in attempts]
+    if population:  # each round reports each branch it grew, at most the population
+        assert all(r is not None and rounds.count(r) <= population for r in rounds), rounds
+        assert rounds == sorted(rounds)
     limit = attempts_limit or {"stars": params.max_attempts, "cards": params.max_attempts, "vanilla": 1,
-                               "best-of-n": params.best_of_n, "specrej": params.initial_n}[params.strategy]
-    whole_replies = params.strategy in ("best-of-n", "specrej")  # one segment; every reply judged, the best wins
+                               "best-of-n": params.best_of_n}.get(params.strategy, population * len(set(rounds)))
+    whole_replies = params.strategy == "best-of-n" or population  # one segment; the best reply standing wins
     for seg in segments:
         mine = [a for a in attempts if a.segment == seg.segment]
         assert [a.attempt for a in mine] == list(range(len(mine)))
@@ -58,9 +65,10 @@ def check_stream(events, params: Params, attempts_limit: int | None = None) -> N
         else:
             winner = next(a for a in mine if a.verdict == ACCEPTED)
             assert (winner.text, winner.reward) == (seg.text, seg.reward)
-            if whole_replies:  # the best of the replies still standing wins; pruned ones fell earlier
-                assert winner.reward == max(a.reward for a in mine if a.verdict != PRUNED)
-                assert all(a.verdict in (REJECTED, PRUNED) for a in mine if a is not winner)
+            if whole_replies:  # the best of the replies still standing wins; the others fell in earlier rounds
+                assert winner.reward == max(a.reward for a in mine if a.verdict in (ACCEPTED, REJECTED))
+                assert all(a.verdict in (REJECTED, PRUNED, KEPT, DROPPED) for a in mine if a is not winner)
+                assert population or not any(a.verdict in (PRUNED, KEPT, DROPPED) for a in mine)
                 assert params.strategy == "specrej" or not any(a.verdict == PRUNED for a in mine)
             else:  # candidates after the accepted one are never judged
                 assert all(a.verdict == REJECTED for a in mine if a.attempt < winner.attempt)
@@ -73,6 +81,13 @@ def check_stream(events, params: Params, attempts_limit: int | None = None) -> N
     if finished.stop_reason == "eos":
         assert segments[-1].text is not None and any(a.eos for a in attempts)
     assert stats.reward_calls >= len(attempts)
+
+
+BRANCHES = {  # the strategies on the policy's branches, and the most branches one round grows
+    "specrej": lambda p: p.initial_n,
+    "smc": lambda p: p.particles,
+    "beam": lambda p: p.beam_width * p.beam_expansions,
+}
 
 
 def max_new_tokens(events, params: Params) -> int:

@@ -12,7 +12,16 @@ from stars_engine.decoding.cards import cards_start
 from stars_engine.decoding.specrej import kept_count
 from stars_engine.engine import run
 from stars_engine.errors import ParamError
-from stars_engine.events import PRUNED, AttemptScored, RunFinished, RunStarted, SegmentAccepted
+from stars_engine.events import (
+    ACCEPTED,
+    KEPT,
+    PRUNED,
+    REJECTED,
+    AttemptScored,
+    RunFinished,
+    RunStarted,
+    SegmentAccepted,
+)
 from stars_engine.params import Params, parse_value
 
 from .checks import check_stream
@@ -134,14 +143,15 @@ def test_specrej_keeps_ceil_of_the_pool_each_round_and_pruned_rows_never_come_ba
     events = list(run(policy, ScriptedReward(), MESSAGES, params))
     check_stream(events, params)
     attempts = attempts_of(events)
-    assert len(attempts) == n  # every reply is one attempt, counted once
+    assert sum(a.round == 0 for a in attempts) == n  # the first round reports every reply as it grew
     last = max(a.round for a in attempts)
     pool = n
     for r in range(last):
         pruned = sum(a.round == r and a.verdict == PRUNED for a in attempts)
-        assert pool - pruned == kept_count(pool, fraction) == math.ceil((1 - fraction) * pool)
+        kept = sum(a.round == r and a.verdict == KEPT for a in attempts)
+        assert pool - pruned == kept == kept_count(pool, fraction) == math.ceil((1 - fraction) * pool)
         pool -= pruned
-    assert sum(a.round == last for a in attempts) == pool
+    assert sum(a.round == last and a.verdict in (ACCEPTED, REJECTED) for a in attempts) == pool
     assert not any(a.verdict == PRUNED and a.round == last for a in attempts) or last == 0
     # a kept branch grows on from its own text; the others are never extended again
     for (kind, rows), (_, before), (_, after) in zip(policy.log[1::2], policy.log[0::2], policy.log[2::2]):
@@ -155,11 +165,16 @@ def test_specrej_pruned_replies_are_counted_in_tokens_generated():
     events = list(run(ScriptedPolicy(), ScriptedReward(), MESSAGES, params))
     finished = events[-1]
     assert isinstance(finished, RunFinished)
-    pruned = [a for a in attempts_of(events) if a.verdict == PRUNED]
-    assert [a.tokens for a in pruned] == [4] * 4 + [8] * 2 + [12]  # 8 -> 4 -> 2 -> 1 live
+    attempts = attempts_of(events)
+    pruned = [(a.round, a.tokens) for a in attempts if a.verdict == PRUNED]
+    assert pruned == [(0, 4)] * 4 + [(1, 4)] * 2 + [(2, 4)]  # 8 -> 4 -> 2 -> 1 live, 4 tokens a round
+    assert [sum(a.round == r and a.verdict == KEPT for a in attempts) for r in range(3)] == [4, 2, 1]
+    # an attempt's text is its reply so far: a kept reply's next attempt grows on from it
+    texts = {r: [a.text for a in attempts if a.round == r and a.verdict == KEPT] for r in range(3)}
+    assert all(any(t.startswith(before) for before in texts[0]) for t in texts[1])
     assert finished.stats.tokens_generated == 4 * 4 + 2 * 8 + 12 + 16
     assert finished.stats.tokens_accepted == 16
-    assert all(a.threshold is not None for a in pruned)
+    assert all(a.threshold is not None for a in attempts if a.verdict in (PRUNED, KEPT))
 
 
 def test_specrej_without_pruning_is_best_of_n():
@@ -176,10 +191,10 @@ def test_attempts_carry_cut_entropy_and_round_only_where_set():
     """Other strategies' attempts export as they did before these fields existed; the family's round-trip."""
     from stars_engine.events import event_from_dict
 
-    for strategy in ("stars", "cards", "specrej"):
+    for strategy in ("stars", "cards", "specrej", "smc", "beam"):
         params = Params(strategy=strategy, seed=1, max_new_tokens=12, min_segment_tokens=2, decision_tokens=3)
         for a in attempts_of(run(ScriptedPolicy(), ScriptedReward(), MESSAGES, params)):
             data = a.to_dict()
             assert ("cut_entropy" in data) == (a.cut_entropy is not None)
-            assert ("round" in data) == (a.round is not None) == (strategy == "specrej")
+            assert ("round" in data) == (a.round is not None) == (strategy in ("specrej", "smc", "beam"))
             assert event_from_dict(data) == a

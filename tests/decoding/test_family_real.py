@@ -7,7 +7,7 @@ import torch
 
 from stars_engine.backends.local.entropy import entropy
 from stars_engine.engine import run
-from stars_engine.events import PRUNED, AttemptScored
+from stars_engine.events import ACCEPTED, KEPT, PRUNED, AttemptScored
 from stars_engine.params import Params
 from stars_engine.policy.base import Sampling
 
@@ -94,3 +94,40 @@ def test_specrej_and_cards_runs_on_the_real_models_show_their_decisions(real_pol
     check_stream(events, cards)
     assert any(e.cut_entropy is not None for e in events if isinstance(e, AttemptScored))
     assert real_policy.tokenizer.decode(real_policy.reply_ids, skip_special_tokens=True) == events[-1].text
+
+
+@pytest.mark.parametrize("params", [
+    Params(strategy="smc", seed=3, particles=4, segment_tokens=4, max_new_tokens=12, smc_temperature=0.02,
+           ess_threshold=1.0),
+    Params(strategy="beam", seed=3, beam_width=2, beam_expansions=2, segment_tokens=4, max_new_tokens=12),
+], ids=["smc", "beam"])
+def test_smc_and_beam_run_on_the_real_models(real_policy, real_reward, params):
+    """Each round reports every branch; the reply is the winner's text and the policy's reply ids decode to it."""
+    events = list(run(real_policy, real_reward, MESSAGES, params))
+    check_stream(events, params)
+    attempts = [e for e in events if isinstance(e, AttemptScored)]
+    assert {a.verdict for a in attempts} >= {KEPT, ACCEPTED}
+    assert len({a.round for a in attempts}) >= 2
+    winner = next(a for a in attempts if a.verdict == ACCEPTED)
+    assert winner.text == events[-1].text
+    assert real_policy.tokenizer.decode(real_policy.reply_ids, skip_special_tokens=True) == events[-1].text
+
+
+def test_keep_with_a_repeated_row_duplicates_a_branch_that_then_grows_apart(real_policy_fp32):
+    """keep([0, 0, 1]): two copies of branch 0 (its cache row twice, no re-encode) sample apart, and every
+    row's keys and values equal a fresh encode of its own ids."""
+    real_policy = real_policy_fp32
+    prompt = real_policy.encode_chat(MESSAGES)
+    real_policy.start(MESSAGES, seed=5)
+    real_policy.fork(2)
+    first = real_policy.grow(3, Sampling(temperature=1.0))
+    assert not any(c.eos for c in first)
+    passes = real_policy.forward_passes
+    real_policy.keep([0, 0, 1])
+    assert real_policy.forward_passes == passes
+    second = real_policy.grow(6, Sampling(temperature=1.0))
+    assert [c.token_ids[:3] for c in second] == [first[0].token_ids, first[0].token_ids, first[1].token_ids]
+    assert second[0].token_ids != second[1].token_ids
+    for row, branch in enumerate(second):
+        if not branch.eos:
+            assert_row_is_a_full_encode(real_policy, row, prompt + list(branch.token_ids[:-1]))

@@ -29,7 +29,7 @@ MESSAGES = [{"role": "user", "content": "be kind and clear"}]
 
 params_strategy = st.builds(
     Params,
-    strategy=st.sampled_from(["stars", "vanilla", "best-of-n", "cards", "specrej"]),
+    strategy=st.sampled_from(["stars", "vanilla", "best-of-n", "cards", "specrej", "smc", "beam"]),
     segment_tokens=st.integers(1, 6),
     threshold=st.floats(0.0, 0.8),
     threshold_mode=st.sampled_from(["schedule", "fixed"]),
@@ -45,6 +45,11 @@ params_strategy = st.builds(
     initial_n=st.integers(1, 6),
     prune_fraction=st.floats(0.0, 0.9),
     decision_tokens=st.integers(1, 6),
+    particles=st.integers(1, 6),
+    smc_temperature=st.floats(0.01, 2.0),
+    ess_threshold=st.floats(0.0, 1.0),
+    beam_width=st.integers(1, 3),
+    beam_expansions=st.integers(1, 3),
     max_new_tokens=st.integers(1, 20),
     seed=st.integers(0, 10_000),
 )

@@ -17,7 +17,7 @@ from stars_engine.store import Recorder, export_run, export_session, import_json
 from .helpers import record_fake
 
 
-@pytest.mark.parametrize("strategy", ["stars", "vanilla", "best-of-n", "cards", "specrej"])
+@pytest.mark.parametrize("strategy", ["stars", "vanilla", "best-of-n", "cards", "specrej", "smc", "beam"])
 def test_replay_equals_the_recorded_stream(tmp_path, strategy):
     db = tmp_path / "s.db"
     recorder, events = record_fake(db, strategy=strategy, decision_tokens=3, min_segment_tokens=2)

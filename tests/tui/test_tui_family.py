@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fakes import ScriptedPolicy
 from textual.widgets import DataTable, Label
 
 from stars_engine.params import Params
 
-from .helpers import SIZE, chat, keys, make_app, wait_until
+from .helpers import SIZE, chat, keys, make_app, send, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -26,8 +27,30 @@ async def test_specrej_shows_pruned_replies_and_the_live_set_shrinking(db):
         title = str(screen.query_one("#attempts-title", Label).render())
         assert "live per round 8 → 4 → 2 → 1" in title
         verdicts = column(screen.query_one("#attempts", DataTable), 2)
-        assert verdicts[:7] == ["pruned r0"] * 4 + ["pruned r1"] * 2 + ["pruned r2"]
-        assert verdicts[7:] == ["accepted"]
+        assert verdicts == (["pruned r1"] * 4 + ["kept r1"] * 4 + ["pruned r2"] * 2 + ["kept r2"] * 2
+                            + ["pruned r3", "kept r3", "accepted r4"])
+        branches = screen.query_one("#branches")
+        shown = str(branches.render())
+        assert branches.display and not screen.query_one("#chart").display
+        assert "round 4" in shown and "grown per round 8 → 4 → 2 → 1" in shown and "went on 4 → 2 → 1" in shown
+        assert " ".join(screen.state.text.split())[-20:] in shown  # the winner, as it was written
+
+
+async def test_smc_branches_show_while_the_run_grows_and_the_population_per_round(db):
+    """The branches view follows the rounds as they come (a slow scripted model), with the ESS."""
+    params = Params(strategy="smc", seed=3, particles=4, segment_tokens=3, max_new_tokens=9, ess_threshold=1.0,
+                    smc_temperature=0.05)
+    app = make_app(ScriptedPolicy(delay=0.05), db_path=db, params=params)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.chat_screen
+        await send(pilot, "be kind")
+        branches = screen.query_one("#branches")
+        await wait_until(pilot, lambda: "round 2" in str(branches.render()), "a second round to show live")
+        assert not screen.state.done
+        await wait_until(pilot, lambda: screen.state.done, "the run to end")
+        await pilot.pause()
+        shown = str(branches.render())
+        assert "round 3" in shown and "ESS" in shown and "grown per round 4 → 4 → 4" in shown
 
 
 async def test_cards_shows_where_each_segment_was_cut_and_the_entropy_that_cut_it(db):
@@ -47,6 +70,7 @@ async def test_cards_shows_where_each_segment_was_cut_and_the_entropy_that_cut_i
         ]
         assert any(" H" in cell for cell in column(table, 3))
         assert "live per round" not in str(screen.query_one("#attempts-title", Label).render())
+        assert not screen.query_one("#branches").display and screen.query_one("#chart").display
 
 
 async def test_the_parameter_bar_takes_auto_and_the_familys_knobs():

@@ -42,7 +42,7 @@ def recorded(db, session_id) -> list[tuple[RunStarted, RunFinished, list]]:
     return [(events[0], events[-1], events) for events in runs]
 
 
-@pytest.mark.parametrize("strategy", ["stars", "best-of-n", "vanilla", "cards", "specrej"])
+@pytest.mark.parametrize("strategy", ["stars", "best-of-n", "vanilla", "cards", "specrej", "smc", "beam"])
 async def test_every_strategy_shows_the_run_knobs_unfolded_and_its_length_folded(strategy):
     app = make_app(params=FAST.with_changes(strategy=strategy))
     async with app.run_test(size=(80, 24)) as pilot:

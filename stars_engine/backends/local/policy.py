@@ -261,7 +261,7 @@ class TransformersPolicy:
         if any(self._last[i].eos for i in rows):
             raise ValueError("a branch that ended cannot be kept growing")
         self.cache.batch_select_indices(torch.tensor(rows, device=self.device))
-        self._branches = [self._branches[i] for i in rows]
+        self._branches = [list(self._branches[i]) for i in rows]  # a repeated row is a copy that grows apart
         self._last = [self._last[i] for i in rows]
         self._rows = len(rows)
 

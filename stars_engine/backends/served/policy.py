@@ -179,7 +179,7 @@ class ServedPolicy:
             raise RuntimeError("keep() before fork()")
         if any(self._last[i].eos for i in rows):
             raise ValueError("a branch that ended cannot be kept growing")
-        self._branches = [self._branches[i] for i in rows]
+        self._branches = [list(self._branches[i]) for i in rows]  # a repeated row is a copy that grows apart
         self._last = [self._last[i] for i in rows]
 
     def _row(self, choice: Choice, max_tokens: int) -> tuple[list[int], bool]:

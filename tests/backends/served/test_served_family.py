@@ -58,3 +58,28 @@ def test_cards_is_refused_on_the_served_backend_in_one_line(policy, real_reward)
     assert isinstance(events[-1], RunFailed)
     assert "cards runs on the in-process backend only" in events[-1].message
     assert "\n" not in events[-1].message
+
+
+@pytest.mark.parametrize("params", [
+    Params(strategy="smc", seed=5, particles=4, segment_tokens=4, max_new_tokens=12, smc_temperature=0.02,
+           ess_threshold=1.0),
+    Params(strategy="beam", seed=5, beam_width=2, beam_expansions=2, segment_tokens=4, max_new_tokens=12),
+], ids=["smc", "beam"])
+def test_smc_and_beam_run_on_the_served_backend(policy, real_reward, params):
+    """Each round's branches are token-id prompts extending a branch that went on; a branch sent twice
+    (a repeated row) goes with two seeds, so its copies sample apart."""
+    events = list(engine.run(policy, real_reward, MESSAGES, params))
+    assert not isinstance(events[-1], RunFailed), events[-1]
+    check_stream(events, params)
+    attempts = [e for e in events if isinstance(e, AttemptScored)]
+    assert len({a.round for a in attempts}) >= 2
+    first, later = policy.requests[0], policy.requests[1:]
+    population = params.particles if params.strategy == "smc" else params.beam_width * params.beam_expansions
+    assert first["n"] == population and first["prompt"] == policy.prompt_ids
+    assert later and all(r["n"] == 1 and r["prompt"][: len(policy.prompt_ids)] == policy.prompt_ids for r in later)
+    assert len({r["seed"] for r in policy.requests}) == len(policy.requests)
+    if params.strategy == "beam":  # each beam that goes on is sent W times
+        prompts = [tuple(r["prompt"]) for r in later[:population]]
+        assert sorted(prompts.count(p) for p in set(prompts)) == [2, 2]
+    finished = events[-1]
+    assert isinstance(finished, RunFinished) and finished.text
