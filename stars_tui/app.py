@@ -233,7 +233,7 @@ class StarsApp(LiteralNotifications, App):
     def action_system_prompt(self) -> None:
         from .screens.system_prompt import edit_system_prompt
 
-        edit_system_prompt(self)
+        edit_system_prompt(self, self.chat)
 
     def action_rubric(self) -> None:
         if self.chat_screen.running:

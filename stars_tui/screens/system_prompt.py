@@ -8,10 +8,10 @@ reopened session has it again; a new chat gets it with its first run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -20,10 +20,8 @@ from textual.widgets import Button, Label, TextArea
 from stars_engine.engine import one_line
 from stars_engine.errors import StarsError
 
+from ..chat_session import ChatSession
 from ..literal import printable
-
-if TYPE_CHECKING:
-    from ..app import StarsApp
 
 
 class SystemPromptDialog(ModalScreen["str | None"]):
@@ -67,9 +65,8 @@ class SystemPromptDialog(ModalScreen["str | None"]):
         self.dismiss(None)
 
 
-def edit_system_prompt(app: StarsApp) -> None:
+def edit_system_prompt(app: App, chat: ChatSession) -> None:
     """Open the dialog on the open session's system prompt; a change applies from the next run."""
-    chat = app.chat
 
     def done(text: str | None) -> None:
         if text is None or text == chat.system_prompt:
@@ -84,7 +81,7 @@ def edit_system_prompt(app: StarsApp) -> None:
     app.push_screen(SystemPromptDialog(chat.system_prompt), done)
 
 
-def _save(app: StarsApp, save, session_id: str, text: str) -> None:
+def _save(app: App, save: Callable[[str, str], None], session_id: str, text: str) -> None:
     """The database write, in a worker; a failure is one notification (the chat keeps the prompt anyway)."""
     try:
         save(session_id, text)
