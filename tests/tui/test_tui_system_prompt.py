@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fakes import ScriptedPolicy, ScriptedReward
 
-from stars_engine.events import RunStarted
+from stars_engine.events import RunStarted, rubric_label
 from stars_engine.store import open_store
 from stars_tui.app import StarsApp
 from stars_tui.saved_session import load_session
@@ -142,3 +142,24 @@ def test_real_rubric_weight_change_is_measured_on_the_sample(real_reward):
         real_reward.rubric = old
     assert expected_after > expected_before  # the sample is relevant: more weight, a higher reward
     assert f"scores {expected_before:.3f} → {expected_after:.3f} against threshold 0.45" in note
+
+
+async def test_replay_shows_the_system_prompt_and_what_scored_the_run(db):
+    from stars_engine import engine
+    from stars_engine.reward.rubric import Rubric
+    from stars_tui.screens.replay import ReplayScreen
+
+    from .helpers import screen_text
+
+    reward = ScriptedReward()
+    reward.rubric = Rubric(prefer=["kind"], avoid=["rude"], relevance_weight=1.5)  # scored as scripted, recorded
+    events = list(engine.run(ScriptedPolicy(), reward, [{"role": "system", "content": "speak like a pirate"},
+                                                        {"role": "user", "content": "hello"}], FAST))
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ReplayScreen(events, title="run x"))
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen), "the replay screen")
+        screen = app.screen
+        assert [t.border_title for t in screen.query("Turn")][:1] == ["system prompt"]
+        assert "speak like a pirate" in screen_text(app)
+        assert screen.scored_by.endswith(rubric_label(reward.rubric.to_dict()))
