@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stars_engine.display.controls import json_text, visible_controls, visible_fields
+from stars_engine.display.format import shorten
 from stars_engine.errors import StarsError
 from stars_engine.events import (
     ACCEPTED,
@@ -90,7 +91,8 @@ def list_command(
     for s in sessions:
         s = visible_fields(s)
         last = s.updated_at[:16].replace("T", " ")  # to the minute: the title keeps the room (--json has it all)
-        table.add_row(s.id, escape(s.title), str(s.turns), str(s.runs), s.status_summary(), last)
+        title = Text(s.title) + (Text(f"\nsystem: {shorten(s.system_prompt, 40)}", "dim") if s.system_prompt else "")
+        table.add_row(s.id, title, str(s.turns), str(s.runs), s.status_summary(), last)
     console.print(table)
 
 

@@ -58,7 +58,7 @@ def user(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
 
 
-def test_the_system_prompt_is_the_sessions_not_a_turn(tmp_path):
+def test_the_system_prompt_is_the_sessions_not_a_turn(tmp_path, capsys):
     db = tmp_path / "s.db"
     first = record(db, [system("Answer in French."), user("be kind")])
     with open_store(db) as store:
@@ -73,6 +73,8 @@ def test_the_system_prompt_is_the_sessions_not_a_turn(tmp_path):
         store.set_system_prompt(first.session_id, "Answer in German.")
         assert store.session(first.session_id).system_prompt == "Answer in German."
         assert store.runs_of(first.session_id)[0].system_prompt == "Answer in French."  # as the run was given it
+    code, out, _ = cli(["sessions", "list", "--db", str(db)], capsys)
+    assert code == 0 and "system: Answer in German." in out
 
 
 def test_system_prompt_and_rubric_survive_export_and_import(tmp_path, capsys):
