@@ -6,6 +6,8 @@ Every event is a plain dataclass that round-trips through JSON with
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -42,11 +44,14 @@ class RunStarted(Event):
     served_model: str = ""
     reward_server_url: str = ""  # where a served reward scored; "" in-process
     served_reward: str = ""
+    rubric: dict[str, Any] = field(default_factory=dict)  # the rubric the reward scored with; {} for none
 
     def to_dict(self) -> dict[str, Any]:
-        """An in-process run leaves out the served fields (the chat model's, the reward's), so its
-        export reads as it did before them."""
+        """An in-process run leaves out the served fields (the chat model's, the reward's), and a run
+        scored by a reward without a rubric leaves out ``rubric``, so its export reads as it did before them."""
         data = super().to_dict()
+        if not self.rubric:
+            del data["rubric"]
         if (self.backend, self.server_url, self.served_model) == (IN_PROCESS, "", ""):
             for key in SERVED_FIELDS:
                 del data[key]
@@ -142,6 +147,24 @@ class RunFailed(Event):
 def last_user_message(messages: list[dict[str, str]]) -> str:
     """The newest user turn: what the reward model sees as the prompt, and what a run is titled by."""
     return next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+
+
+def system_message(messages: list[dict[str, str]]) -> str:
+    """The system prompt a run was given (its first message when that is a system one), else ""."""
+    return messages[0].get("content", "") if messages and messages[0].get("role") == "system" else ""
+
+
+def rubric_label(rubric: dict[str, Any]) -> str:
+    """A rubric as one short line that tells two rubrics apart: a digest of its JSON and its size.
+
+    Two runs scored with the same reward id but edited exemplars or weight get different labels."""
+    if not rubric:
+        return ""
+    digest = hashlib.sha256(json.dumps(rubric, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:8]
+    prefer, avoid = rubric.get("prefer") or [], rubric.get("avoid") or []
+    weight = rubric.get("relevance_weight")
+    weight_text = f", relevance {weight:g}" if isinstance(weight, int | float) else ""
+    return f"rubric {digest} ({len(prefer)} prefer, {len(avoid)} avoid{weight_text})"
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

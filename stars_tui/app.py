@@ -58,6 +58,7 @@ class StarsApp(LiteralNotifications, App):
         clock: Callable[[], float] = time.monotonic,
         settings: Settings | None = None,
         strategy_check: Callable[[str], None] | None = None,
+        system_prompt: str = "",
     ) -> None:
         super().__init__()
         install_paste_guard()  # a pasted ESC arrives in the paste, as ␛, not as key presses
@@ -71,7 +72,8 @@ class StarsApp(LiteralNotifications, App):
         self.reward: Reward | None = None
         self.model_state = "loading models…"  # always in sight in the status line
         self.model_status = ""  # the details, shown where they fit: ids, load time, the last rubric change
-        self.chat = ChatSession(db_path)
+        self.system_prompt = system_prompt  # --system: each new chat starts with it
+        self.chat = ChatSession(db_path, system_prompt)
         self.clock = clock  # tests freeze it so the status line draws the same each time
 
     def get_default_screen(self) -> Screen:
@@ -129,7 +131,7 @@ class StarsApp(LiteralNotifications, App):
     # -- shared actions ---------------------------------------------------
 
     def new_chat(self) -> None:
-        self.chat = ChatSession(self.db_path)
+        self.chat = ChatSession(self.db_path, self.system_prompt)
 
     def action_quit(self) -> None:
         """Stop the run first, so the generation thread ends within a token."""
@@ -180,7 +182,7 @@ class StarsApp(LiteralNotifications, App):
             self.notify("Stop the reply first (Esc).", severity="warning")
             return False
         self.chat = ChatSession(self.db_path)
-        self.chat.resume(saved.session_id, saved.conversation(), saved.last_run_id)
+        self.chat.resume(saved.session_id, saved.conversation(), saved.last_run_id, saved.system_prompt)
         self.chat_screen.show_history(saved.turns, saved.runs, saved.params)
         self.remember_session(saved.session_id)
         return True
@@ -228,6 +230,11 @@ class StarsApp(LiteralNotifications, App):
             return
         self.push_screen(ExportDialog(self.db_path, kind, ident))
 
+    def action_system_prompt(self) -> None:
+        from .screens.system_prompt import edit_system_prompt
+
+        edit_system_prompt(self, self.chat)
+
     def action_rubric(self) -> None:
         if self.chat_screen.running:
             self.notify("Stop the reply first (Esc); the rubric changes between runs.", severity="warning")
@@ -267,10 +274,10 @@ class StarsApp(LiteralNotifications, App):
     @work(thread=True, group="load", exit_on_error=False)
     def apply_rubric(self, reward: Reward, rubric: Rubric) -> None:
         """Setting the rubric embeds its exemplars: model work, so off the UI thread."""
+        from .screens.rubric import apply_measured
+
         try:
-            reward.rubric = rubric
-            note = f"rubric updated: {len(rubric.prefer)} prefer, {len(rubric.avoid)} avoid exemplars"
-            applied = rubric
+            note, applied = apply_measured(reward, rubric, self.current_params.threshold), rubric
         except Exception as exc:  # noqa: BLE001 - shown to the user
             note, applied = f"rubric not applied: {one_line(exc)}", None
         self.call_from_thread(self._rubric_applied, reward, note, applied)

@@ -16,10 +16,12 @@ from stars_engine.events import Event
 
 
 class ChatSession:
-    """Turns so far, the store session they belong to, and the last run's id."""
+    """Turns so far, the store session they belong to, the last run's id, and the system prompt
+    every run of the session is given first ("" for none)."""
 
-    def __init__(self, db_path: Path | None) -> None:
+    def __init__(self, db_path: Path | None, system_prompt: str = "") -> None:
         self.db_path = db_path
+        self.system_prompt = system_prompt
         self.turns: list[dict[str, str]] = []
         self.session_id: str | None = None
         self.last_run_id: str | None = None
@@ -28,8 +30,9 @@ class ChatSession:
         self.turns.append({"role": role, "content": content})
 
     def messages(self) -> list[dict[str, str]]:
-        """A copy of the conversation, as the engine takes it."""
-        return [dict(t) for t in self.turns]
+        """A copy of the conversation, as the engine takes it: the system prompt first, when there is one."""
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return system + [dict(t) for t in self.turns]
 
     @property
     def turn(self) -> int:
@@ -48,8 +51,20 @@ class ChatSession:
         self.session_id = recorder.session_id
         self.last_run_id = recorder.run_id
 
-    def resume(self, session_id: str, turns: list[dict[str, str]], last_run_id: str | None) -> None:
-        """Continue a saved session: later runs join it and see its turns."""
+    def resume(self, session_id: str, turns: list[dict[str, str]], last_run_id: str | None,
+               system_prompt: str = "") -> None:
+        """Continue a saved session: later runs join it and see its turns and its system prompt."""
         self.session_id = session_id
         self.turns = [dict(t) for t in turns]
         self.last_run_id = last_run_id
+        self.system_prompt = system_prompt
+
+    def save_system_prompt(self, session_id: str, text: str) -> None:
+        """Keep ``text`` as the recorded session's system prompt (a session not recorded yet gets it
+        with its first run). It writes to the database: call it from a worker."""
+        if self.db_path is None:
+            return
+        from stars_engine.store import open_store
+
+        with open_store(self.db_path) as store:
+            store.set_system_prompt(session_id, text)

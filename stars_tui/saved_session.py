@@ -23,6 +23,7 @@ class SavedSession:
     runs: dict[int, RunState]  # a reply's position in ``turns`` -> its run, folded
     last_run_id: str | None
     params: Params | None
+    system_prompt: str = ""
 
     def conversation(self) -> list[dict[str, str]]:
         """The turns the engine is given next: a reply that failed is left out, as in a live chat."""
@@ -56,4 +57,5 @@ def load_session(store, session_id: str) -> SavedSession:
         runs[len(turns)] = state
         turns.append({"role": "assistant", "content": run.final_text or ""})  # "" : failed or interrupted
     last = newest[max(newest)].id if newest else None
-    return SavedSession(session_id, info.title, turns, runs, last, final_params(state) if newest else None)
+    return SavedSession(session_id, info.title, turns, runs, last, final_params(state) if newest else None,
+                        info.system_prompt)

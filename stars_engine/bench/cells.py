@@ -34,6 +34,11 @@ class Cell:
     spec: StrategySpec
     seed: int
     params: Params
+    system: str = ""  # the system prompt every cell is given first ("" for none)
+
+    def messages(self) -> list[dict[str, str]]:
+        system = [{"role": "system", "content": self.system}] if self.system else []
+        return [*system, {"role": "user", "content": self.prompt.prompt}]
 
     def key(self, policy: Policy, reward_id: str) -> str:
         """The cell's identity. A policy run in another dtype than fp32, or on packed weights, is
@@ -42,12 +47,14 @@ class Cell:
         dtype = policy.runtime.get("dtype", "fp32")
         weights = policy.runtime.get("weights", "dense")
         variant = (() if dtype in ("fp32", "float32") else (dtype,)) + (() if weights == "dense" else (weights,))
+        variant += ({"system": self.system},) if self.system else ()  # another system prompt, another cell
         return digest(self.prompt.prompt, self.params.to_dict(), policy.model_id, reward_id, *variant)
 
 
-def grid(prompts: list[BenchPrompt], specs: list[StrategySpec], seeds: list[int], base: Params) -> list[Cell]:
+def grid(prompts: list[BenchPrompt], specs: list[StrategySpec], seeds: list[int], base: Params,
+         system: str = "") -> list[Cell]:
     """Every cell, prompt-major so an interrupted run has whole prompts done."""
-    return [Cell(p, s, seed, s.params(base, seed)) for p in prompts for seed in seeds for s in specs]
+    return [Cell(p, s, seed, s.params(base, seed), system) for p in prompts for seed in seeds for s in specs]
 
 
 def finished(record: dict[str, Any] | None) -> bool:
@@ -67,6 +74,7 @@ def _record(cell: Cell, key: str, policy: Policy, reward: Reward, events: list[E
         "policy_id": policy.model_id,
         "reward_id": reward.reward_id,
         "runtime": dict(policy.runtime),
+        **({"system": cell.system} if cell.system else {}),
     }
     end = events[-1] if events else None
     if not isinstance(end, RunFinished):
@@ -117,8 +125,7 @@ def run_cells(
     def play(cell: Cell, key: str) -> dict[str, Any]:
         mine = idle.get()
         try:
-            messages = [{"role": "user", "content": cell.prompt.prompt}]
-            stream = run(mine, reward, messages, cell.params, stop)  # rewards take concurrent calls
+            stream = run(mine, reward, cell.messages(), cell.params, stop)  # rewards take concurrent calls
             return _record(cell, key, mine, reward, list(wrap(stream) if wrap else stream))
         finally:
             idle.put(mine)

@@ -52,9 +52,10 @@ class BenchPlan:
     base: Params
     out_dir: Path
     config: dict[str, Any] = field(default_factory=dict)
+    system: str = ""  # --system: sent first in every cell (and part of each cell's key)
 
     def cells(self) -> list[Cell]:
-        return grid(self.prompts, self.specs, self.seeds, self.base)
+        return grid(self.prompts, self.specs, self.seeds, self.base, self.system)
 
 
 def run_bench(

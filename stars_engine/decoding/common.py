@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from ..events import ACCEPTED, REJECTED, AttemptScored, ParamsChanged, RunStarted, RunStats, last_user_message
 from ..params import RUN_LEVEL_FIELDS, ParamsSource
 from ..policy.base import Candidate, Policy, Sampling
-from ..reward.base import Reward
+from ..reward.base import Reward, rubric_record
 
 
 @dataclass
@@ -109,7 +109,7 @@ class RunContext:
     def started(self, prompt_tokens: int, baseline: float | None) -> RunStarted:
         return RunStarted(
             strategy=self.initial.strategy,
-            params={**self.initial.to_dict(), "seed": self.seed},
+            params=self.initial.to_dict(),  # as asked: seed None is "random" (the one drawn is ``seed``)
             messages=[dict(m) for m in self.messages],
             policy_id=self.policy.model_id,
             runtime=dict(self.policy.runtime),
@@ -123,6 +123,7 @@ class RunContext:
             served_model=self.policy.served_model,
             reward_server_url=self.reward.server_url,
             served_reward=self.reward.served_model,
+            rubric=rubric_record(self.reward),
         )
 
     def attempt(

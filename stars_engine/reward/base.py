@@ -35,3 +35,9 @@ class Reward(Protocol):
 def reward_label(reward: Reward) -> str:
     """How a status line names the reward: its id, and the server it scores on when served."""
     return f"{reward.reward_id} on {reward.server_url}" if reward.server_url else reward.reward_id
+
+
+def rubric_record(reward: Reward) -> dict:
+    """The rubric ``reward`` scores with, as recorded with each run ({} for a reward that has none)."""
+    rubric = getattr(reward, "rubric", None)
+    return rubric.to_dict() if rubric is not None else {}

@@ -238,6 +238,24 @@ def _params_problem(params: dict[str, Any]) -> str | None:
     return None
 
 
+class _RubricShape(msgspec.Struct, forbid_unknown_fields=True):
+    """What ``Rubric.to_dict`` writes (the reward module itself is not imported here: it loads torch)."""
+
+    prefer: list[str]
+    avoid: list[str]
+    relevance_weight: float
+
+
+def _rubric_problem(rubric: dict[str, Any]) -> str | None:
+    if not rubric:
+        return None
+    try:
+        msgspec.convert(rubric, _RubricShape)
+    except msgspec.ValidationError as exc:
+        return f"rubric: {reason(exc)}"
+    return None
+
+
 def _meaning_problem(event: Event) -> str | None:
     """What a well-typed event can still get wrong."""
     if isinstance(event, RunStarted):
@@ -245,7 +263,8 @@ def _meaning_problem(event: Event) -> str | None:
             return f"unknown strategy {event.strategy!r}"
         if not event.messages or any(m.get("role") not in ROLES or "content" not in m for m in event.messages):
             return f"messages must be a list of {{role, content}} objects with a role among {', '.join(ROLES)}"
-        return timestamp_problem(event.started_at, "started_at") or _params_problem(event.params)
+        return (timestamp_problem(event.started_at, "started_at") or _params_problem(event.params)
+                or _rubric_problem(event.rubric))
     if isinstance(event, AttemptScored):
         if event.verdict not in VERDICTS:
             return f"unknown verdict {event.verdict!r} (expected {', '.join(VERDICTS)})"

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from ..display.controls import visible_controls
 from ..errors import StarsError
-from ..events import AttemptScored, Event
-from ..run_state import RunState, SegmentView
+from ..events import AttemptScored, Event, ParamsChanged, rubric_label
+from ..run_state import RunState, SegmentView, describe_changes
 from .store import RunInfo, SessionInfo, Store
 
 JSONL_FORMAT = "stars-session"
@@ -84,6 +84,7 @@ def to_jsonl(bundle: Bundle) -> str:
             "title": s.title,
             "created_at": s.created_at,
             "updated_at": s.updated_at,
+            **({"system_prompt": s.system_prompt} if s.system_prompt else {}),  # absent: none, as before it
         }
     ]
     for run, events in bundle.runs:
@@ -137,13 +138,23 @@ def _md_segment(view: SegmentView) -> list[str]:
     return out
 
 
+def counts(bundle: Bundle) -> str:
+    """``2 turn(s), 3 run(s)``: the prompts answered, and the runs that answered them (a redo is a run)."""
+    return f"{len({run.turn for run, _ in bundle.runs})} turn(s), {len(bundle.runs)} run(s)"
+
+
 def to_markdown(bundle: Bundle) -> str:
     s = bundle.session
     out = [f"# {_md_inline(s.title)}", "",
-           f"Session {_md_inline(s.id)} · {_md_inline(s.created_at)} · {len(bundle.runs)} turn(s)", ""]
+           f"Session {_md_inline(s.id)} · {_md_inline(s.created_at)} · {counts(bundle)}", ""]
+    if s.system_prompt:
+        out += ["**System prompt**", "", _quote(s.system_prompt), ""]
     for run, events in bundle.runs:
         out += [f"## Turn {run.turn + 1} · run {_md_inline(run.id)} · {_md_inline(run.strategy)} · "
                 f"{_md_inline(_outcome(run))}", ""]
+        out += [f"_{_md_inline(run.policy_id)} · reward {_md_inline(run.reward_label)}_", ""]
+        if run.system_prompt != s.system_prompt:  # the run was given another one than the session has now
+            out += ["**System**", "", _quote(run.system_prompt or "(none)"), ""]
         out += ["**User**", "", _quote(run.prompt), "", "**Assistant**", ""]
         out += [
             _quote(run.final_text or "".join(v.accepted.text for v in segments_of(events) if v.accepted)),
@@ -157,14 +168,21 @@ def to_markdown(bundle: Bundle) -> str:
                 "",
             ]
         out += ["### Segments", ""]
+        changes = [e for e in events if isinstance(e, ParamsChanged)]
         for view in segments_of(events):
+            out += [f"_params changed before segment {c.segment + 1}: {_md_inline(describe_changes(c))}_\n"
+                    for c in changes if c.segment == view.index]
             out += _md_segment(view)
+        drawn = {view.index for view in segments_of(events)}
+        out += [f"_params changed before segment {c.segment + 1}: {_md_inline(describe_changes(c))}_\n"
+                for c in changes if c.segment not in drawn]  # the run ended before that segment was drawn
     return "\n".join(out).rstrip() + "\n"
 
 
 # -- HTML --------------------------------------------------------------------
 HTML_STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+.system{background:#f4f4f4;padding:.6rem;border-radius:6px;white-space:pre-wrap;color:#555}
 .user{background:#eef2ff;padding:.6rem;border-radius:6px;white-space:pre-wrap}
 .reply{padding:.6rem;border:1px solid #ddd;border-radius:6px;white-space:pre-wrap}
 .accepted{background:#d9f7d9}.rejected{background:#fbdcdc}.not-needed{background:#eee;color:#777}
@@ -193,8 +211,9 @@ def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
     )
     out = [
         f"<h2>Turn {run.turn + 1} · run <code>{e(run.id)}</code> · {e(run.strategy)} · {e(_outcome(run))}</h2>",
+        *([f'<div class="system">system: {e(run.system_prompt)}</div>'] if run.system_prompt else []),
         f'<div class="user">{e(run.prompt)}</div>',
-        f'<p class="meta">{e(run.policy_id)} · reward {e(run.reward_id)}</p>',
+        f'<p class="meta">{e(run.policy_id)} · reward {e(run.reward_label)}</p>',
         f'<div class="reply">{spans}</div>',
         "<table><tr><th>segment</th><th>attempt</th><th>verdict</th><th>reward</th>"
         "<th>threshold</th><th>tokens</th><th>text</th></tr>",
@@ -216,7 +235,8 @@ def to_html(bundle: Bundle) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_html(s.title)}</title><style>{HTML_STYLE}</style></head><body>",
         f"<h1>{_html(s.title)}</h1>",
-        f'<p class="meta">session <code>{_html(s.id)}</code> · {_html(s.created_at)}</p>',
+        f'<p class="meta">session <code>{_html(s.id)}</code> · {_html(s.created_at)} · {_html(counts(bundle))}</p>',
+        *([f'<div class="system">system prompt: {_html(s.system_prompt)}</div>'] if s.system_prompt else []),
     ]
     for run, events in bundle.runs:
         out += _html_run(run, events)
@@ -240,6 +260,8 @@ CSV_COLUMNS = (
     "cut_entropy",
     "round",
     "text",
+    "system_prompt",
+    "rubric",
 )
 
 
@@ -296,6 +318,8 @@ def to_csv(bundle: Bundle) -> str:
                     a.cut_entropy,
                     a.round,
                     a.text,
+                    run.system_prompt,
+                    rubric_label(run.rubric),
                 ])
             )
     return buffer.getvalue()

@@ -46,6 +46,7 @@ class SessionLine(msgspec.Struct):
     title: str = ""
     created_at: str | None = None
     updated_at: str | None = None
+    system_prompt: str = ""
 
 
 class RunLine(msgspec.Struct):
@@ -120,8 +121,8 @@ def _session_header(raw: bytes) -> dict[str, Any]:
                or timestamp_problem(line.updated_at, "updated_at"))
     if problem:
         raise StarsError(problem)
-    return {"id": line.id, "title": line.title,
-            "created_at": line.created_at or "", "updated_at": line.updated_at or ""}
+    return {"id": line.id, "title": line.title, "created_at": line.created_at or "",
+            "updated_at": line.updated_at or "", "system_prompt": line.system_prompt}
 
 
 def _run_header(raw: bytes) -> dict[str, Any]:
@@ -273,8 +274,9 @@ def _write(store: Store, checked: Checked, written: list[str]) -> None:
                     _updated_at(db, head)
                 head = item
                 written.append(head["id"])
-                db.execute("INSERT INTO sessions (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                           [head["id"], head["title"], head["created_at"], head["updated_at"]])
+                db.execute("INSERT INTO sessions (id, title, created_at, updated_at, system_prompt) "
+                           "VALUES (?, ?, ?, ?, ?)", [head["id"], head["title"], head["created_at"],
+                                                      head["updated_at"], head["system_prompt"]])
             elif kind == "run":
                 run, writer = item, RunWriter(db, session_id=head["id"], run_id=item["id"])
             elif kind == "event":

@@ -25,7 +25,7 @@ from sqlite_utils import Database
 
 from ..display.format import shorten
 from ..errors import StarsError
-from ..events import Event, RunFailed, RunFinished, RunStarted
+from ..events import Event, RunFailed, RunFinished, RunStarted, system_message
 from . import connect as connection
 from .connect import HOST, connect, is_busy, write
 from .ids import new_id
@@ -126,6 +126,7 @@ class RunWriter:
                     "title": self.title or title_from(event.messages),
                     "created_at": at,
                     "updated_at": at,
+                    "system_prompt": system_message(event.messages),
                 }
             )
         turn = self.turn if self.turn is not None else self._count("runs", "session_id", self.session_id)
@@ -141,8 +142,11 @@ class RunWriter:
                 **started_row(event),
             }
         )
-        stored = self._count("messages", "session_id", self.session_id)
-        new = event.messages[stored:] if len(event.messages) > stored else event.messages[-1:]
+        # The system prompt is the session's (a column), not a turn of the conversation.
+        stored = self.db.execute("SELECT count(*) FROM messages WHERE session_id = ? AND role != 'system'",
+                                 [self.session_id]).fetchone()[0]
+        turns = [m for m in event.messages if m.get("role") != "system"]
+        new = turns[stored:] if len(turns) > stored else turns[-1:]
         for message in new:
             self._message(message["role"], message["content"], event.started_at or at)
         self._touch(at)

@@ -103,18 +103,21 @@ def step_event(table: str, values: tuple[Any, ...], where: str = "") -> Event:
     return _event(named, what)
 
 
-STARTED_JSON = ("params", "messages", "runtime")  # RunStarted fields kept as JSON text in the runs row
+STARTED_JSON = ("params", "messages", "runtime", "rubric")  # RunStarted fields kept as JSON text in the runs row
 
 
 def started_row(event: RunStarted) -> dict[str, Any]:
     row = {f.name: getattr(event, f.name) for f in fields(RunStarted)}
-    return {**row, **{k: json.dumps(row[k]) for k in STARTED_JSON}}
+    text = {k: json.dumps(row[k]) for k in STARTED_JSON}
+    text["rubric"] = text["rubric"] if event.rubric else ""  # "" : a reward without a rubric (as before 0006)
+    return {**row, **text}
 
 
 def started_event(run: dict[str, Any]) -> RunStarted:
     what = f"run {run['id']}"
     data = {"type": "RunStarted", **{f.name: run[f.name] for f in fields(RunStarted)}}
     data["runtime"] = {} if data["runtime"] is None else data["runtime"]  # runs recorded before 0002 have none
+    data["rubric"] = data["rubric"] or {}  # "" : no rubric
     data["started_at"] = data["started_at"] or ""
     decoded = {k: loads(data[k], f"{what} {k}") for k in STARTED_JSON if isinstance(data[k], str)}
     return _event({**data, **decoded}, what)  # type: ignore[return-value]

@@ -14,14 +14,14 @@ from __future__ import annotations
 import heapq
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..display.controls import valid_text
 from ..errors import StarsError
-from ..events import Event, RunStarted, RunStats, last_user_message
+from ..events import Event, RunStarted, RunStats, last_user_message, rubric_label, system_message
 from . import ids
 from .connect import connect, mark_interrupted, write
 from .event_check import RunChecker
@@ -34,8 +34,10 @@ class SessionInfo:
     title: str
     created_at: str
     updated_at: str
-    runs: int
+    runs: int  # every run, a redone or edited turn's earlier runs included
     statuses: tuple[str, ...] = ()  # each run's, oldest first: finished, cancelled, failed, interrupted, running
+    turns: int = 0  # user prompts answered (a turn run again counts once; a removed turn not at all)
+    system_prompt: str = ""  # "" : none
 
     def status_summary(self) -> str:
         """``finished`` when every run is, else counts such as ``2 finished, 1 interrupted``."""
@@ -62,6 +64,14 @@ class RunInfo:
     stats: dict[str, Any] | None
     error: str | None
     attempts: int
+    rubric: dict[str, Any] = field(default_factory=dict)  # the rubric it was scored with; {} for none
+    system_prompt: str = ""  # the system message it was given
+
+    @property
+    def reward_label(self) -> str:
+        """The reward id and, for an embedding rubric, which rubric: how every view names what scored the run."""
+        label = rubric_label(self.rubric)
+        return f"{self.reward_id} · {label}" if label else self.reward_id
 
 
 @dataclass(frozen=True)
@@ -88,14 +98,16 @@ RUN_STATUS = "CASE WHEN r.status = 'finished' AND r.stop_reason = 'cancelled' TH
 SESSION_COLUMNS = (
     "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id), "
     f"(SELECT group_concat(status, ',') FROM (SELECT {RUN_STATUS} AS status FROM runs r "
-    "WHERE r.session_id = s.id ORDER BY r.turn))"
+    "WHERE r.session_id = s.id ORDER BY r.turn)), "
+    "(SELECT count(DISTINCT turn) FROM runs r WHERE r.session_id = s.id AND r.removed = ''), s.system_prompt"
 )
 
 
 def _session_info(row: tuple[Any, ...]) -> SessionInfo:
-    *head, statuses = row
+    *head, statuses, turns, system_prompt = row
     data = dict(zip(("id", "title", "created_at", "updated_at", "runs"), head, strict=True))
     data["statuses"] = statuses.split(",") if isinstance(statuses, str) and statuses else []
+    data["turns"], data["system_prompt"] = turns, system_prompt
     return typed(data, SessionInfo, f"session {head[0]!r:.40}")
 
 
@@ -113,7 +125,9 @@ def _run_info(row: dict[str, Any]) -> RunInfo:
                                          "final_text", "error")}
     data["started_at"] = data["started_at"] or ""
     data["stats"] = None if stats is None else typed(stats, RunStats, f"{what} stats").to_dict()
-    return typed({**data, "prompt": last_user_message(messages), "attempts": row["attempt_count"]}, RunInfo, what)
+    data["rubric"] = loads(row["rubric"], f"{what} rubric") if row["rubric"] else {}
+    return typed({**data, "prompt": last_user_message(messages), "system_prompt": system_message(messages),
+                  "attempts": row["attempt_count"]}, RunInfo, what)
 
 
 T = TypeVar("T")
@@ -222,6 +236,18 @@ class Store:
         self.session(session_id)
         with write(self.db):
             self.db["sessions"].update(session_id, {"title": title})
+
+    @reading
+    def session_system_prompt(self, session_id: str) -> str:
+        """The system prompt the session's next run is given ("" for none)."""
+        return self.session(session_id).system_prompt
+
+    def set_system_prompt(self, session_id: str, text: str) -> None:
+        """Set (or, with "", clear) the session's system prompt; its recorded runs keep the one they were given."""
+        text = valid_text(text, "the system prompt")
+        self.session(session_id)
+        with write(self.db):
+            self.db["sessions"].update(session_id, {"system_prompt": text})
 
     def delete_session(self, session_id: str) -> None:
         """Delete the session with its runs, attempts and messages, in one transaction.

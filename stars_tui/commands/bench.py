@@ -17,7 +17,7 @@ import typer
 from stars_engine import backends
 from stars_engine.errors import StarsError
 
-from .options import MODEL_OPTIONS, ModelChoice
+from .options import MODEL_OPTIONS, SYSTEM_HELP, ModelChoice, read_system
 
 DEFAULT_OUT = Path("bench-results")
 
@@ -99,6 +99,7 @@ def bench_command(
         "--db", help="Also record every run into this session database.")] = None,
     concurrency: Annotated[int, typer.Option(
         "--concurrency", help="Cells in flight at once, spread over the --server replicas (needs --server).")] = 1,
+    system: Annotated[str | None, typer.Option("--system", help=SYSTEM_HELP)] = None,
     **model_kwargs: Any,
 ) -> None:
     """Run strategies over a prompt set and compare reward against compute (resumable)."""
@@ -121,6 +122,7 @@ def bench_command(
     from .run import load_models
 
     judge_list = parse_judges(judge)
+    system_prompt = read_system(system)
     models = ModelChoice(**model_kwargs)
     if concurrency < 1:
         raise StarsError("--concurrency must be at least 1")
@@ -135,8 +137,9 @@ def bench_command(
     chosen = take(load_prompts(prompts), limit)
     specs = parse_specs(strategies or DEFAULT_STRATEGIES, base)
     backends.check(models, [s.strategy for s in specs])  # before the database or the output folder is touched
-    config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]])}
-    plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config)
+    config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]]),
+              **({"system": system_prompt} if system_prompt else {})}
+    plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config, system=system_prompt)
     wrap = _recorder(db)
     (policy, *workers), reward = load_models(models, concurrency, tuple(s.strategy for s in specs))
     held_out = build_judges(judge_list, policy, reward)

@@ -19,7 +19,29 @@ import typer
 
 from stars_engine import decoding
 from stars_engine.backends.spec import ModelSpec
+from stars_engine.bounded_read import read_text
+from stars_engine.display.controls import valid_text
 from stars_engine.params import Params, parse_value
+
+SYSTEM_BYTES = 256 * 1024  # a system prompt is a paragraph or a page; a quarter MiB is generous
+SYSTEM_HELP = "System prompt for the session: TEXT, or @FILE to read it from a UTF-8 file."
+
+
+def system_option() -> Any:
+    """The ``--system TEXT|@FILE`` option, the same on run, chat and bench."""
+    return typer.Option(None, "--system", help=SYSTEM_HELP)
+
+
+def read_system(value: str | None) -> str:
+    """The system prompt ``--system`` names ("" for none): the text itself, or ``@FILE`` read through the one
+    bounded reader (a missing, oversized or non-UTF-8 file is one line). A literal leading @ is written @@."""
+    if value is None:
+        return ""
+    if value.startswith("@@"):
+        return valid_text(value[1:], "--system")
+    if value.startswith("@"):
+        return read_text(Path(value[1:]), "--system file", SYSTEM_BYTES)
+    return valid_text(value, "--system")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from stars_engine.params import Params
 
 from ..output import EXIT_PIPE_CLOSED, ReaderGone, stdout_to_devnull
 from .database import db_path
-from .options import ModelChoice, decoding_options
+from .options import ModelChoice, decoding_options, read_system, system_option
 
 
 def load_models(models: ModelChoice, count: int = 1, strategies: tuple[str, ...] = ()):
@@ -89,7 +89,7 @@ def summary(finished: RunFinished) -> str:
 
 def run_command(
     prompt: str = typer.Argument(..., metavar="PROMPT", help="The user message ('-' reads standard input)."),
-    system: str | None = typer.Option(None, "--system", help="An optional system message."),
+    system: str | None = system_option(),
     as_json: bool = typer.Option(False, "--json", help="Print every event as one JSON line."),
     db: Path | None = typer.Option(None, "--db", help="Session database (default: $STARS_DB or ./sessions/stars.db)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not record the run."),
@@ -100,9 +100,10 @@ def run_command(
     """Decode one reply headless and print it (or every event with --json)."""
     from stars_engine.engine import run
 
+    system_prompt = read_system(system)  # before standard input is read: a bad file costs nothing
     text = read_prompt(prompt)
-    system = None if system is None else valid_text(system, "--system")
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+        {"role": "user", "content": text}]
     backends.check(models, [params.strategy])  # before the database is touched: a bad option changes nothing
     recorder = None
     if not no_save:  # opened first, so a bad --db fails before the slow model load

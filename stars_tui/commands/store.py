@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stars_engine.display.controls import json_text, visible_controls, visible_fields
+from stars_engine.display.format import shorten
 from stars_engine.errors import StarsError
 from stars_engine.events import (
     ACCEPTED,
@@ -31,6 +32,8 @@ from stars_engine.events import (
     RunStarted,
     SegmentAccepted,
     last_user_message,
+    rubric_label,
+    system_message,
 )
 from stars_engine.run_state import describe_changes
 from stars_engine.store import (
@@ -84,10 +87,12 @@ def list_command(
     if not sessions:
         console.print("no sessions yet: `stars run PROMPT` or `stars chat` records one")
         return
-    table = Table("id", "title", "turns", "status", "last active", box=None)
+    table = Table("id", "title", "turns", "runs", "status", "last active", box=None)
     for s in sessions:
         s = visible_fields(s)
-        table.add_row(s.id, escape(s.title), str(s.runs), s.status_summary(), s.updated_at)
+        last = s.updated_at[:16].replace("T", " ")  # to the minute: the title keeps the room (--json has it all)
+        title = Text(s.title) + (Text(f"\nsystem: {shorten(s.system_prompt, 40)}", "dim") if s.system_prompt else "")
+        table.add_row(s.id, title, str(s.turns), str(s.runs), s.status_summary(), last)
     console.print(table)
 
 
@@ -105,9 +110,15 @@ def show_command(
         _print_json({**asdict(info), "runs": [asdict(r) for r in runs]})
         return
     info, runs = visible_fields(info), [visible_fields(r) for r in runs]
-    console.print(f"[bold]{escape(info.title)}[/]  session {info.id} · {info.created_at}")
+    console.print(f"[bold]{escape(info.title)}[/]  session {info.id} · {info.created_at} · "
+                  f"{info.turns} turn(s), {info.runs} run(s)")
+    if info.system_prompt:
+        console.print(Text("system prompt: ", style="magenta") + Text(info.system_prompt))
     for run in runs:
         console.print(f"\n[bold]turn {run.turn + 1}[/] · run {run.id} · {run.strategy} · {_outcome(run)}")
+        console.print(Text(f"{run.policy_id} · reward {run.reward_label}", "dim"))
+        if run.system_prompt != info.system_prompt:  # given another one than the session has now
+            console.print(Text("system: ", style="magenta") + Text(run.system_prompt or "(none)"))
         console.print(Text("user: ", style="cyan") + Text(run.prompt))
         if run.final_text is not None:
             console.print(Text("assistant: ", style="green") + Text(run.final_text))
@@ -199,9 +210,13 @@ def render(event: Event) -> Text | str | None:
     """One line (or block) of plain replay for an event."""
     if isinstance(event, RunStarted):
         prompt = last_user_message(event.messages)
+        system = system_message(event.messages)
+        rubric = rubric_label(event.rubric)
         return (
             Text(f"{event.strategy} · {event.policy_id} · reward {event.reward_id}", "bold")
+            + Text(f" · {rubric}" if rubric else "", "bold")
             + Text(f" · seed {event.seed}\n", "bold")
+            + (Text("system: ", "magenta") + Text(system + "\n") if system else Text(""))
             + Text("user: ", "cyan")
             + Text(prompt)
         )

@@ -21,7 +21,7 @@ from stars_engine.errors import StarsError
 from stars_engine.params import Params
 
 from .database import db_path
-from .options import ModelChoice, decoding_options
+from .options import ModelChoice, decoding_options, read_system, system_option
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -33,6 +33,7 @@ def launch(
     no_save: bool = False,
     theme: str | None = None,
     config: Path | None = None,
+    system: str = "",
 ) -> None:
     """Open the workbench with these starting parameters and models, and the settings file's theme and rubric."""
     from ..app import StarsApp
@@ -46,7 +47,7 @@ def launch(
     database = None if no_save else db_path(db)
     policy, reward = backends.loaders(replace(models, rubric=settings.rubric_file))
     app = StarsApp(policy, _with_settings_rubric(reward, settings), db_path=database, params=params,
-                   settings=settings, strategy_check=partial(backends.check_strategy, backend))
+                   settings=settings, strategy_check=partial(backends.check_strategy, backend), system_prompt=system)
     app.run()
 
 
@@ -80,12 +81,13 @@ def chat_command(
     config: Path | None = typer.Option(  # noqa: B008
         None, "--config", help="Settings file (default: $STARS_CONFIG, else config.json in the user config folder)."
     ),
+    system: str | None = system_option(),
     *,
     params: Params,
     models: ModelChoice,
 ) -> None:
     """Open the workbench: chat, watch each segment being scored, change knobs mid-reply."""
-    launch(params, models, db, no_save, theme, config)
+    launch(params, models, db, no_save, theme, config, read_system(system))
 
 
 def register(app: typer.Typer) -> None:

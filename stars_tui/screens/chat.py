@@ -61,6 +61,8 @@ class ChatScreen(Screen):
         Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Move the focus to the prompt box", priority=True,
                 show=False),
         Binding("ctrl+n", "new_chat", "New chat", tooltip="Start a new session", show=False),
+        Binding("ctrl+t", "app.system_prompt", "System prompt", show=False,
+                tooltip="Set or clear this session's system prompt (sent first in every run)"),
     ]
 
     def __init__(self) -> None:

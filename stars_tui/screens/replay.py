@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Label
 
-from stars_engine.events import AttemptScored, Event, RunStarted
+from stars_engine.events import AttemptScored, Event, RunStarted, rubric_label
 from stars_engine.run_state import RunState
 from stars_engine.store.replay import pause_before
 
@@ -52,6 +52,11 @@ class ReplayScreen(Screen):
         self.speed = 4.0
         self._timer: Timer | None = None
         self.assistant: AssistantTurn | None = None
+        started = next((e for e in self.events if isinstance(e, RunStarted)), None)
+        rubric = rubric_label(started.rubric) if started else ""
+        # what scored the run, as the live status line names it (and which rubric, so two never look alike)
+        self.scored_by = "" if started is None else " · ".join(filter(None, (started.policy_id, started.reward_id,
+                                                                              rubric)))
 
     def compose(self) -> ComposeResult:
         yield Label("", id="replay-title")
@@ -78,7 +83,9 @@ class ReplayScreen(Screen):
         transcript.clear_turns()
         started = next((e for e in self.events if isinstance(e, RunStarted)), None)
         for turn in started.messages if started else []:
-            if turn["role"] == "user":
+            if turn["role"] == "system":  # the session's system prompt, as the run was given it
+                transcript.add_assistant("system prompt").show_text(turn["content"])
+            elif turn["role"] == "user":
                 transcript.add_user(turn["content"])
             elif turn["role"] == "assistant":
                 transcript.add_assistant().show_text(turn["content"])
@@ -105,7 +112,7 @@ class ReplayScreen(Screen):
         elapsed = (
             self.state.finished.stats.wall_seconds if self.state.finished else self.state.compute_ms / 1000
         )
-        self.query_one(StatusLine).show(self.state, elapsed, "replay")
+        self.query_one(StatusLine).show(self.state, elapsed, "replay", self.scored_by)
         mode = "playing" if self.playing else "paused"
         where = f"attempt {self.state.attempts} of {sum(isinstance(e, AttemptScored) for e in self.events)}"
         self.query_one("#replay-title", Label).update(

@@ -4,7 +4,12 @@ The default reward is an embedding rubric, a stand-in for a trained reward
 model: a reply scores higher the closer it sits to the "prefer" lines and the
 further from the "avoid" lines. One exemplar a line. The reward module's
 own rules (``Rubric.from_dict``) validate the edit; a refusal is shown and the dialog
-stays open. The new rubric applies from the next run.
+stays open. The new rubric applies from the next run, and is recorded with each run.
+
+A rubric's scores have no fixed scale: a new exemplar or weight moves every
+reward while the threshold stays where it was. So applying one scores a fixed
+sample reply under the old and the new rubric and says both, beside the
+threshold (``apply_measured``): the shift is measured, not guessed.
 """
 
 from __future__ import annotations
@@ -23,7 +28,23 @@ from stars_engine.errors import StarsError
 from ..literal import literal, printable
 
 if TYPE_CHECKING:
+    from stars_engine.reward.base import Reward
     from stars_engine.reward.rubric import Rubric
+
+SAMPLE_PROMPT = "How can I get better at remembering people's names?"
+SAMPLE_REPLY = "Say the name back when you are introduced, then use it once more before you part."
+
+
+def apply_measured(reward: Reward, rubric: Rubric, threshold: float) -> str:
+    """Set ``reward``'s rubric (model work: call it from a worker) and say what it did to the scale:
+    the sample reply's reward before and after, against ``threshold``."""
+    [before] = reward.score(SAMPLE_PROMPT, [SAMPLE_REPLY])
+    reward.rubric = rubric
+    [after] = reward.score(SAMPLE_PROMPT, [SAMPLE_REPLY])
+    crossed = (before >= threshold) != (after >= threshold)
+    verdict = (" (it now passes)" if after >= threshold else " (it no longer passes)") if crossed else ""
+    return (f"rubric updated: {len(rubric.prefer)} prefer, {len(rubric.avoid)} avoid exemplars · "
+            f"a sample reply scores {before:.3f} → {after:.3f} against threshold {threshold:g}{verdict}")
 
 
 def lines(text: str) -> list[str]:
@@ -52,6 +73,8 @@ class RubricDialog(ModalScreen["Rubric | None"]):
             with Horizontal(classes="buttons"):
                 yield Label("relevance weight ")
                 yield Input(str(self.rubric.relevance_weight), id="weight", compact=True)
+            yield Label("Every reward moves with the exemplars and the weight while the threshold stays put: "
+                        "Apply scores a sample reply before and after, to show by how much.", classes="hint")
             yield Label("", id="rubric-error", classes="error")
             with Horizontal(classes="buttons", id="rubric-buttons"):  # docked: in sight however small the screen
                 yield Button("Cancel", id="cancel")
