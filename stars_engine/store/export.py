@@ -331,6 +331,8 @@ FORMATS: dict[str, Callable[[Bundle], str]] = {
     "html": to_html,
     "csv": to_csv,
 }
+PAIRS = "pairs"  # preference pairs (store/pairs.py): JSON lines of their own, written to a .jsonl file
+CHOICES = (*FORMATS, PAIRS)
 SUFFIXES = {".md": "md", ".markdown": "md", ".jsonl": "jsonl", ".html": "html", ".htm": "html", ".csv": "csv"}
 
 
@@ -351,11 +353,11 @@ def format_for(path: Path, fmt: str | None = None, force: bool = False) -> str:
     named = None if is_stdout(path) else SUFFIXES.get(Path(path).suffix.lower())
     if fmt is None and named is None:
         where = "standard output (-o -)" if is_stdout(path) else repr(Path(path).name)
-        raise StarsError(f"cannot tell the format for {where}; pass --format {'|'.join(FORMATS)}")
+        raise StarsError(f"cannot tell the format for {where}; pass --format {'|'.join(CHOICES)}")
     chosen = fmt or named
-    if chosen not in FORMATS:
-        raise StarsError(f"unknown format {chosen!r}; choose one of {', '.join(FORMATS)}")
-    if named is not None and chosen != named and not force:
+    if chosen not in CHOICES:
+        raise StarsError(f"unknown format {chosen!r}; choose one of {', '.join(CHOICES)}")
+    if named is not None and chosen != named and (chosen, named) != (PAIRS, "jsonl") and not force:
         raise StarsError(f"--format {chosen} does not match the extension of {Path(path).name} ({named}); "
                          "pass --force to write it anyway")
     return chosen

@@ -21,14 +21,13 @@ chosen-minus-rejected difference. ``prefix`` says where the segment starts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..events import ACCEPTED, NOT_NEEDED, REJECTED, AttemptScored, Event
 from ..run_state import RunState
-from .export import Bundle, _json_line
-from .store import RunInfo
-
-FORMAT = "pairs"
+from .export import PAIRS, Bundle, _json_line, format_for, run_bundle, session_bundle, write_text
+from .store import RunInfo, Store
 
 
 def _pair(
@@ -88,3 +87,18 @@ def to_pairs(bundles: Iterable[Bundle], min_gap: float | None = None) -> str:
         for pair in pairs_of(run, events)
         if min_gap is None or pair["chosen_reward"] - pair["rejected_reward"] >= min_gap
     )
+
+
+def export_pairs(
+    store: Store, kind: str | None, ident: str | None, path: Path,
+    force: bool = False, min_gap: float | None = None,
+) -> int:
+    """Write the pairs of one run, one session or (``kind`` None) every session to ``path``; how many were written."""
+    format_for(path, PAIRS, force)
+    if kind is None:
+        bundles = [session_bundle(store, s.id) for s in store.list_sessions()]
+    else:
+        bundles = [run_bundle(store, ident or "") if kind == "run" else session_bundle(store, ident or "")]
+    text = to_pairs(bundles, min_gap)
+    write_text(path, text, force)
+    return text.count("\n")

@@ -7,6 +7,7 @@ prefix, every command takes ``--db`` (else ``$STARS_DB``, else
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -37,7 +38,6 @@ from stars_engine.events import (
 )
 from stars_engine.run_state import describe_changes
 from stars_engine.store import (
-    FORMATS,
     Store,
     export_run,
     export_session,
@@ -45,8 +45,9 @@ from stars_engine.store import (
     open_store,
     pace,
 )
-from stars_engine.store.export import is_stdout
+from stars_engine.store.export import CHOICES, PAIRS, is_stdout
 from stars_engine.store.importer import check, import_checked, parse
+from stars_engine.store.pairs import export_pairs
 from stars_engine.store.store import MARK_END, MARK_START
 
 from .database import DB_HELP, db_path
@@ -306,25 +307,44 @@ def replay_app(runs: list[tuple[str, list[Event]]]):
 
 # -- export / import -----------------------------------------------------
 def export_command(
-    ident: Annotated[str, typer.Argument(metavar="RUN|SESSION", help="Run or session id (a unique prefix).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-': standard output).")],
+    ident: Annotated[
+        str | None, typer.Argument(metavar="RUN|SESSION", help="Run or session id (a unique prefix).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write ('-': standard output).")] = None,
     fmt: str | None = typer.Option(
-        None, "--format", "-f", help=f"{', '.join(FORMATS)} (default: from the file's extension)."
+        None, "--format", "-f", help=f"{', '.join(CHOICES)} (default: from the file's extension)."
+    ),
+    every: bool = typer.Option(False, "--all", help="Every session (with --format pairs)."),
+    min_gap: float | None = typer.Option(
+        None, "--min-gap", help="With --format pairs: only pairs whose reward gap is at least this."
     ),
     force: bool = typer.Option(
         False, "--force", help="Overwrite an existing regular file; write a --format that differs from the extension."
     ),
     db: DbOption = None,
 ) -> None:
-    """Export a run or a whole session: md (transcript), jsonl (lossless), html (one page), csv (attempts)."""
-    format_for(output, fmt, force)  # a wrong --format costs no database read
+    """Export a run or a whole session: md (transcript), jsonl (lossless), html (one page), csv (attempts),
+    pairs (preference pairs for DPO: passed against failed segments at one prefix, best against worst reply)."""
+    if output is None:
+        raise StarsError("say where to write with --output FILE ('-' for standard output)")
+    if (ident is None) == (not every):
+        raise StarsError("name a RUN or SESSION, or pass --all (with --format pairs), not both")
+    chosen = format_for(output, fmt, force)  # a wrong --format costs no database read
+    if chosen != PAIRS and (every or min_gap is not None):
+        raise StarsError(f"{'--all' if every else '--min-gap'} goes with --format pairs")
+    if min_gap is not None and not math.isfinite(min_gap):
+        raise StarsError(f"--min-gap must be a number, got {min_gap}")
     with _store(db, verify=True) as store:
-        kind, full = store.resolve(ident)
-        exporter = export_run if kind == "run" else export_session
-        written = exporter(store, full, fmt, output, force)
+        kind, full = store.resolve(ident) if ident is not None else ("every session", "")
+        if chosen == PAIRS:
+            count = export_pairs(store, None if every else kind, full, output, force, min_gap)
+            written, what = output, f"{count} pair{'s' if count != 1 else ''} from {kind} {full}".rstrip()
+        else:
+            exporter = export_run if kind == "run" else export_session
+            written, what = exporter(store, full, fmt, output, force), f"{kind} {full}"
     to_stdout = is_stdout(written)
     report = Console(stderr=True, highlight=False) if to_stdout else console
-    report.print(f"wrote {kind} {full} to {escape('standard output' if to_stdout else str(written))}")
+    report.print(f"wrote {what} to {escape('standard output' if to_stdout else str(written))}")
 
 
 def import_command(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from stars_engine.engine import run
 from stars_engine.events import (
     ACCEPTED,
     NOT_NEEDED,
@@ -15,11 +18,12 @@ from stars_engine.events import (
     RunStats,
     SegmentAccepted,
 )
-from stars_engine.store import open_store
+from stars_engine.params import Params
+from stars_engine.store import Recorder, open_store
 from stars_engine.store.export import session_bundle
 from stars_engine.store.pairs import to_pairs
 
-from .helpers import record_events
+from .helpers import cli, record_events
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hi"}]
 
@@ -122,3 +126,30 @@ def test_text_is_kept_literally_and_each_pair_is_one_line(tmp_path):
         text = to_pairs([session_bundle(store, recorder.session_id)])
     assert text.count("\n") == 1 and len(text.splitlines()) == 1
     assert json.loads(text)["rejected"][0]["content"] == odd
+
+
+@pytest.mark.real
+def test_real_runs_export_pairs_that_datasets_reads_as_preference_data(tmp_path, real_policy, real_reward, capsys):
+    """A real Best-of-N and a real STARS run, exported with ``--all --format pairs``, load with
+    ``datasets.load_dataset("json")`` with the columns TRL's conversational preference format needs."""
+    import datasets  # a dev dependency, imported here so the fast tests do not pay for it
+    db = tmp_path / "real.db"
+    messages = [{"role": "user", "content": "Give me one tip for sleeping better."}]
+    for params in (Params(strategy="best-of-n", best_of_n=3, max_new_tokens=16, seed=3),
+                   Params(segment_tokens=4, max_new_tokens=16, threshold=0.3, threshold_mode="fixed",
+                          candidates_per_round=2, max_attempts=4, seed=3)):
+        recorder = Recorder(db, session_id=None)
+        for _ in recorder.record(run(real_policy, real_reward, messages, params)):
+            pass
+    out = tmp_path / "pairs.jsonl"
+    code, _, err = cli(["export", "--all", "--format", "pairs", "-o", str(out), "--db", str(db)], capsys)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    whole = [r for r in rows if r["strategy"] == "best-of-n"]
+    assert len(whole) == 1 and whole[0]["chosen_reward"] > whole[0]["rejected_reward"]
+    assert all(r["rejected_reward"] < 0.3 <= r["chosen_reward"] for r in rows if r["strategy"] == "stars")
+    table = datasets.load_dataset("json", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
+    assert {"prompt", "chosen", "rejected"} <= set(table.column_names) and table.num_rows == len(rows)
+    first = table[0]
+    assert first["prompt"] == messages
+    assert [m["role"] for m in first["chosen"]] == ["assistant"] == [m["role"] for m in first["rejected"]]
