@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import StarsError
-from .connect import write
+from .connect import mark_interrupted, write
 from .store import Store, reading
 
 REMOVED_AS = ("deleted", "edited")
@@ -35,7 +35,7 @@ def remove_turns(store: Store, session_id: str, turns: list[int], how: str) -> i
 
     Runs already removed keep their first mark. A turn with a run still
     recording is refused: its writer would finish a run the conversation no
-    longer holds.
+    longer holds. (A run whose process is gone reads as interrupted first.)
     """
     if how not in REMOVED_AS:
         raise StarsError(f"a turn is removed as one of {', '.join(REMOVED_AS)}, not {how!r}")
@@ -43,6 +43,7 @@ def remove_turns(store: Store, session_id: str, turns: list[int], how: str) -> i
     if not turns:
         return 0
     marks = ", ".join("?" for _ in turns)
+    mark_interrupted(store.db)
     where = f"session_id = ? AND turn IN ({marks}) AND removed = ''"
     with write(store.db):
         live = store.db.execute(f"SELECT id FROM runs WHERE {where} AND status = 'running'",

@@ -112,8 +112,8 @@ class ChatList(Vertical):
         items.clear_options()
         items.add_options(Option(chat_label(s, s.id == self.open_id), id=s.id) for s in rows)
         ids = [s.id for s in rows]
-        if highlighted in ids:
-            items.highlighted = ids.index(highlighted)
+        if ids:  # Enter in the search box then Enter opens the best hit
+            items.highlighted = ids.index(highlighted) if highlighted in ids else 0
         searched = " ".join(self.query_one("#chat-search", Input).value.split())
         title = f"chats matching “{printable(searched)}” ({len(rows)})" if searched else f"chats ({len(rows)})"
         self.query_one("#chat-list-title", Label).update(Text(title))
