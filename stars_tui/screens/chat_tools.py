@@ -35,6 +35,10 @@ else:
 class ChatTools(_Base):
     """Actions for ``ChatScreen`` (the type checker sees it as one; at run time it is a plain mixin)."""
 
+    # Under 110 columns the shown chat list takes the inspector's place (stars.tcss), so the
+    # conversation keeps its width at 80×24.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
     def _chat_list(self) -> ChatList:
         return self.query_one(ChatList)
 
@@ -47,6 +51,7 @@ class ChatTools(_Base):
             return
         chats = self._chat_list()
         chats.show(not chats.shown)
+        self.set_class(chats.shown, "chat-list-shown")
         if chats.shown:
             chats.open_id = self.app.chat.session_id
             chats.query_one("#chat-search").focus()
