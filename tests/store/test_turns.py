@@ -94,3 +94,23 @@ def test_the_system_prompt_is_in_the_counts(tmp_path):
             store.db.execute("UPDATE sessions SET system_prompt = ? WHERE id = ?", ["Be brief.", session])
         counts = session_counts(store, session)
     assert counts.system_prompt == "Be brief." and (counts.turns, counts.runs) == (3, 4)
+
+
+def test_sessions_show_marks_the_runs_taken_out(tmp_path, capsys):
+    import json
+
+    from .helpers import cli
+
+    db = tmp_path / "s.db"
+    session, runs = three_turns(db)
+    with open_store(db) as store:
+        remove_turns(store, session, [1], "deleted")
+        with store.db.conn:  # a hand-edited mark is shown as text, never read as markup
+            store.db.execute("UPDATE runs SET removed = '[red]x' WHERE id = ?", [runs[3]])
+    code, out, _ = cli(["sessions", "show", session, "--db", str(db)], capsys)
+    assert code == 0
+    text = " ".join(out.split())  # the console may wrap a long line
+    assert text.count("(out of the conversation)") == 3
+    assert text.count("· deleted (out of the conversation)") == 2 and "· [red]x (out of the conversation)" in text
+    code, out, _ = cli(["sessions", "show", session, "--json", "--db", str(db)], capsys)
+    assert [r["removed"] for r in json.loads(out)["runs"]] == ["", "deleted", "deleted", "[red]x"]
