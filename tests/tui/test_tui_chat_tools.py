@@ -216,3 +216,67 @@ async def test_the_palette_commands_act_on_the_last_turn_and_wait_for_a_reply_to
         await pilot.press("y")
         await wait_until(pilot, lambda: not app.chat.turns, "the last turn deleted")
         assert not app.chat_screen.query(UserTurn)
+
+
+def test_a_search_snippet_is_literal_with_its_match_highlighted_and_cut_around_it():
+    from stars_engine.store.store import MARK_END, MARK_START
+    from stars_tui.screens.sessions import snippet_text
+
+    snippet = f"…a [b]long[/b] \x1b text before the {MARK_START}otters{MARK_END} and more after it…"
+    whole = snippet_text(snippet)
+    assert whole.plain == "…a [b]long[/b] ␛ text before the otters and more after it…"
+    assert marks(whole) == [("otters", "current")]  # bold: the match style
+    cut = snippet_text(snippet, 24)
+    assert len(cut.plain) <= 24 and "otters" in cut.plain and cut.plain.startswith("…")
+    assert marks(cut) == [("otters", "current")]
+
+
+async def test_f2_shows_the_snippet_the_system_prompt_and_turns_and_runs_apart(db):
+    from textual.widgets import DataTable
+
+    app = make_app(db_path=db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await chat(pilot, "tell me about [b]otters[/b]")
+        await pilot.press("f5")
+        await finish(pilot)
+        await chat(pilot, "and beavers")
+        with open_store(db) as store, store.db.conn:
+            store.db.execute("UPDATE sessions SET system_prompt = 'Be [i]brief[/i].'")
+        await pilot.press("f2")
+        screen = app.screen
+        table = screen.query_one("#sessions", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 1, "the session listed")
+        await pilot.press("slash", *keys("otters"), "enter")
+        detail = screen.query_one("#session-detail", Static)
+        await wait_until(pilot, lambda: "match:" in detail.render().plain, "the hit's detail")
+        shown = detail.render()
+        assert "2 turns · 3 runs · system prompt: Be [i]brief[/i]." in shown.plain
+        assert "match: tell me about [b]otters[/b]" in shown.plain
+        assert ("otters", "current") in marks(shown)
+
+
+@pytest.mark.real
+async def test_deleting_a_turn_with_the_real_model_leaves_it_out_of_the_history(real_policy, real_reward, db):
+    from stars_engine.params import Params
+    from stars_tui.app import StarsApp
+
+    params = Params(seed=3, segment_tokens=4, max_new_tokens=8, max_attempts=2, candidates_per_round=2)
+    app = StarsApp(lambda: real_policy, lambda: real_reward, db_path=db, params=params)
+    async with app.run_test(size=SIZE) as pilot:
+        await chat(pilot, "Name a fruit.")
+        await chat(pilot, "Name a colour.")
+        screen = app.chat_screen
+        screen.query(UserTurn)[0].focus()
+        await pilot.press("delete")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(app.chat.numbers) == 1, "the first turn gone")
+        await chat(pilot, "Name an animal.")
+        assert screen.state.failed is None and screen.state.text.strip()
+        sent = [m["content"] for m in screen.state.started.messages if m["role"] == "user"]
+        assert sent == ["Name a colour.", "Name an animal."]
+        with open_store(db) as store:
+            saved = load_session(store, app.chat.session_id)
+            removed = removed_runs(store, app.chat.session_id)
+        assert [t["content"] for t in saved.turns if t["role"] == "user"] == sent
+        assert list(removed.values()) == ["deleted"] and saved.numbers == [1, 2]
