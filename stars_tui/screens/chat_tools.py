@@ -25,9 +25,9 @@ from ..widgets.find_bar import FindBar
 from ..widgets.transcript import Transcript, Turn, UserTurn
 
 if TYPE_CHECKING:
-    from .chat import ChatScreen
+    from textual.screen import Screen
 
-    _Base = ChatScreen
+    _Base = Screen
 else:
     _Base = object
 
@@ -38,6 +38,11 @@ class ChatTools(_Base):
     # Under 110 columns the shown chat list takes the inspector's place (stars.tcss), so the
     # conversation keeps its width at 80×24.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    if TYPE_CHECKING:  # what ChatScreen has (imported here it would be an import circle)
+        running: bool
+
+        def start_run(self, prompt: str | None, seed: int | None = None) -> None: ...
 
     def _chat_list(self) -> ChatList:
         return self.query_one(ChatList)

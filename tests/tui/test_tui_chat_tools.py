@@ -200,6 +200,8 @@ async def test_editing_a_turn_resends_it_as_that_turn_and_the_later_turns_go(db)
 async def test_the_palette_commands_act_on_the_last_turn_and_wait_for_a_reply_to_end(db):
     app = make_app(db_path=db)
     async with app.run_test(size=SIZE) as pilot:
+        titles = {command.title for command in app.get_system_commands(app.chat_screen)}
+        assert {"Chats", "Find", "Rename session", "Export session", "Delete turn", "Edit turn"} <= titles
         await chat(pilot, "only turn")
         app.chat_screen.query_one("#prompt").focus()
         await app.chat_screen.run_action("delete_turn")
