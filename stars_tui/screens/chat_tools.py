@@ -22,6 +22,7 @@ from stars_engine.errors import StarsError
 
 from ..widgets.chat_list import ChatList
 from ..widgets.find_bar import FindBar
+from ..widgets.prompt_input import PromptInput
 from ..widgets.transcript import Transcript, Turn, UserTurn
 
 if TYPE_CHECKING:
@@ -206,4 +207,5 @@ class ChatTools(_Base):
             self.query_one("#prompt").focus()
             return
         chat.reuse = numbers[0]  # the new prompt is that turn again
+        self.query_one(PromptInput).remember(resend)  # Up in the empty box recalls it, as a typed prompt
         self.start_run(resend)

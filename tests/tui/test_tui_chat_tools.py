@@ -185,6 +185,7 @@ async def test_editing_a_turn_resends_it_as_that_turn_and_the_later_turns_go(db)
         await wait_until(pilot, lambda: screen.running or screen.state.done, "the edited prompt sent")
         await finish(pilot)
         assert user_prompts(app) == ["first about rivers", "second about ponds\nand [red]frogs[/red]"]
+        assert screen.query_one("#prompt").sent[-1] == user_prompts(app)[-1]  # recalled by Up, as typed ones are
         assert [t.content for t in screen.query(UserTurn)] == user_prompts(app)
         assert [m["content"] for m in screen.state.started.messages if m["role"] == "user"] == user_prompts(app)
         with open_store(db) as store:
