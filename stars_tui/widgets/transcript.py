@@ -229,7 +229,9 @@ class AssistantTurn(Turn):
         self.query_one(".trailer", Static).update(trailer)
         self.query_one(".trailer", Static).set_class(not trailer.plain, "empty")
         self._feed_markdown(printable(state.text), final=not running)
-        self.show_matches(*self._matches)
+        finding = self.parent is not None and self.parent.has_class("finding")
+        if finding:  # the find view follows a growing reply; with the find bar closed, no extra work
+            self.show_matches(*self._matches)
         if state.finished is not None and state.finished.stats.final_reward is not None:
             reason = state.finished.stop_reason
             self.border_subtitle = f"{reason} · reward {state.finished.stats.final_reward:.3f}"
