@@ -182,7 +182,8 @@ class StarsApp(LiteralNotifications, App):
             self.notify("Stop the reply first (Esc).", severity="warning")
             return False
         self.chat = ChatSession(self.db_path)
-        self.chat.resume(saved.session_id, saved.conversation(), saved.last_run_id, saved.system_prompt)
+        self.chat.resume(saved.session_id, saved.conversation(), saved.last_run_id, saved.numbers, saved.next_number,
+                         saved.system_prompt)
         self.chat_screen.show_history(saved.turns, saved.runs, saved.params)
         self.remember_session(saved.session_id)
         return True

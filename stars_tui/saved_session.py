@@ -3,16 +3,20 @@
 Each turn shows its newest run (a regenerated or edited turn has several), folded
 from its events, so a reopened reply keeps its ``⟨…⟩`` change marks and its
 ``[stopped]``; the parameters come back as they were at the end of the last
-run. No Textual here: the sessions screen calls it from a worker.
+run. No Textual here: the sessions screen calls it from a worker. A run taken
+out of the conversation (its turn deleted or edited: ``runs.removed``) is skipped, so the history the model is sent next
+skips it too; each turn keeps its store number, so the next one never reuses
+a removed turn's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stars_engine.errors import ParamError
 from stars_engine.params import Params
 from stars_engine.run_state import RunState
+from stars_engine.store.turns import next_turn, removed_runs
 
 
 @dataclass
@@ -24,6 +28,8 @@ class SavedSession:
     last_run_id: str | None
     params: Params | None
     system_prompt: str = ""
+    numbers: list[int] = field(default_factory=list)  # the store's turn number of each user turn
+    next_number: int = 0  # past every recorded turn, removed ones too
 
     def conversation(self) -> list[dict[str, str]]:
         """The turns the engine is given next: a reply that failed is left out, as in a live chat."""
@@ -46,7 +52,9 @@ def final_params(state: RunState) -> Params | None:
 def load_session(store, session_id: str) -> SavedSession:
     """Read one session through an open ``Store``."""
     info = store.session(session_id)
-    newest = {run.turn: run for run in store.runs_of(session_id)}  # oldest first: the last run of a turn wins
+    removed = removed_runs(store, session_id)
+    kept = [run for run in store.runs_of(session_id) if run.id not in removed]
+    newest = {run.turn: run for run in kept}  # oldest first: the last run of a turn wins
     turns: list[dict[str, str]] = []
     runs: dict[int, RunState] = {}
     state = RunState()
@@ -58,4 +66,4 @@ def load_session(store, session_id: str) -> SavedSession:
         turns.append({"role": "assistant", "content": run.final_text or ""})  # "" : failed or interrupted
     last = newest[max(newest)].id if newest else None
     return SavedSession(session_id, info.title, turns, runs, last, final_params(state) if newest else None,
-                        info.system_prompt)
+                        info.system_prompt, sorted(newest), next_turn(store, session_id))

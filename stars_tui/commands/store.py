@@ -49,6 +49,7 @@ from stars_engine.store.export import CHOICES, PAIRS, is_stdout
 from stars_engine.store.importer import check, import_checked, parse
 from stars_engine.store.pairs import export_pairs
 from stars_engine.store.store import MARK_END, MARK_START
+from stars_engine.store.turns import removed_runs
 
 from .database import DB_HELP, db_path
 
@@ -107,8 +108,9 @@ def show_command(
     with _store(db) as store:
         info = store.session(store.session_id(session))
         runs = store.runs_of(info.id)
+        removed = removed_runs(store, info.id)  # runs whose turn was deleted or edited in the app
     if as_json:
-        _print_json({**asdict(info), "runs": [asdict(r) for r in runs]})
+        _print_json({**asdict(info), "runs": [{**asdict(r), "removed": removed.get(r.id, "")} for r in runs]})
         return
     info, runs = visible_fields(info), [visible_fields(r) for r in runs]
     console.print(f"[bold]{escape(info.title)}[/]  session {info.id} · {info.created_at} · "
@@ -116,7 +118,9 @@ def show_command(
     if info.system_prompt:
         console.print(Text("system prompt: ", style="magenta") + Text(info.system_prompt))
     for run in runs:
-        console.print(f"\n[bold]turn {run.turn + 1}[/] · run {run.id} · {run.strategy} · {_outcome(run)}")
+        how = removed.get(run.id)
+        mark = f" · [yellow]{escape(visible_controls(how))}[/] (out of the conversation)" if how else ""
+        console.print(f"\n[bold]turn {run.turn + 1}[/] · run {run.id} · {run.strategy} · {_outcome(run)}{mark}")
         console.print(Text(f"{run.policy_id} · reward {run.reward_label}", "dim"))
         if run.system_prompt != info.system_prompt:  # given another one than the session has now
             console.print(Text("system: ", style="magenta") + Text(run.system_prompt or "(none)"))

@@ -30,14 +30,17 @@ from stars_engine.params import Params
 from stars_engine.run_state import RunState
 
 from ..pump import EventPump, EventsReady, RunEnded, forward
+from ..widgets.chat_list import ChatList
+from ..widgets.find_bar import FindBar
 from ..widgets.inspector import SegmentInspector
 from ..widgets.params_bar import ParamsBar
 from ..widgets.prompt_input import PromptInput
 from ..widgets.status_line import StatusLine
 from ..widgets.transcript import AssistantTurn, Transcript
+from .chat_tools import ChatTools
 
 
-class ChatScreen(Screen):
+class ChatScreen(ChatTools, Screen):
     """Chat with the model and watch each segment being decided."""
 
     AUTO_FOCUS = "#prompt"
@@ -63,6 +66,17 @@ class ChatScreen(Screen):
         Binding("ctrl+n", "new_chat", "New chat", tooltip="Start a new session", show=False),
         Binding("ctrl+t", "app.system_prompt", "System prompt", show=False,
                 tooltip="Set or clear this session's system prompt (sent first in every run)"),
+        # the chat list, find, the session and any turn (chat_tools.py)
+        Binding("ctrl+b", "toggle_chat_list", "Chats", tooltip="Show or hide the chat list (with search)",
+                show=False),
+        Binding("ctrl+f", "find", "Find", tooltip="Find in the conversation", priority=True, show=False),
+        Binding("ctrl+r", "rename_session", "Rename session", tooltip="Rename this session", show=False),
+        Binding("ctrl+s", "export_session", "Export session", tooltip="Export this whole session", show=False),
+        Binding("alt+d", "delete_turn", "Delete turn",
+                tooltip="Delete the focused turn (else the last); its runs stay, marked", show=False),
+        Binding("alt+e", "edit_turn", "Edit turn",
+                tooltip="Edit the focused turn's prompt (else the last) and send it again; later turns go",
+                show=False),
     ]
 
     def __init__(self) -> None:
@@ -77,8 +91,10 @@ class ChatScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ParamsBar(self.app.current_params, check_strategy=self.app.strategy_check, id="params")
         with Horizontal(id="main"):
+            yield ChatList(self.app.db_path, id="chat-list")
             with Vertical(id="chat-pane"):
-                yield Transcript(id="transcript")
+                yield (transcript := Transcript(id="transcript"))
+                yield FindBar(transcript, id="find")
                 yield PromptInput(id="prompt", soft_wrap=True, show_line_numbers=False)
             yield SegmentInspector(id="inspector")
         yield StatusLine(id="status")
@@ -189,6 +205,7 @@ class ChatScreen(Screen):
         elif self.state.failed is None and self.state.text:
             self.app.chat.add("assistant", self.state.text)
         self.app.remember_session(self.app.chat.session_id)
+        self.refresh_chat_list()
         self.redraw()
         self.query_one(PromptInput).focus()
 
@@ -199,10 +216,7 @@ class ChatScreen(Screen):
     def _take_back_turn(self) -> None:
         """Remove the last prompt (and its reply) from the conversation and the transcript; the prompt
         goes back in the box."""
-        chat = self.app.chat
-        while chat.turns and chat.turns[-1]["role"] != "user":
-            chat.turns.pop()
-        prompt = chat.turns.pop()["content"] if chat.turns else ""
+        prompt = self.app.chat.take_back()
         transcript = self.query_one(Transcript)
         turns = list(transcript.children)
         for widget in turns[-2:] if len(turns) >= 2 else turns:

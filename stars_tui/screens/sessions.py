@@ -5,6 +5,13 @@ worker (``exclusive``, so a newer request supersedes an older one) that hands
 its rows back to the UI thread; the event loop never waits on SQLite. A lock
 keeps the one connection to one thread at a time. A refusal from the store is
 shown as a notification; nothing is lost.
+
+A search hit shows the words that matched: the store's FTS5 ``snippet()``,
+its marks turned into highlighted spans of a literal ``Text``, cut around the
+first match so it stays in sight in a narrow column; the line under the list
+shows the highlighted session's whole snippet, its system prompt, and its
+turns and runs counted apart (a run taken out of the conversation is marked
+in the runs table, ``deleted`` or ``edited``).
 """
 
 from __future__ import annotations
@@ -15,17 +22,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label
+from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from stars_engine.display.format import number, shorten
 from stars_engine.errors import StarsError
+from stars_engine.store.store import MARK_END, MARK_START
+from stars_engine.store.turns import removed_runs, session_counts
 
-from ..literal import literal
+from ..literal import literal, printable
 from ..saved_session import SavedSession, load_session
 from .dialogs import AskDialog, ConfirmDialog
 
@@ -49,18 +59,59 @@ def session_rows(store, query: str) -> list[tuple[Any, str]]:
     return rows
 
 
+MATCH_STYLE = "bold black on yellow"
+
+
+def snippet_text(snippet: str, width: int | None = None) -> Text:
+    """A search snippet as literal text, each matched stretch highlighted (the marks themselves dropped);
+    with ``width``, cut to about that many characters around the first match so it stays in sight."""
+    pieces = snippet.split(MARK_START)
+    plain = [(printable(pieces[0]), False)]
+    for piece in pieces[1:]:
+        inside, _, after = piece.partition(MARK_END)
+        plain += [(printable(inside), True), (printable(after), False)]
+    text = Text()
+    for part, matched in plain:
+        text.append(part, style=MATCH_STYLE if matched else "")
+    if width is not None and len(text) > width:
+        first = len(plain[0][0])
+        start = max(0, min(first - width // 3, len(text) - width))
+        text = Text("…") + text[start + 1 : start + width - 1] + Text("…") if start else text[: width - 1] + "…"
+    return text
+
+
 def _row(session, snippet: str) -> tuple:
     """Date first, so it is whole however narrow the screen (the id, which tells little, last)."""
     return (session.updated_at[:16].replace("T", " "), literal(shorten(session.title, 40)), str(session.runs),
-            literal(shorten(snippet, 50)), session.id[:8])
+            snippet_text(snippet, 50), session.id[:8])
 
 
 def run_rows(store, session_id: str) -> list[tuple[str, tuple]]:
+    removed = removed_runs(store, session_id)
     return [
-        (run.id, (str(run.turn + 1), run.id[:8], literal(run_status(run)), run.strategy,
+        (run.id, (str(run.turn + 1), run.id[:8], literal(_status(run, removed.get(run.id))), run.strategy,
                   number((run.stats or {}).get("final_reward")), literal(shorten(run.prompt, 40))))
         for run in store.runs_of(session_id)
     ]
+
+
+def _status(run, removed: str | None) -> str:
+    """The run's outcome, and ``· deleted`` / ``· edited`` for a run taken out of the conversation."""
+    return f"{run_status(run)} · {removed}" if removed else run_status(run)
+
+
+def session_detail(store, session_id: str, snippet: str) -> Text:
+    """The line under the sessions list: turns and runs counted apart, the system prompt, the whole match."""
+    counts = session_counts(store, session_id)
+    text = Text(f"{counts.turns} turn{'s' * (counts.turns != 1)} · {counts.runs} run{'s' * (counts.runs != 1)}")
+    if counts.removed_runs:
+        text.append(f" ({counts.removed_runs} taken out of the conversation)")
+    text.append(" · system prompt: ", style="dim")
+    text.append(printable(shorten(" ".join(counts.system_prompt.split()), 200)) or "(none)")
+    if snippet:
+        text.append("\nmatch: ", style="dim")
+        text.append_text(snippet_text(snippet))
+    return text
 
 
 class SessionsScreen(Screen):
@@ -82,6 +133,7 @@ class SessionsScreen(Screen):
         self.db_path = db_path
         self.query_text = ""
         self.titles: dict[str, str] = {}
+        self.snippets: dict[str, str] = {}
         self.loading_rows = True
         self._store = None
         self._lock = threading.Lock()
@@ -94,6 +146,7 @@ class SessionsScreen(Screen):
                 table = DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
                 table.add_columns("updated", "title", "runs", "match", "id")
                 yield table
+                yield Static("", id="session-detail")
             with Vertical(id="runs-pane"):
                 yield Label("runs", classes="pane-title")
                 runs = DataTable(id="runs", cursor_type="row", zebra_stripes=True)
@@ -140,6 +193,7 @@ class SessionsScreen(Screen):
         table = self.query_one("#sessions", DataTable)
         table.clear()
         self.titles = {session.id: session.title for session, _ in rows}
+        self.snippets = {session.id: snippet for session, snippet in rows}
         for session, snippet in rows:
             table.add_row(*_row(session, snippet), key=session.id)
         title = f"sessions matching {query!r}" if query else "sessions"
@@ -149,12 +203,16 @@ class SessionsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self, session_id: str) -> None:
-        ok, rows = self._use_store(lambda store: run_rows(store, session_id))
-        self.app.call_from_thread(self._show_runs, session_id, rows or [])
+        snippet = self.snippets.get(session_id, "")
+        ok, found = self._use_store(lambda store: (run_rows(store, session_id),
+                                                   session_detail(store, session_id, snippet)))
+        rows, detail = found if ok else ([], Text())
+        self.app.call_from_thread(self._show_runs, session_id, rows, detail)
 
-    def _show_runs(self, session_id: str, rows: list[tuple[str, tuple]]) -> None:
+    def _show_runs(self, session_id: str, rows: list[tuple[str, tuple]], detail: Text) -> None:
         if session_id != self.session_id:
             return  # the highlight moved on meanwhile
+        self.query_one("#session-detail", Static).update(detail)
         table = self.query_one("#runs", DataTable)
         table.clear()
         for key, row in rows:
@@ -172,6 +230,7 @@ class SessionsScreen(Screen):
         session = self.session_id
         if session is None:
             self.query_one("#runs", DataTable).clear()
+            self.query_one("#session-detail", Static).update("")
         else:
             self.load_runs(session)
 

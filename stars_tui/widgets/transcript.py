@@ -12,7 +12,13 @@ The transcript is anchored to its end, so it follows a growing reply while the
 user is at the bottom and stops following as soon as they scroll up (Textual's
 ``anchor`` does exactly that); it re-anchors when they send the next prompt.
 A turn takes the focus (Tab, or a click), and then ``c`` copies it and ``k``
-copies its code blocks one after another.
+copies its code blocks one after another; ``d`` deletes that turn and ``e``
+edits its prompt (the chat screen does both: ``screens/chat_tools.py``).
+
+Find (Ctrl+F) highlights every match of a literal, case-blind text: a prompt
+in place, a reply in a plain-text view of it shown while the find bar is open
+(the Markdown view cannot carry highlights, and the raw view's boundary marks
+would split a match). Matches are spans on a ``Text``, never markup.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Markdown, Static
 
 from stars_engine.run_state import Part, RunState, describe_changes
@@ -33,6 +40,7 @@ from .params_bar import labelled
 
 PART_STYLES = {"text": "", "exhausted": "yellow", "change": "italic magenta"}
 BOUNDARY = "▏"  # between two segments in the raw view
+MATCH_STYLE, CURRENT_STYLE = "black on yellow", "bold black on dark_orange"
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -50,6 +58,21 @@ def literal_html_parser() -> MarkdownIt:
 def code_blocks(markdown: str) -> list[str]:
     """The fenced code blocks of a Markdown text, without their fences."""
     return [match.group(2) for match in FENCE.finditer(markdown)]
+
+
+def match_spans(text: str, query: str) -> list[tuple[int, int]]:
+    """Where ``query`` occurs in ``text``, ignoring case, taken literally (no pattern syntax)."""
+    if not query:
+        return []
+    return [(m.start(), m.end()) for m in re.finditer(re.escape(query), text, re.IGNORECASE)]
+
+
+def highlighted(text: str, spans: list[tuple[int, int]], current: int | None) -> Text:
+    """``text`` (already printable) with each span styled; span number ``current`` stands out."""
+    shown = Text(text)
+    for index, (start, end) in enumerate(spans):
+        shown.stylize(CURRENT_STYLE if index == current else MATCH_STYLE, start, end)
+    return shown
 
 
 def render_trailer(state: RunState, running: bool) -> Text:
@@ -97,7 +120,17 @@ class Turn(Vertical):
     BINDINGS = [
         Binding("c", "copy", "Copy message", tooltip="Copy this message to the clipboard"),
         Binding("k", "copy_code", "Copy code", tooltip="Copy this message's code blocks, one a press"),
+        Binding("d,delete", "act('delete')", "Delete turn", tooltip="Delete this turn (its runs stay, marked)"),
+        Binding("e", "act('edit')", "Edit turn", tooltip="Edit this turn's prompt and send it again"),
     ]
+
+    class Act(Message):
+        """Delete or edit the turn this message belongs to (the chat screen decides)."""
+
+        def __init__(self, turn: Turn, what: str) -> None:
+            super().__init__()
+            self.turn = turn
+            self.what = what
 
     def __init__(self, title: str, classes: str) -> None:
         super().__init__(classes=f"turn {classes}")
@@ -107,6 +140,17 @@ class Turn(Vertical):
     @property
     def content(self) -> str:
         raise NotImplementedError
+
+    @property
+    def shown_text(self) -> str:
+        """The text find searches: the message as displayed, controls made visible."""
+        return printable(self.content)
+
+    def show_matches(self, spans: list[tuple[int, int]], current: int | None) -> None:
+        raise NotImplementedError
+
+    def action_act(self, what: str) -> None:
+        self.post_message(self.Act(self, what))
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.content)
@@ -137,6 +181,9 @@ class UserTurn(Turn):
     def compose(self) -> ComposeResult:
         yield Static(literal(self._content), classes="raw", markup=False)
 
+    def show_matches(self, spans: list[tuple[int, int]], current: int | None) -> None:
+        self.query_one(".raw", Static).update(highlighted(self.shown_text, spans, current))
+
 
 class AssistantTurn(Turn):
     """One reply; redrawn from its run's state whenever events arrive."""
@@ -146,11 +193,18 @@ class AssistantTurn(Turn):
         self.state = RunState()
         self.running = False
         self._fed = ""  # the text the Markdown view has been given so far
+        self._matches: tuple[list[tuple[int, int]], int | None] = ([], None)
 
     def compose(self) -> ComposeResult:
         yield Markdown(classes="rendered", parser_factory=literal_html_parser)
         yield Static("", classes="rendered trailer", markup=False)
         yield Static("", classes="raw", markup=False)
+        yield Static("", classes="found", markup=False)
+
+    def show_matches(self, spans: list[tuple[int, int]], current: int | None) -> None:
+        self._matches = (spans, current)
+        if self.is_mounted and self.children:
+            self.query_one(".found", Static).update(highlighted(self.shown_text, spans, current))
 
     @property
     def content(self) -> str:
@@ -175,6 +229,9 @@ class AssistantTurn(Turn):
         self.query_one(".trailer", Static).update(trailer)
         self.query_one(".trailer", Static).set_class(not trailer.plain, "empty")
         self._feed_markdown(printable(state.text), final=not running)
+        finding = self.parent is not None and self.parent.has_class("finding")
+        if finding:  # the find view follows a growing reply; with the find bar closed, no extra work
+            self.show_matches(*self._matches)
         if state.finished is not None and state.finished.stats.final_reward is not None:
             reason = state.finished.stop_reason
             self.border_subtitle = f"{reason} · reward {state.finished.stats.final_reward:.3f}"
@@ -220,6 +277,42 @@ class Transcript(VerticalScroll):
     def clear_turns(self) -> None:
         self.remove_children()
         self.anchor()
+
+    def turns(self) -> list[Turn]:
+        return list(self.query_children(Turn))
+
+    def position_of(self, turn: Turn) -> int:
+        """The user turn (from 0) that ``turn`` belongs to: a prompt, or the prompt a reply answers."""
+        position = -1
+        for widget in self.turns():
+            position += isinstance(widget, UserTurn)
+            if widget is turn:
+                return max(position, 0)
+        raise ValueError("not a turn of this transcript")
+
+    def remove_turn(self, position: int, later: bool = False) -> None:
+        """Remove the ``position``-th prompt with its reply (and every later turn if ``later``)."""
+        current, doomed = -1, []
+        for widget in self.turns():
+            current += isinstance(widget, UserTurn)
+            if current == position or (later and current > position):
+                doomed.append(widget)
+        for widget in doomed:
+            widget.remove()
+
+    def find(self, query: str, current: int | None = None) -> list[tuple[Turn, int]]:
+        """Highlight every match of ``query`` (empty: none, and replies back to their usual view).
+
+        Returns (turn, start) for each match, in order; match number ``current`` stands out.
+        """
+        self.set_class(bool(query), "finding")
+        found: list[tuple[Turn, int]] = []
+        for turn in self.turns():
+            spans = match_spans(turn.shown_text, query)
+            mine = current - len(found) if current is not None and 0 <= current - len(found) < len(spans) else None
+            turn.show_matches(spans, mine)
+            found.extend((turn, start) for start, _ in spans)
+        return found
 
     @property
     def raw(self) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from stars_tui.screens.replay import ReplayScreen
 
 from .helpers import FAST, SIZE, EchoPolicy, FrozenClock, GatedPolicy, finish, fixed_events, make_app, send, wait_until
@@ -101,3 +103,32 @@ async def steady(pilot) -> None:
         if isinstance(widget, Input | TextArea):
             widget.cursor_blink = False
     await pilot.pause()
+
+
+def chat_screen_with_a_session(db, tmp_path, size: tuple[int, int], chat_list: bool, snap_compare) -> bool:
+    """The chat screen with a saved session open, the chat list shown or hidden."""
+    from stars_engine.store import open_store
+    from stars_tui.saved_session import load_session
+    from stars_tui.widgets.chat_list import ChatList
+
+    record_fixed(db, tmp_path, ["Tell me about rivers", "Explain mountains", "A poem about the sea"])
+    app = make_app(db_path=db, clock=FrozenClock())
+
+    async def opened(pilot) -> None:
+        await wait_until(pilot, lambda: app.policy is not None, "models loaded")
+        with open_store(db) as store:
+            app.open_session(load_session(store, f"{0xA2:08x}"))
+        if chat_list:
+            await pilot.press("ctrl+b")
+            chats = app.chat_screen.query_one(ChatList)
+            await wait_until(pilot, lambda: chats.loaded and len(chats.sessions) == 3, "the chat list filled")
+        app.chat_screen.query_one("#prompt").focus()
+        await steady(pilot)
+
+    return snap_compare(app, terminal_size=size, run_before=opened)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("chat_list", [True, False], ids=["list-shown", "list-hidden"])
+def test_chat_screen_with_the_chat_list(snap_compare, db, tmp_path, size, chat_list):
+    assert chat_screen_with_a_session(db, tmp_path, size, chat_list, snap_compare)

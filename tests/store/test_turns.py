@@ -1,0 +1,116 @@
+"""Taking turns out of a conversation: runs marked, never deleted; reopening skips them; numbers never reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import ScriptedPolicy, ScriptedReward
+
+from stars_engine.engine import run
+from stars_engine.errors import StarsError
+from stars_engine.params import Params
+from stars_engine.store import Recorder, open_store
+from stars_engine.store.turns import next_turn, remove_turns, removed_runs, session_counts
+from stars_tui.saved_session import load_session
+
+PARAMS = Params(segment_tokens=3, max_new_tokens=9, max_attempts=3, seed=7)
+
+
+def record_turn(db: Path, session: str | None, turn: int, prompt: str, history: list[dict[str, str]]) -> Recorder:
+    recorder = Recorder(db, session_id=session, turn=turn)
+    messages = [*history, {"role": "user", "content": prompt}]
+    list(recorder.record(run(ScriptedPolicy(eos_after=6), ScriptedReward(), messages, PARAMS)))
+    return recorder
+
+
+def three_turns(db: Path) -> tuple[str, list[str]]:
+    """A session of three turns; the middle one answered twice (a regenerate)."""
+    first = record_turn(db, None, 0, "rivers", [])
+    session = first.session_id
+    runs = [first.run_id]
+    for turn, prompt in ((1, "lakes"), (1, "lakes"), (2, "seas")):
+        runs.append(record_turn(db, session, turn, prompt, []).run_id)
+    return session, runs
+
+
+def test_deleting_a_turn_marks_its_runs_and_reopening_skips_them(tmp_path):
+    db = tmp_path / "s.db"
+    session, runs = three_turns(db)
+    with open_store(db) as store:
+        assert remove_turns(store, session, [1], "deleted") == 2
+        assert removed_runs(store, session) == {runs[1]: "deleted", runs[2]: "deleted"}
+        assert len(store.runs_of(session)) == 4  # nothing deleted from the database
+        saved = load_session(store, session)
+        counts = session_counts(store, session)
+    assert [t["content"] for t in saved.turns if t["role"] == "user"] == ["rivers", "seas"]
+    assert saved.numbers == [0, 2] and saved.next_number == 3
+    assert saved.last_run_id == runs[3]
+    assert (counts.turns, counts.runs, counts.removed_runs) == (2, 4, 2)
+
+
+def test_a_removed_run_keeps_its_first_mark_and_the_last_turn_number_is_not_reused(tmp_path):
+    db = tmp_path / "s.db"
+    session, runs = three_turns(db)
+    with open_store(db) as store:
+        remove_turns(store, session, [2], "edited")
+        assert remove_turns(store, session, [1, 2], "deleted") == 2  # only turn 1's runs are new marks
+        assert removed_runs(store, session)[runs[3]] == "edited"
+        assert next_turn(store, session) == 3  # turn 2 is gone from the conversation, its number is not free
+        saved = load_session(store, session)
+    assert [t["content"] for t in saved.turns] == ["rivers", saved.turns[1]["content"]]
+    assert saved.next_number == 3
+
+
+def test_removing_is_refused_for_an_unknown_mark_or_session(tmp_path):
+    db = tmp_path / "s.db"
+    session, _ = three_turns(db)
+    with open_store(db) as store:
+        with pytest.raises(StarsError, match="deleted, edited"):
+            remove_turns(store, session, [0], "gone")
+        with pytest.raises(StarsError, match="no session"):
+            remove_turns(store, "nope", [0], "deleted")
+        with pytest.raises(StarsError, match="no session"):
+            session_counts(store, "nope")
+        assert removed_runs(store, session) == {}
+
+
+def test_a_turn_with_a_run_still_recording_is_not_removed(tmp_path):
+    db = tmp_path / "s.db"
+    session, runs = three_turns(db)
+    with open_store(db) as store:
+        with store.db.conn:
+            store.db.execute("UPDATE runs SET status = 'running', host = 'elsewhere' WHERE id = ?", [runs[0]])
+        with pytest.raises(StarsError, match="still recording"):
+            remove_turns(store, session, [0], "deleted")
+        assert removed_runs(store, session) == {}
+
+
+def test_the_system_prompt_is_in_the_counts(tmp_path):
+    db = tmp_path / "s.db"
+    session, _ = three_turns(db)
+    with open_store(db) as store:
+        with store.db.conn:
+            store.db.execute("UPDATE sessions SET system_prompt = ? WHERE id = ?", ["Be brief.", session])
+        counts = session_counts(store, session)
+    assert counts.system_prompt == "Be brief." and (counts.turns, counts.runs) == (3, 4)
+
+
+def test_sessions_show_marks_the_runs_taken_out(tmp_path, capsys):
+    import json
+
+    from .helpers import cli
+
+    db = tmp_path / "s.db"
+    session, runs = three_turns(db)
+    with open_store(db) as store:
+        remove_turns(store, session, [1], "deleted")
+        with store.db.conn:  # a hand-edited mark is shown as text, never read as markup
+            store.db.execute("UPDATE runs SET removed = '[red]x' WHERE id = ?", [runs[3]])
+    code, out, _ = cli(["sessions", "show", session, "--db", str(db)], capsys)
+    assert code == 0
+    text = " ".join(out.split())  # the console may wrap a long line
+    assert text.count("(out of the conversation)") == 3
+    assert text.count("· deleted (out of the conversation)") == 2 and "· [red]x (out of the conversation)" in text
+    code, out, _ = cli(["sessions", "show", session, "--json", "--db", str(db)], capsys)
+    assert [r["removed"] for r in json.loads(out)["runs"]] == ["", "deleted", "deleted", "[red]x"]
