@@ -61,6 +61,8 @@ class ChatScreen(Screen):
         Binding("ctrl+l", "focus_prompt", "Prompt", tooltip="Move the focus to the prompt box", priority=True,
                 show=False),
         Binding("ctrl+n", "new_chat", "New chat", tooltip="Start a new session", show=False),
+        Binding("f10", "app.pick_model", "Models", tooltip="Switch the chat model or the reward (bundled, "
+                "the Hugging Face cache, a server)", show=False),
     ]
 
     def __init__(self) -> None:
