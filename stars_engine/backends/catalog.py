@@ -80,14 +80,15 @@ def hub_cache() -> Path:
 
 
 def _snapshot(repo: Path) -> Path | None:
-    """The snapshot ``refs/main`` names, else the newest one holding a config.json."""
+    """The snapshot ``refs/main`` names, else the newest one holding a config.json (of any kind: the
+    bounded reader refuses what is not a regular file, in one line)."""
     try:
         commit = read_text(repo / "refs" / "main", "refs/main", REF_BYTES).strip()
     except StarsError:
         commit = ""
-    if commit and "/" not in commit and (repo / "snapshots" / commit / "config.json").is_file():
+    if commit and "/" not in commit and (repo / "snapshots" / commit / "config.json").exists():
         return repo / "snapshots" / commit
-    snapshots = [s for s in (repo / "snapshots").glob("*") if (s / "config.json").is_file()]
+    snapshots = [s for s in (repo / "snapshots").glob("*") if (s / "config.json").exists()]
     return max(snapshots, key=lambda s: s.stat().st_mtime, default=None)
 
 

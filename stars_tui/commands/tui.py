@@ -55,14 +55,18 @@ def launch(
 
 
 def _load(settings: Settings, spec: ModelSpec) -> tuple[Policy, Reward]:
-    """The chat model and reward (at start, and for a model picked in the app), then the rubric the
-    settings file keeps (edited in the app) put in the default reward's place."""
+    """The chat model and reward, at start and for a model picked in the app (F10)."""
     policy, reward = backends.load_pair(spec)
+    return policy, _with_settings_rubric(reward, settings)
+
+
+def _with_settings_rubric(reward: Reward, settings: Settings) -> Reward:
+    """The rubric the settings file keeps (edited in the app) put in the default reward's place."""
     if settings.rubric is not None and reward.rubric is not None:
         from stars_engine.reward.rubric import Rubric
 
         reward.rubric = Rubric.from_dict(settings.rubric, f"rubric in {settings.path}")
-    return policy, reward
+    return reward
 
 
 def open_workbench(ctx: typer.Context) -> None:

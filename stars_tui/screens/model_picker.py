@@ -63,8 +63,7 @@ class ModelPicker(ModalScreen[ModelSpec | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static("Models: Enter switches to the highlighted one (both reload), Esc goes back",
-                         id="picker-title")
+            yield Static("Models · Enter switches to the highlighted one · Esc goes back", id="picker-title")
             yield Label("Chat model", classes="heading")
             yield OptionList(id="chat")
             yield Label("Reward", classes="heading")
@@ -95,7 +94,7 @@ class ModelPicker(ModalScreen[ModelSpec | None]):
             options.clear_options()
             options.add_options([Option(literal(choice_line(c, self.spec))) for c in choices])
             options.highlighted = next((i for i, c in enumerate(choices) if c.current(self.spec)), 0)
-        note = "● in use · from the bundled wheels, the Hugging Face cache, the servers given"
+        note = "● in use · a switch reloads both models, the app stays usable"
         if found.problems:
             note = f"{note}\nnot listed: {found.problems[0]}" + (
                 f" (and {len(found.problems) - 1} more)" if len(found.problems) > 1 else "")
