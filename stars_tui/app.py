@@ -2,7 +2,9 @@
 
 The policy and reward come from loader callables run in a background thread,
 so the sessions and replay screens work while the model loads, and tests can
-hand in scripted ones. ``current_params`` is an immutable ``Params``; the
+hand in scripted ones. With ``spec`` (what is loaded) and ``load_spec`` the
+model picker (F10) can switch: the picked models load in the same background
+way, beside the old ones, which end only once the new ones are ready. ``current_params`` is an immutable ``Params``; the
 engine reads it from the generation thread, which is safe because it is only
 ever replaced, never changed. ``settings`` (the config file: theme, rubric,
 the last session) is None in tests, so they never touch a user's files.
@@ -77,6 +79,7 @@ class StarsApp(LiteralNotifications, App):
         # when given, load the first models instead (tests hand in scripted ones).
         self.spec, self.start_spec = spec, spec
         self.load_spec = load_spec
+        self.replaced: Policy | None = None  # the model a switch in progress replaces
         self.policy: Policy | None = None
         self.reward: Reward | None = None
         self.model_state = "loading models…"  # always in sight in the status line
@@ -149,7 +152,7 @@ class StarsApp(LiteralNotifications, App):
             self.notify("Stop the reply first (Esc); the model changes between replies.", severity="warning")
         elif self.spec is None or self.start_spec is None or self.load_spec is None:
             self.notify("These models were handed to the app directly; there is nothing to switch to.")
-        elif self.policy is None and self.model_state != "model failed":
+        elif (self.policy is None or self.reward is None) and self.model_state != "model failed":
             self.notify(f"Wait until the models are ready ({self.model_state}).")
         else:
             self.push_screen(ModelPicker(self.spec, self.start_spec), self.switch_models)
@@ -169,6 +172,7 @@ class StarsApp(LiteralNotifications, App):
             self.notify(str(exc), title="Model not switched", severity="error")
             return
         previous, self.policy, self.reward = (self.policy, self.reward), None, None
+        self.replaced = previous[0]  # still open while the new models load: closed with the app if it quits
         self.model_state = "loading models…"
         self.chat_screen.refresh_status()
         self.load_switched(spec, previous)
@@ -189,6 +193,7 @@ class StarsApp(LiteralNotifications, App):
         from stars_engine import backends
 
         old_policy, old_reward = message.previous
+        self.replaced = None
         if message.loaded is not None:
             self.spec = message.spec
             self.strategy_check = partial(backends.check_strategy, backends.choose(message.spec, app=True))
@@ -224,9 +229,10 @@ class StarsApp(LiteralNotifications, App):
         """A model process the loaders started ends with the app, cleanly (pipe closed, joined), every time."""
         import asyncio
 
-        close = getattr(self.policy, "close", None)  # a backend that holds a process ends it here
-        if close is not None:
-            await asyncio.to_thread(close)
+        for policy in (self.policy, self.replaced):
+            close = getattr(policy, "close", None)  # a backend that holds a process ends it here
+            if close is not None:
+                await asyncio.to_thread(close)
 
     def action_sessions(self) -> None:
         from .screens.sessions import SessionsScreen
