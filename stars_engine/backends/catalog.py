@@ -161,13 +161,16 @@ def catalog(spec: ModelSpec, cache: Path | None = None, *, strict: bool = False)
                 raise
             problems.append(str(exc))
             continue
+        given = spec.served_model if kind == CHAT else spec.served_reward
         for name in names:
+            # left out at start, the name is the server's only one: keep it left out, so it shows as current
+            served = None if given is None and len(names) == 1 else name
             if kind == CHAT:
                 chat.append(Choice(CHAT, f"{name} on {url}", "server",
-                                   {"server": list(spec.server or []), "served_model": name, "model": spec.model}))
+                                   {"server": list(spec.server or []), "served_model": served, "model": spec.model}))
             else:
                 reward.append(Choice(REWARD, f"{name} on {url}", "server", {
-                    "reward_server": url, "served_reward": name, "reward": spec.reward, "rubric": spec.rubric}))
+                    "reward_server": url, "served_reward": served, "reward": spec.reward, "rubric": spec.rubric}))
     return Catalog(_with_given(chat, spec, CHAT), _with_given(reward, spec, REWARD), problems)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,30 @@ def test_stars_models_list_prints_the_catalog_as_json(monkeypatch, tmp_path, cap
     assert [(r["kind"], r["label"], r["current"]) for r in rows] == [
         ("chat", BUNDLED_CHAT, True), ("chat", "acme/[b]odd-chat", False), ("chat", "acme/tiny-chat", False),
         ("reward", BUNDLED_REWARD, True), ("reward", "acme/tiny-rm", False)]
+
+
+def test_what_the_servers_serve_is_listed_and_picking_it_keeps_the_start_tokenizer(tmp_path):
+    from .served.fake_server import fake_server, ok
+
+    models = {"data": [{"id": "chat-a", "root": "/srv/a"}, {"id": "chat-b"}]}
+    with fake_server(lambda path, n: ok(models)) as (chat_url, _), \
+            fake_server(lambda path, n: ok({"data": [{"id": "rm"}]})) as (reward_url, _):
+        start = ModelSpec(model="/tok", server=[chat_url], served_model="chat-a", reward_server=reward_url)
+        found = catalog(start, tmp_path)
+    assert labels(found.chat) == [BUNDLED_CHAT, f"chat-a on {chat_url}", f"chat-b on {chat_url}"]
+    assert [c.current(start) for c in found.chat] == [False, True, False]
+    b = found.chat[2].apply(replace(start, model=None, server=None))  # back from a local model
+    assert (b.server, b.served_model, b.model) == ([chat_url], "chat-b", "/tok")
+    assert labels(found.reward) == [BUNDLED_REWARD, f"rm on {reward_url}"]
+    assert [c.current(start) for c in found.reward] == [False, True]  # the server's only one, left unnamed
+    assert found.problems == []
+
+
+def test_a_server_that_lies_about_its_models_is_one_problem_line(tmp_path):
+    from .served.fake_server import fake_server, ok
+
+    with fake_server(lambda path, n: ok({"data": [{"id": 7}]})) as (url, _):
+        found = catalog(ModelSpec(server=[url]), tmp_path)
+    assert labels(found.chat) == [BUNDLED_CHAT, f"served model on {url}"]  # the given one, still listed
+    [problem] = found.problems
+    assert url in problem and "\n" not in problem
