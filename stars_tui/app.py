@@ -2,7 +2,9 @@
 
 The policy and reward come from loader callables run in a background thread,
 so the sessions and replay screens work while the model loads, and tests can
-hand in scripted ones. ``current_params`` is an immutable ``Params``; the
+hand in scripted ones. With ``spec`` (what is loaded) and ``load_spec`` the
+model picker (F10) can switch: the picked models load in the same background
+way, beside the old ones, which end only once the new ones are ready. ``current_params`` is an immutable ``Params``; the
 engine reads it from the generation thread, which is safe because it is only
 ever replaced, never changed. ``settings`` (the config file: theme, rubric,
 the last session) is None in tests, so they never touch a user's files.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +23,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from stars_engine.backends.spec import ModelSpec
 from stars_engine.engine import one_line
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
@@ -33,6 +37,7 @@ from .literal import LiteralNotifications
 from .pump import ModelsLoaded
 from .saved_session import SavedSession, load_session
 from .screens.chat import ChatScreen
+from .screens.model_picker import ModelsSwitched
 from .widgets.prompt_input import install_paste_guard
 
 if TYPE_CHECKING:
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
 
 PolicyLoader = Callable[[], Policy]
 RewardLoader = Callable[[], Reward]
+SpecLoader = Callable[[ModelSpec], tuple[Policy, Reward]]  # a chat model and reward, by what to load
 
 
 class StarsApp(LiteralNotifications, App):
@@ -51,14 +57,16 @@ class StarsApp(LiteralNotifications, App):
 
     def __init__(
         self,
-        policy_loader: PolicyLoader,
-        reward_loader: RewardLoader,
+        policy_loader: PolicyLoader | None,
+        reward_loader: RewardLoader | None,
         db_path: Path | None = None,
         params: Params | None = None,
         clock: Callable[[], float] = time.monotonic,
         settings: Settings | None = None,
         strategy_check: Callable[[str], None] | None = None,
         system_prompt: str = "",
+        spec: ModelSpec | None = None,
+        load_spec: SpecLoader | None = None,
     ) -> None:
         super().__init__()
         install_paste_guard()  # a pasted ESC arrives in the paste, as ␛, not as key presses
@@ -68,6 +76,11 @@ class StarsApp(LiteralNotifications, App):
         self.db_path = db_path
         self.current_params = params or Params()
         self.strategy_check = strategy_check  # the backend's abilities: a strategy it cannot run is refused in the bar
+        # What is loaded, when the app knows it (the model picker switches only then); the loaders,
+        # when given, load the first models instead (tests hand in scripted ones).
+        self.spec, self.start_spec = spec, spec
+        self.load_spec = load_spec
+        self.replaced: Policy | None = None  # the model a switch in progress replaces
         self.policy: Policy | None = None
         self.reward: Reward | None = None
         self.model_state = "loading models…"  # always in sight in the status line
@@ -107,8 +120,11 @@ class StarsApp(LiteralNotifications, App):
     def load_models(self) -> None:
         started = self.clock()
         try:
-            policy = self.policy_loader()
-            reward = self.reward_loader()
+            if self.policy_loader is None or self.reward_loader is None:
+                assert self.spec is not None and self.load_spec is not None, "no loaders and nothing to load"
+                policy, reward = self.load_spec(self.spec)
+            else:
+                policy, reward = self.policy_loader(), self.reward_loader()
         except Exception as exc:  # noqa: BLE001 - a load failure is shown, the app stays usable
             self.post_message(ModelsLoaded(None, None, one_line(exc), self.clock() - started))
             return
@@ -121,12 +137,85 @@ class StarsApp(LiteralNotifications, App):
             self.model_status = f"model failed to load: {message.error}"
             self.notify(message.error, title="Model failed to load", severity="error", timeout=10)
         else:
-            self.policy, self.reward = message.policy, message.reward
-            ids = f"{policy_label(self.policy)} · {reward_label(self.reward)}"
-            self.model_state = "ready"
-            self.model_status = f"{ids} (loaded in {message.seconds:.1f} s)"
-            self.chat_screen.models_ready()
+            self._models_ready(message.policy, message.reward, message.seconds)
         self.chat_screen.refresh_status()
+
+    def _models_ready(self, policy: Policy, reward: Reward, seconds: float) -> None:
+        self.policy, self.reward = policy, reward
+        self.model_state = "ready"
+        self.model_status = f"{policy_label(policy)} · {reward_label(reward)} (loaded in {seconds:.1f} s)"
+        self.chat_screen.models_ready()
+
+    def action_pick_model(self) -> None:
+        """Open the model picker (refused while a reply is written or models load)."""
+        from .screens.model_picker import ModelPicker
+
+        if self.chat_screen.running:
+            self.notify("Stop the reply first (Esc); the model changes between replies.", severity="warning")
+        elif self.spec is None or self.start_spec is None or self.load_spec is None:
+            self.notify("These models were handed to the app directly; there is nothing to switch to.")
+        elif (self.policy is None or self.reward is None) and self.model_state != "model failed":
+            self.notify(f"Wait until the models are ready ({self.model_state}).")
+        else:
+            self.push_screen(ModelPicker(self.spec, self.start_spec), self.switch_models)
+
+    def switch_models(self, spec: ModelSpec | None) -> None:
+        """Load ``spec`` in the background; until it is ready no run starts, and on failure the old models stay."""
+        from stars_engine import backends
+
+        if spec is None or spec == self.spec:
+            return
+        if self.chat_screen.running:
+            self.notify("Stop the reply first (Esc); the model changes between replies.", severity="warning")
+            return
+        try:
+            backends.check_strategy(backends.choose(spec, app=True), self.current_params.strategy)
+        except StarsError as exc:
+            self.notify(str(exc), title="Model not switched", severity="error")
+            return
+        previous, self.policy, self.reward = (self.policy, self.reward), None, None
+        self.replaced = previous[0]  # still open while the new models load: closed with the app if it quits
+        self.model_state = "loading models…"
+        self.chat_screen.refresh_status()
+        self.load_switched(spec, previous)
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def load_switched(self, spec: ModelSpec, previous: tuple[Policy | None, Reward | None]) -> None:
+        """The picked models load here, beside the old ones, which end only once the new ones are ready."""
+        started = self.clock()
+        assert self.load_spec is not None  # the picker opens only with one
+        try:
+            policy, reward = self.load_spec(spec)
+        except Exception as exc:  # noqa: BLE001 - a load failure is one line; the previous models stay
+            self.post_message(ModelsSwitched(spec, previous, None, one_line(exc), self.clock() - started))
+            return
+        self.post_message(ModelsSwitched(spec, previous, (policy, reward), None, self.clock() - started))
+
+    def on_models_switched(self, message: ModelsSwitched) -> None:
+        from stars_engine import backends
+
+        old_policy, old_reward = message.previous
+        self.replaced = None
+        if message.loaded is not None:
+            self.spec = message.spec
+            self.strategy_check = partial(backends.check_strategy, backends.choose(message.spec, app=True))
+            self._models_ready(*message.loaded, message.seconds)
+            self.close_policy(old_policy)
+        else:
+            self.policy, self.reward = old_policy, old_reward
+            self.model_state = "ready" if old_policy is not None else "model failed"
+            self.model_status = f"model not switched: {message.error}"
+            self.notify(message.error or "", title="Model not switched", severity="error", timeout=10)
+            if old_policy is not None:
+                self.chat_screen.models_ready()  # a prompt sent meanwhile goes to the old models
+        self.chat_screen.refresh_status()
+
+    @work(thread=True, group="close", exit_on_error=False)
+    def close_policy(self, policy: Policy | None) -> None:
+        """A replaced model's process ends off the UI thread (joining it can take a moment)."""
+        close = getattr(policy, "close", None)
+        if close is not None:
+            close()
 
     # -- shared actions ---------------------------------------------------
 
@@ -142,9 +231,10 @@ class StarsApp(LiteralNotifications, App):
         """A model process the loaders started ends with the app, cleanly (pipe closed, joined), every time."""
         import asyncio
 
-        close = getattr(self.policy, "close", None)  # a backend that holds a process ends it here
-        if close is not None:
-            await asyncio.to_thread(close)
+        for policy in (self.policy, self.replaced):
+            close = getattr(policy, "close", None)  # a backend that holds a process ends it here
+            if close is not None:
+                await asyncio.to_thread(close)
 
     def action_sessions(self) -> None:
         from .screens.sessions import SessionsScreen

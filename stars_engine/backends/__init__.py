@@ -149,16 +149,22 @@ def load(spec: ModelSpec, count: int = 1, *, app: bool = False) -> Loaded:
     return backend.load(spec, count)
 
 
+def load_pair(spec: ModelSpec) -> tuple[Policy, Reward]:
+    """The workbench's chat model and reward (slow; off the UI thread): at start, and for a model picked in the app."""
+    policies, reward = load(spec, app=True)
+    return policies[0], reward
+
+
 def loaders(spec: ModelSpec) -> tuple[Callable[[], Policy], Callable[[], Reward]]:
     """The workbench's two loaders, called in turn off the UI thread: the first loads both."""
     loaded: list = []
 
     def policy() -> Policy:
-        policies, reward = load(spec, app=True)
-        loaded[:] = [policies[0], reward]
+        loaded[:] = load_pair(spec)
         return loaded[0]
 
     return policy, lambda: loaded[1]
 
 
-__all__ = ["Backend", "ModelSpec", "check", "check_strategy", "choose", "load", "loaders", "register", "registered"]
+__all__ = ["Backend", "ModelSpec", "check", "check_strategy", "choose", "load", "load_pair", "loaders", "register",
+           "registered"]

@@ -158,8 +158,30 @@ def models_command(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     reward_server: str | None = typer.Option(None, "--reward-server", help="Also say what this reward server serves."),
     served_reward: str | None = typer.Option(None, "--served-reward", help="The reward's name on --reward-server."),
+    listed: bool = typer.Option(
+        False, "--list", help="List every chat model and reward the workbench can switch to (F10 there): "
+        "the bundled ones, those in the Hugging Face cache, and what --server / --reward-server serve."
+    ),
+    server: str | None = typer.Option(None, "--server", help="With --list: also the models this vLLM server serves."),
 ) -> None:
     """Show which models are used by default, where they come from, and where the cache is."""
+    if listed:
+        from stars_engine.backends.catalog import catalog
+
+        spec = backends.ModelSpec(server=[server] if server else None, reward_server=reward_server,
+                                  served_reward=served_reward)
+        found = catalog(spec, strict=True)  # a server that cannot be asked is the user's bad option: one line
+        rows = [choice.to_dict(spec) for choice in found.chat + found.reward]
+        if as_json:
+            print(json_text({"models": rows, "problems": found.problems}, indent=2))
+            return
+        for row in rows:
+            print(f"{'*' if row['current'] else ' '} {row['kind']:<6} {one_line(row['label'])}  ({row['source']})")
+        for problem in found.problems:
+            print(f"not listed: {one_line(problem)}", file=sys.stderr)
+        return
+    if server is not None:
+        raise StarsError("--server only goes with --list here")
     from stars_engine.backends.local.describe import describe
 
     info = describe()

@@ -24,6 +24,10 @@ from .database import db_path
 from .options import ModelChoice, decoding_options, read_system, system_option
 
 if TYPE_CHECKING:
+    from stars_engine.backends.spec import ModelSpec
+    from stars_engine.policy.base import Policy
+    from stars_engine.reward.base import Reward
+
     from ..config import Settings
 
 def launch(
@@ -45,24 +49,25 @@ def launch(
     backend = backends.choose(models, app=True)
     backends.check_strategy(backend, params.strategy)
     database = None if no_save else db_path(db)
-    policy, reward = backends.loaders(replace(models, rubric=settings.rubric_file))
-    app = StarsApp(policy, _with_settings_rubric(reward, settings), db_path=database, params=params,
-                   settings=settings, strategy_check=partial(backends.check_strategy, backend), system_prompt=system)
+    app = StarsApp(None, None, db_path=database, params=params, settings=settings,
+                   strategy_check=partial(backends.check_strategy, backend), system_prompt=system,
+                   spec=replace(models, rubric=settings.rubric_file), load_spec=partial(_load, settings))
     app.run()
 
 
-def _with_settings_rubric(load_reward, settings: Settings):
-    """The reward loader, then the rubric the settings file keeps (edited in the app) put in its place."""
+def _load(settings: Settings, spec: ModelSpec) -> tuple[Policy, Reward]:
+    """The chat model and reward, at start and for a model picked in the app (F10)."""
+    policy, reward = backends.load_pair(spec)
+    return policy, _with_settings_rubric(reward, settings)
 
-    def load():
-        reward = load_reward()
-        if settings.rubric is not None and reward.rubric is not None:
-            from stars_engine.reward.rubric import Rubric
 
-            reward.rubric = Rubric.from_dict(settings.rubric, f"rubric in {settings.path}")
-        return reward
+def _with_settings_rubric(reward: Reward, settings: Settings) -> Reward:
+    """The rubric the settings file keeps (edited in the app) put in the default reward's place."""
+    if settings.rubric is not None and reward.rubric is not None:
+        from stars_engine.reward.rubric import Rubric
 
-    return load
+        reward.rubric = Rubric.from_dict(settings.rubric, f"rubric in {settings.path}")
+    return reward
 
 
 def open_workbench(ctx: typer.Context) -> None:

@@ -77,6 +77,8 @@ class ChatScreen(ChatTools, Screen):
         Binding("alt+e", "edit_turn", "Edit turn",
                 tooltip="Edit the focused turn's prompt (else the last) and send it again; later turns go",
                 show=False),
+        Binding("f10", "app.pick_model", "Models", tooltip="Switch the chat model or the reward (bundled, "
+                "the Hugging Face cache, a server)", show=False),
     ]
 
     def __init__(self) -> None:

@@ -67,7 +67,7 @@ def test_stars_rubric_may_hold_the_rubric_object_itself(tmp_path):
     settings = resolve(tmp_path / "none.json", env={"STARS_RUBRIC": " " + json.dumps(RUBRIC)})
     assert settings.rubric == RUBRIC and settings.rubric_file is None
     reward = SimpleNamespace(rubric=Rubric.load())  # the default reward, whose rubric the object replaces
-    assert _with_settings_rubric(lambda: reward, settings)().rubric == Rubric(**RUBRIC)
+    assert _with_settings_rubric(reward, settings).rubric == Rubric(**RUBRIC)
 
 
 @pytest.mark.parametrize(("value", "message"), [
