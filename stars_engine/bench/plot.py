@@ -76,7 +76,7 @@ def plot_frontier(summary: dict[str, Any], out_dir: Path, stem: str = "frontier"
     for i, (ax, (field, label)) in enumerate(zip(axes, AXES, strict=True)):
         _panel(ax, shown, field, label, legend=i == len(AXES) - 1)
     axes[0].set_title("Reward vs compute")
-    axes[1].set_title("Reward vs wall time (depends on the machine and on what ran beside it)")
+    axes[1].set_title("Reward vs wall time (this machine, this run)")
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
