@@ -13,11 +13,12 @@ Without ``--server`` it starts vLLM on the bundled model from ``.venv-vllm`` (th
     client; and the fixed cost of a completion beside its tokens, as the
     intercept of 1- and 9-token requests (t1 - (t9 - t1) / 8).
 (b) ``stars bench`` through the server with ``--concurrency`` cells in flight,
-    S2 (``stars:seg=8:tau=0.25:mode=fixed:k=1``) and ``bon-2`` mixed in one run,
-    the policies taking the client modes of ``--modes`` in turn (the client before
-    and after, side by side under the same load): mean wall seconds per reply, S2's
-    over bon-2's (issue 20's target: <= 2), and where a reply's seconds go (waiting
-    on the server, scoring, the rest), summed per reply in the cell's own thread.
+    S2 (``stars:seg=8:tau=0.25:mode=fixed:k=1``) and ``bon-2`` mixed: one bench per
+    client mode of ``--modes``, all at once with the same cells and an equal share of
+    the policies (the client before and after, side by side under the same load, cell
+    for cell): mean wall seconds per reply, S2's over bon-2's (issue 20's target:
+    <= 2), S2's against the first mode's cell by cell, and where a reply's seconds go
+    (waiting on the server, scoring, the rest), summed per reply in the cell's own thread.
 
 Machine load moves every figure; only the ratios taken in one run mean anything.
 """
@@ -39,6 +40,7 @@ from stars_engine.backends.local.load import load_reward
 from stars_engine.backends.served.client import ServerClient
 from stars_engine.backends.served.connect import served_policies
 from stars_engine.backends.served.launch import free_port, start_vllm
+from stars_engine.backends.served.policy import ServedPolicy
 from stars_engine.bench import BenchPlan, load_prompts, parse_specs, run_bench, take
 from stars_engine.bench.strategies import parse_seeds
 from stars_engine.events import Event, RunFinished, RunStarted
@@ -104,13 +106,14 @@ class _Clock:
         return call
 
     def wrap(self, stream: Iterator[Event]) -> Iterator[Event]:
-        label = ""
+        label = cell = ""
         for event in stream:
             if isinstance(event, RunStarted):
                 self.local.spent = {}
                 label = _strategy_key(event.params)
+                cell = f"{event.messages[-1]['content']}|{event.seed}"
             if isinstance(event, RunFinished):
-                spent = dict(self.local.spent, wall=event.stats.wall_seconds)
+                spent = dict(self.local.spent, wall=event.stats.wall_seconds, cell=cell)
                 with self.lock:
                     self.replies.setdefault((label, self.local.mode), []).append(spent)
             yield event
@@ -137,44 +140,67 @@ class _Timed:
 
 def in_flight(url: str, modes: list[str], prompts: int, seeds: list[int], tokens: int, concurrency: int,
               out: Path) -> dict[str, Any]:
-    """(b): the ``concurrency`` policies take the client ``modes`` in turn, so every mode's cells run
-    in the same bench beside each other, under the same load; per mode, each strategy's mean wall
-    seconds per reply and where they went, and S2's over bon-2's (all bon-2 cells: a round of two
-    candidates sends nothing ahead, and one request per reply hardly feels the connection)."""
+    """(b): one bench per client mode, all at once, each with the same cells and an equal share of the
+    ``concurrency`` policies, so every cell runs once per mode under the same load. Per mode, each
+    strategy's mean wall seconds per reply and where they went, S2's over that mode's bon-2, and S2's
+    seconds against the first mode's cell by cell (same prompt and seed)."""
     clock = _Clock()
-    policies = served_policies([url], count=concurrency)
-    timed = []
-    for i, policy in enumerate(policies):
-        mode = modes[i % len(modes)]
-        policy.client = ServerClient(url, keep_alive=mode != "fresh")
-        policy.ahead = mode == "ahead"
-        timed.append(_Timed(policy, clock, "server", ("sample", "grow"), mode))
     reward = _Timed(load_reward(), clock, "reward", ("score",))
     base = Params(max_new_tokens=tokens)
-    plan = BenchPlan(take(load_prompts(None), prompts), parse_specs(SPECS, base), seeds, base, out)
-    started = time.perf_counter()
-    summary = run_bench(timed[0], reward, None, plan, workers=timed[1:], wrap=clock.wrap)
-    elapsed = time.perf_counter() - started
-    for s in summary["strategies"]:
-        if s["errors"]:
-            raise SystemExit(f"bench cells failed: {s['errors']}")
-    labels = {s["strategy"]: _strategy_key(s["params"]) for s in summary["strategies"]}
+    specs = parse_specs(SPECS, base)
+    share = max(1, concurrency // len(modes))
+    benches: dict[str, list[ServedPolicy]] = {}
+    for mode in modes:
+        benches[mode] = served_policies([url], count=share)
+        for policy in benches[mode]:
+            policy.client = ServerClient(url, keep_alive=mode != "fresh")
+            policy.ahead = mode == "ahead"
+    summaries: dict[str, dict[str, Any]] = {}
+    failures: list[BaseException] = []
 
-    def mean(label: str, mode_list: list[str]) -> dict[str, Any]:
-        spent = [r for m in mode_list for r in clock.replies.get((labels[label], m), [])]
-        if not spent:
-            return {"replies": 0, "wall": None}
+    def bench(mode: str) -> None:
+        timed = [_Timed(p, clock, "server", ("sample", "grow"), mode) for p in benches[mode]]
+        plan = BenchPlan(take(load_prompts(None), prompts), specs, seeds, base, out / mode)
+        try:
+            summaries[mode] = run_bench(timed[0], reward, None, plan, workers=timed[1:], wrap=clock.wrap)
+        except BaseException as exc:  # raised below, in the main thread
+            failures.append(exc)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=bench, args=(mode,)) for mode in modes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise failures[0]
+    for summary in summaries.values():
+        for s in summary["strategies"]:
+            if s["errors"]:
+                raise SystemExit(f"bench cells failed: {s['errors']}")
+    labels = {s.label: _strategy_key(s.params(base, 0).to_dict()) for s in specs}
+
+    def replies(label: str, mode: str) -> list[dict[str, Any]]:
+        return clock.replies.get((labels[label], mode), [])
+
+    def mean(label: str, mode: str) -> dict[str, Any]:
+        spent = replies(label, mode)
         part = {k: round(statistics.fmean(r.get(k, 0.0) for r in spent), 2) for k in ("wall", "server", "reward")}
         return {"replies": len(spent), **part, "other": round(part["wall"] - part["server"] - part["reward"], 2)}
 
-    bon2 = mean("bon-2", modes)
-    per_mode = {m: {"s2": mean(S2, [m]), "bon-2": mean("bon-2", [m])} for m in modes}
-    for row in per_mode.values():
-        row["s2_over_bon2"] = row["s2"]["wall"] and round(row["s2"]["wall"] / bon2["wall"], 3)
-    return {"bon-2": bon2, "modes": per_mode, "bench_seconds": round(elapsed, 1),
-            "ahead_used": sum(p.ahead_used for p in policies),
-            "ahead_wasted_tokens": sum(p.ahead_wasted for p in policies),
-            "tokens_generated": {s["strategy"]: s["tokens_generated"] for s in summary["strategies"]}}
+    first = {r["cell"]: r["wall"] for r in replies(S2, modes[0])}
+    per_mode = {}
+    for mode in modes:
+        row: dict[str, Any] = {"s2": mean(S2, mode), "bon-2": mean("bon-2", mode)}
+        row["s2_over_bon2"] = round(row["s2"]["wall"] / row["bon-2"]["wall"], 3)
+        row[f"s2_cell_by_cell_over_{modes[0]}"] = round(statistics.median(
+            r["wall"] / first[r["cell"]] for r in replies(S2, mode)), 3)
+        row["ahead_used"] = sum(p.ahead_used for p in benches[mode])
+        row["ahead_wasted_tokens"] = sum(p.ahead_wasted for p in benches[mode])
+        row["tokens_generated"] = {s["strategy"]: s["tokens_generated"] for s in summaries[mode]["strategies"]}
+        per_mode[mode] = row
+    return {"modes": per_mode, "policies_per_mode": share, "bench_seconds": round(elapsed, 1)}
 
 
 def main() -> None:
@@ -188,7 +214,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--concurrency", type=int, default=12)
     parser.add_argument("--modes", default="fresh,ahead",
-                        help="for (b), taken by the policies in turn: fresh (a new connection per request, the client "
+                        help="for (b), one bench each: fresh (a new connection per request, the client "
                              "before), pooled (keep-alive), ahead (keep-alive, and a one-candidate round's next "
                              "request sent ahead)")
     parser.add_argument("--json", type=Path, help="also write the figures here (merged into what is there)")
