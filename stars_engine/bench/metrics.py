@@ -49,28 +49,36 @@ def paired_difference(records: list[dict[str, Any]], a: str, b: str) -> dict[str
     }
 
 
-def budget_leaders(strategies: list[dict[str, Any]], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """At each Best-of-N budget (its mean tokens generated), which method leads.
+COSTS = {"tokens": "tokens_generated", "seconds": "wall_seconds"}  # a budget's unit: its per-reply field
+
+
+def budget_leaders(
+    strategies: list[dict[str, Any]], records: list[dict[str, Any]], unit: str = "tokens",
+) -> list[dict[str, Any]]:
+    """At each Best-of-N budget (its mean tokens generated, or wall seconds, per reply), which method leads.
 
     Each method (vanilla, Best-of-N, STARS, CARDS, Speculative Rejection) is
     represented by its best setting, by mean guide reward, among those that
-    spent no more tokens than the budget; the leader is compared with the
-    runner-up method, paired by prompt and seed.
+    spent no more than the budget; the leader is compared with the runner-up
+    method, paired by prompt and seed. In seconds the answer can differ: a
+    STARS reply is many small requests one after another, Best-of-N's one.
     """
-    scored = [s for s in strategies if s["guide_reward"]["mean"] is not None and s["cells"]]
+    cost = COSTS[unit]
+    scored = [s for s in strategies if s["guide_reward"]["mean"] is not None and s["cells"] and s[cost] is not None]
     out = []
-    for bon in sorted((s for s in scored if s["kind"] == "best-of-n"), key=lambda s: s["tokens_generated"]):
+    for bon in sorted((s for s in scored if s["kind"] == "best-of-n"), key=lambda s: s[cost]):
         best: dict[str, dict[str, Any]] = {}
         for s in scored:
-            if s["tokens_generated"] <= bon["tokens_generated"]:
+            if s[cost] <= bon[cost]:
                 held = best.get(s["kind"])
                 if held is None or s["guide_reward"]["mean"] > held["guide_reward"]["mean"]:
                     best[s["kind"]] = s
         ranked = sorted(best.values(), key=lambda s: s["guide_reward"]["mean"], reverse=True)
         entry = {
-            "budget": bon["strategy"], "tokens": bon["tokens_generated"],
+            "budget": bon["strategy"], "unit": unit, unit: bon[cost],
             "methods": {k: {"strategy": s["strategy"], "guide_reward": s["guide_reward"]["mean"],
-                            "tokens_generated": s["tokens_generated"]} for k, s in best.items()},
+                            "tokens_generated": s["tokens_generated"], "wall_seconds": s["wall_seconds"]}
+                        for k, s in best.items()},
             "leader": ranked[0]["strategy"],
             "versus": [paired_difference(records, ranked[0]["strategy"], s["strategy"]) for s in ranked[1:]],
         }
@@ -218,6 +226,7 @@ def summarize(records: list[dict[str, Any]], pairs: list[Pair], verdicts: dict[s
     ]
     overview, pairwise = judges_summary(pairs, verdicts, judge_ids)
     return {"strategies": strategies, "goal": goal_check(strategies), "budgets": budget_leaders(strategies, records),
+            "budgets_seconds": budget_leaders(strategies, records, "seconds"),
             "judges": overview,
             "judge_agreement": pairwise,
             "roles": {VS_VANILLA: "against vanilla", VS_BON: "against Best-of-N at the nearest mean tokens"}}

@@ -1,4 +1,5 @@
-"""The compute frontier: mean guide reward against mean tokens generated, PNG and SVG.
+"""The frontiers: mean guide reward against mean tokens generated, and against mean wall
+seconds per reply, side by side in one PNG and SVG.
 
 Best-of-N's budgets are joined by a line (its frontier); vanilla and each
 setting of STARS, CARDS and Speculative Rejection are single points, one marker
@@ -26,42 +27,59 @@ STYLE = {
 NUMBERED = {"stars": "S", "cards": "C", "specrej": "R", "smc": "P", "beam": "B"}
 
 
-def _point(s: dict[str, Any]) -> tuple[float, float, list[list[float]]]:
+AXES = (  # (per-reply field, x-axis label): one panel each, side by side
+    ("tokens_generated", "mean tokens generated per reply (incl. discarded), log scale"),
+    ("wall_seconds", "mean wall seconds per reply, log scale"),
+)
+
+
+def _point(s: dict[str, Any], field: str) -> tuple[float, float, list[list[float]]]:
     g = s["guide_reward"]
-    return s["tokens_generated"], g["mean"], [[g["mean"] - g["ci_low"]], [g["ci_high"] - g["mean"]]]
+    return s[field], g["mean"], [[g["mean"] - g["ci_low"]], [g["ci_high"] - g["mean"]]]
+
+
+def _panel(ax: Any, shown: list[dict[str, Any]], field: str, label: str, legend: bool) -> None:
+    """One frontier: each strategy's reward against ``field``, Best-of-N's budgets joined by a line."""
+    points = [s for s in shown if s[field] is not None and s[field] > 0]  # a log axis has no 0
+    bons = sorted((s for s in points if s["kind"] == "best-of-n"), key=lambda s: s[field])
+    if bons:
+        ax.plot([s[field] for s in bons], [s["guide_reward"]["mean"] for s in bons],
+                color=STYLE["best-of-n"][0], linewidth=1, alpha=0.6, label="Best-of-N frontier")
+    numbered: dict[str, int] = {}
+    for s in shown:
+        name, key = s["strategy"], None
+        if s["kind"] in NUMBERED:  # numbered over every shown setting, so a setting has one name in both panels
+            numbered[s["kind"]] = numbered.get(s["kind"], 0) + 1
+            name = f"{NUMBERED[s['kind']]}{numbered[s['kind']]}"
+            key = f"{name}: {s['strategy']}"
+        if s not in points:
+            continue
+        colour, marker = STYLE.get(s["kind"], ("tab:gray", "x"))
+        x, y, err = _point(s, field)
+        ax.errorbar(x, y, yerr=err, fmt=marker, color=colour, capsize=3, markersize=6, label=key if legend else None)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(label)
+    ax.set_ylabel("mean guide reward (95% CI)")
+    ax.grid(True, alpha=0.3)
+    if legend and (bons or numbered):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
 
 
 def plot_frontier(summary: dict[str, Any], out_dir: Path, stem: str = "frontier") -> list[Path]:
-    """Write ``stem``.png and ``stem``.svg into ``out_dir``; return their paths."""
+    """Write ``stem``.png and ``stem``.svg into ``out_dir`` (reward against tokens, and against wall
+    seconds per reply); return their paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = [s for s in summary["strategies"] if s["guide_reward"]["mean"] is not None and s["cells"]]
-    fig, ax = plt.subplots(figsize=(11, 5), dpi=110)
-    bons = sorted((s for s in shown if s["kind"] == "best-of-n"), key=lambda s: s["tokens_generated"])
-    if bons:
-        ax.plot([s["tokens_generated"] for s in bons], [s["guide_reward"]["mean"] for s in bons],
-                color=STYLE["best-of-n"][0], linewidth=1, alpha=0.6, label="Best-of-N frontier")
-    numbered: dict[str, int] = {}
-    for s in shown:
-        colour, marker = STYLE.get(s["kind"], ("tab:gray", "x"))
-        x, y, err = _point(s)
-        name, key = s["strategy"], None
-        if s["kind"] in NUMBERED:
-            numbered[s["kind"]] = numbered.get(s["kind"], 0) + 1
-            name = f"{NUMBERED[s['kind']]}{numbered[s['kind']]}"
-            key = f"{name}: {s['strategy']}"
-        ax.errorbar(x, y, yerr=err, fmt=marker, color=colour, capsize=3, markersize=6, label=key)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("mean tokens generated per reply (incl. discarded), log scale")
-    ax.set_ylabel("mean guide reward (95% CI)")
-    ax.set_title("Reward vs compute")
-    ax.grid(True, alpha=0.3)
-    if bons or numbered:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
+    fig, axes = plt.subplots(1, len(AXES), figsize=(15, 5), dpi=110, sharey=True)
+    for i, (ax, (field, label)) in enumerate(zip(axes, AXES, strict=True)):
+        _panel(ax, shown, field, label, legend=i == len(AXES) - 1)
+    axes[0].set_title("Reward vs compute")
+    axes[1].set_title("Reward vs wall time (this machine, this run)")
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]

@@ -59,16 +59,17 @@ def judge_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def budget_lines(summary: dict[str, Any]) -> list[str]:
-    """Per Best-of-N budget: the leading method and its paired gap to each other method's best."""
+    """Per Best-of-N budget, in tokens and then in wall seconds per reply: the leading method and its
+    paired gap to each other method's best."""
     lines = []
-    for b in summary.get("budgets", []):
+    for b in [*summary.get("budgets", []), *summary.get("budgets_seconds", [])]:
         gaps = "; ".join(
             f"{number(d['mean'], '+.3f')} [{number(d['ci_low'], '+.3f')}, {number(d['ci_high'], '+.3f')}] vs {d['b']}"
             f" ({'significant' if d['significant'] else 'not significant'}, n={d['n']})"
             for d in b["versus"]
         )
-        lines.append(f"at {b['budget']}'s budget ({b['tokens']:.0f} tokens) {b['leader']} leads"
-                     + (f": {gaps}" if gaps else ""))
+        size = f"{b['seconds']:.1f} s a reply" if b.get("unit") == "seconds" else f"{b['tokens']:.0f} tokens"
+        lines.append(f"at {b['budget']}'s budget ({size}) {b['leader']} leads" + (f": {gaps}" if gaps else ""))
     return lines
 
 

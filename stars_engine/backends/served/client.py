@@ -1,9 +1,13 @@
 """A small JSON-over-HTTP client for a served model (vLLM's OpenAI-compatible server).
 
-Standard library only: one request per call on its own connection, so a client
-is safe to share between threads (the bench keeps several runs in flight).
-Transient failures are retried a bounded number of times; everything else
-becomes one ``ServerError`` line that names the URL.
+Standard library only. Connections are kept alive and pooled: a request takes
+an idle connection (or opens one) and gives it back once its reply is read
+whole, so a client is safe to share between threads (the bench keeps several
+runs in flight) and a STARS run, one small request per segment, pays for a TCP
+connect once instead of every round. A connection the server closed while it
+sat idle is noticed on the next request and that request is sent again once on
+a fresh connection. Transient failures are retried a bounded number of times;
+everything else becomes one ``ServerError`` line that names the URL.
 
 A server is a stranger: ``timeout`` is a deadline for the whole request (a
 server that drips a byte at a time cannot hold a run forever), a reply body is
@@ -34,6 +38,9 @@ MAX_REPLY_BYTES = 64 * 2**20  # far above any real reply (a 64-way round of 4k t
 MAX_ERROR_BYTES = 64 * 2**10  # an error reply is only read for its message
 CHUNK = 2**16
 SCHEMES = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
+MAX_IDLE = 32  # idle connections kept per client (a bench keeps up to 16 requests in flight)
+IDLE_SECONDS = 3.0  # an idle connection older than this is closed, not reused: servers drop them
+# after a few seconds (uvicorn, under vLLM: 5 s), and a request sent into a closed one is lost
 
 
 class ServerError(StarsError):
@@ -106,7 +113,7 @@ class ServerClient:
 
     def __init__(
         self, base_url: str, *, timeout: float = 120.0, retries: int = 3, backoff: float = 0.5,
-        max_reply: int = MAX_REPLY_BYTES,
+        max_reply: int = MAX_REPLY_BYTES, keep_alive: bool = True,
     ):
         self.base_url = check_url(base_url)
         parts = urllib.parse.urlsplit(self.base_url)
@@ -116,6 +123,9 @@ class ServerClient:
         self.retries = retries
         self.backoff = backoff
         self.max_reply = max_reply
+        self.keep_alive = keep_alive  # False: a new connection per request (how requests were sent before)
+        self._idle: list[tuple[float, http.client.HTTPConnection]] = []
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ServerClient({self.base_url!r})"
@@ -158,45 +168,113 @@ class ServerClient:
         raise AssertionError("unreachable")
 
     def _once(self, method: str, path: str, payload: dict[str, Any] | None, shape: Any) -> Any:
+        """One request, on an idle connection if there is one; sent again on a fresh one only when
+        the reused connection turns out to have been closed by the server before it answered."""
         url = self.base_url + path
         data = None if payload is None else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        connection = self._connection(self._host, self._port, timeout=self.timeout)
-        expired = threading.Event()
-        watchdog = threading.Timer(self.timeout, _expire, (connection, expired))
-        watchdog.daemon = True
-        watchdog.start()
+        try:
+            status, body = self._exchange(self._take(), method, path, data, headers, url)
+        except _Stale:
+            status, body = self._exchange(self._new(), method, path, data, headers, url)
+        if status >= 400:
+            error = ServerError(url, f"HTTP {status}: {server_message(body)}", status=status)
+            if status in RETRY_STATUS:
+                raise _Transient(error)
+            raise error
+        return decode(body, shape, url, f"the reply to {path}")
+
+    def _exchange(
+        self, connection: http.client.HTTPConnection, method: str, path: str, data: bytes | None,
+        headers: dict[str, str], url: str,
+    ) -> tuple[int, bytes]:
+        """Send, and read the whole reply within the deadline. The connection goes back to the pool
+        only when its reply was read whole in time and the server keeps it open; else it is closed."""
+        reused = connection.sock is not None  # a new connection connects in request()
+        deadline = _Deadline(connection, self.timeout)
+        kept = False
         try:
             connection.request(method, self._prefix + path, body=data, headers=headers)
             reply = connection.getresponse()
             cap = self.max_reply if reply.status < 400 else MAX_ERROR_BYTES
             body = _read(reply, cap, url, error=reply.status >= 400)
+            kept = deadline.finish() and self.keep_alive and not reply.will_close and _read_whole(reply)
         except (TimeoutError, OSError, http.client.HTTPException) as exc:
-            if expired.is_set() or isinstance(exc, TimeoutError):
+            if not deadline.finish() or isinstance(exc, TimeoutError):
                 raise ServerError(url, f"no reply within {self.timeout:g} s (timed out)") from None
+            if reused and isinstance(exc, ConnectionError | http.client.HTTPException):
+                raise _Stale() from None  # closed by the server while it sat idle: nothing was answered
             raise _failure(url, exc) from None
         finally:
-            watchdog.cancel()
-            connection.close()
-        if expired.is_set():
+            deadline.finish()
+            if kept:
+                self._give_back(connection)
+            else:
+                connection.close()
+        if deadline.expired:
             raise ServerError(url, f"no reply within {self.timeout:g} s (timed out)")
-        if reply.status >= 400:
-            error = ServerError(url, f"HTTP {reply.status}: {server_message(body)}", status=reply.status)
-            if reply.status in RETRY_STATUS:
-                raise _Transient(error)
-            raise error
-        return decode(body, shape, url, f"the reply to {path}")
+        return reply.status, body
+
+    def _new(self) -> http.client.HTTPConnection:
+        return self._connection(self._host, self._port, timeout=self.timeout)
+
+    def _take(self) -> http.client.HTTPConnection:
+        """The most recently used idle connection that is young enough, else a new one."""
+        now = time.monotonic()
+        with self._pool_lock:
+            while self._idle:
+                since, connection = self._idle.pop()
+                if now - since < IDLE_SECONDS:
+                    return connection
+                connection.close()
+        return self._new()
+
+    def _give_back(self, connection: http.client.HTTPConnection) -> None:
+        with self._pool_lock:
+            if len(self._idle) < MAX_IDLE:
+                self._idle.append((time.monotonic(), connection))
+                return
+        connection.close()
+
+    def close(self) -> None:
+        """Close the idle connections (requests in flight keep theirs until they finish)."""
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for _, connection in idle:
+            connection.close()
 
 
-def _expire(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
-    """The deadline passed: wake whatever read or write the request is blocked in."""
-    expired.set()
-    sock = connection.sock
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+class _Deadline:
+    """The whole request's deadline: when it passes, the socket is shut down, which wakes whatever
+    read or write the request is blocked in (a server that drips a byte at a time cannot hold it)."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float):
+        self.connection = connection
+        self.expired = False
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def finish(self) -> bool:
+        """Stop the clock; False if the deadline had already passed (the socket is then shut)."""
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        return not self.expired
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            sock = self.connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def _read(reply: http.client.HTTPResponse, cap: int, url: str, error: bool = False) -> bytes:
@@ -215,6 +293,14 @@ def _read(reply: http.client.HTTPResponse, cap: int, url: str, error: bool = Fal
     return b"".join(chunks)
 
 
+def _read_whole(reply: http.client.HTTPResponse) -> bool:
+    """Whether nothing of the reply is left on its connection, so the next request can use it
+    (closing a reply read to its Content-Length frees the connection; the socket stays open)."""
+    if reply.length == 0:
+        reply.close()
+    return reply.isclosed()
+
+
 def _failure(url: str, exc: BaseException) -> Exception:
     """A request that failed below HTTP: worth a retry when the connection was refused or lost."""
     if isinstance(exc, ConnectionRefusedError):
@@ -223,6 +309,10 @@ def _failure(url: str, exc: BaseException) -> Exception:
         # reset or closed mid-reply (RemoteDisconnected is both)
         return _Transient(ServerError(url, f"connection lost ({_describe(exc)})"))
     return ServerError(url, f"server not reachable ({_describe(exc)})")
+
+
+class _Stale(Exception):
+    """A reused keep-alive connection was found closed: send the request again on a new one."""
 
 
 class _Transient(Exception):

@@ -6,6 +6,15 @@ exactly (``return_tokens_as_token_ids``). Nothing is freed on a rejected round;
 the server's prefix cache makes resending the prefix cheap. Each request's seed is
 derived from the run's seed and the request's number, so a seed gives the same reply.
 
+A round of one candidate (STARS with ``k=1``, vanilla) also sends, at once, the
+request for the next segment as if that candidate will be accepted, so the
+server draws it while the candidate is scored; the next ``sample`` on exactly
+that prefix takes its reply, anything else drops it. It is the request that
+would have been sent next (the same round number and seed), so a seed gives the
+same reply with or without it; a dropped one costs the server its tokens, counted
+in ``ahead_wasted``. Scoring is most of a reply's wall time when many runs share
+one reward model; this hides it behind the server's work.
+
 Branches (Speculative Rejection) are N token-id prompts: the first ``grow``
 after ``fork`` is one request with ``n=N`` on the prefix; later ones send one
 request per branch at once (each with its own seed, so the server batches them
@@ -21,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ...errors import StarsError
@@ -75,7 +84,7 @@ class ServedPolicy:
 
     def __init__(
         self, client: ServerClient, served_model: str, codec: LocalCodec | ServerCodec, context_length: int = 0,
-        vocab_size: int | None = None,
+        vocab_size: int | None = None, ahead: bool = True,
     ):
         self.client = client
         self.vocab_size = vocab_size  # the local tokenizer's; None when the server tokenizes
@@ -86,6 +95,9 @@ class ServedPolicy:
         self.context_length = context_length
         self.forward_passes = 0
         self.requests: list[dict[str, Any]] = []  # the last run's completion requests (for inspection)
+        self.ahead = ahead  # send a one-candidate round's next request before it is scored
+        self.ahead_used = self.ahead_wasted = 0  # requests sent ahead and taken / dropped (their tokens)
+        self._ahead: tuple[dict[str, Any], Future] | None = None
         self._reset([], 0)
 
     def _reset(self, prompt_ids: list[int], seed: int) -> None:
@@ -105,13 +117,14 @@ class ServedPolicy:
         ids = self.codec.encode_chat(messages)
         if not ids:
             raise StarsError("the prompt encodes to no tokens")
+        self._drop_ahead()
         self._reset(ids, seed)
         self.requests = []
         return len(ids)
 
-    def _payload(self, prompt: list[int], n: int, max_tokens: int, sampling: Sampling) -> dict[str, Any]:
-        """One completions request (recorded in ``requests``), with the next request's seed."""
-        payload = {
+    def _build(self, prompt: list[int], n: int, max_tokens: int, sampling: Sampling) -> dict[str, Any]:
+        """The completions request numbered ``rounds`` (its seed comes from that number)."""
+        return {
             "model": self.served_model,
             "prompt": prompt,
             "n": n,
@@ -124,6 +137,10 @@ class ServedPolicy:
             "logprobs": 0,  # older vLLM: the ids as "token_id:N" strings
             "return_tokens_as_token_ids": True,
         }
+
+    def _payload(self, prompt: list[int], n: int, max_tokens: int, sampling: Sampling) -> dict[str, Any]:
+        """The next request, counted and recorded in ``requests``."""
+        payload = self._build(prompt, n, max_tokens, sampling)
         self.rounds += 1
         self.requests.append(payload)
         return payload
@@ -138,10 +155,54 @@ class ServedPolicy:
     def sample(
         self, n: int, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None
     ) -> list[Candidate]:
-        """One completions request for the round; ``cancel`` takes effect at the next round."""
-        rows = self._complete(self._payload([*self.prompt_ids, *self.reply_ids], n, max_tokens, sampling))
+        """One completions request for the round (or the one sent ahead for it); ``cancel`` takes effect
+        at the next round."""
+        prefix = [*self.prompt_ids, *self.reply_ids]
+        ahead = self._take_ahead(self._build(prefix, n, max_tokens, sampling))
+        rows = ahead.result() if ahead is not None else self._complete(self._payload(prefix, n, max_tokens, sampling))
         self.forward_passes += max((len(ids) for ids, _ in rows), default=0)
+        if self.ahead and n == 1 and not rows[0][1]:
+            self._send_ahead(self._build([*prefix, *rows[0][0]], 1, max_tokens, sampling))
         return [Candidate(token_ids=tuple(ids), text=self._text(ids, eos), eos=eos) for ids, eos in rows]
+
+    def _send_ahead(self, payload: dict[str, Any]) -> None:
+        """Start ``payload`` now, on a daemon thread (one left behind never holds up the program's
+        exit); its errors surface only if it is taken."""
+        future: Future = Future()
+
+        def send() -> None:
+            try:
+                future.set_result(self._complete(payload))
+            except BaseException as exc:  # handed to whoever takes the reply
+                future.set_exception(exc)
+
+        self._drop_ahead()
+        self._ahead = (payload, future)
+        threading.Thread(target=send, name="served-ahead", daemon=True).start()
+
+    def _take_ahead(self, payload: dict[str, Any]) -> Future | None:
+        """The request sent ahead if it is exactly ``payload`` (counted as sent now); else drop it."""
+        if self._ahead is None or self._ahead[0] != payload:
+            self._drop_ahead()
+            return None
+        _, future = self._ahead
+        self._ahead = None
+        self.ahead_used += 1
+        self.rounds += 1
+        self.requests.append(payload)
+        return future
+
+    def _drop_ahead(self) -> None:
+        """Forget the request sent ahead; its tokens are counted as wasted once its reply is in."""
+        if self._ahead is None:
+            return
+        _, future = self._ahead
+        self._ahead = None
+        future.add_done_callback(self._wasted)
+
+    def _wasted(self, future: Future) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.ahead_wasted += sum(len(ids) for ids, _ in future.result())
 
     def sample_until_unsure(
         self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,
@@ -221,6 +282,7 @@ class ServedPolicy:
     def discard(self) -> None:
         """Nothing to free: the next round resends the prefix and the server's cache finds it."""
         self._branches, self._last = None, []
+        self._drop_ahead()  # it assumed the candidate just discarded
 
 
 def _without_eos(ids: list[int], eos: bool) -> list[int]:

@@ -26,14 +26,27 @@ Reply = tuple[int, bytes] | tuple[int, Drip]
 
 
 @contextmanager
-def fake_server(answer: Callable[..., Reply]) -> Iterator[tuple[str, list[str]]]:
+def fake_server(
+    answer: Callable[..., Reply], keep_alive: bool = False, peers: list[int] | None = None,
+    idle_timeout: float | None = None,
+) -> Iterator[tuple[str, list[str]]]:
     """Serve ``answer(path, call_number)`` (or ``answer(path, call_number, request_json)``) on a free
-    port; yield its URL and the paths asked for."""
+    port; yield its URL and the paths asked for.
+
+    ``keep_alive`` answers in HTTP/1.1, keeping each connection open for the next request (as
+    vLLM does), closing one that sits idle ``idle_timeout`` seconds; ``peers`` collects the
+    client's port per call, so a test can tell connections apart.
+    """
     calls: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+        timeout = idle_timeout
+
         def _reply(self) -> None:
             calls.append(self.path)
+            if peers is not None:
+                peers.append(self.client_address[1])
             length = int(self.headers.get("Content-Length") or 0)
             sent = self.rfile.read(length)
             if len(inspect.signature(answer).parameters) == 3:  # it reads the request too

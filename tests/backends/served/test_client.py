@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from stars_engine.backends.served import client as client_module
 from stars_engine.backends.served.client import ServerClient, ServerError, server_message
 from stars_engine.backends.served.launch import free_port
 from stars_engine.errors import StarsError
@@ -118,3 +119,89 @@ def test_the_client_is_safe_to_share_between_threads():
 )
 def test_server_message_is_one_line(body, expected):
     assert server_message(body) == expected
+
+
+def test_requests_one_after_another_share_one_kept_alive_connection():
+    peers: list[int] = []
+    with fake_server(lambda p, n: ok({"n": n}), keep_alive=True, peers=peers) as (url, _):
+        client = ServerClient(url)
+        assert [client.get("/x") for _ in range(5)] == [{"n": n} for n in range(1, 6)]
+    assert len(set(peers)) == 1
+
+
+def test_without_keep_alive_every_request_has_its_own_connection():
+    peers: list[int] = []
+    with fake_server(lambda p, n: ok({"n": n}), keep_alive=True, peers=peers) as (url, _):
+        client = ServerClient(url, keep_alive=False)
+        for _ in range(3):
+            client.get("/x")
+    assert len(set(peers)) == 3
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_retry():
+    peers: list[int] = []
+    with fake_server(lambda p, n: ok({"n": n}), keep_alive=True, peers=peers, idle_timeout=0.1) as (url, calls):
+        client = ServerClient(url, retries=0)
+        assert client.get("/x") == {"n": 1}
+        time.sleep(0.4)  # the server has closed the idle connection; the client still holds it
+        assert client.get("/x") == {"n": 2}
+    assert len(calls) == 2 and peers[0] != peers[1]
+
+
+def test_a_drop_on_a_fresh_connection_is_not_sent_again_outside_the_retries():
+    peers: list[int] = []
+    with fake_server(lambda p, n: (0, b"") if n > 1 else ok({}), keep_alive=True, peers=peers) as (url, calls):
+        client = ServerClient(url, retries=0)
+        client.get("/x")
+        with pytest.raises(ServerError, match="connection lost"):
+            client.get("/x")
+    # the kept connection was dropped: sent once more on a new connection, which was dropped too
+    assert len(calls) == 3 and peers[0] == peers[1] != peers[2]
+
+
+def test_idle_connections_past_their_age_are_not_reused(monkeypatch):
+    monkeypatch.setattr(client_module, "IDLE_SECONDS", 0.0)
+    peers: list[int] = []
+    with fake_server(lambda p, n: ok({}), keep_alive=True, peers=peers) as (url, _):
+        client = ServerClient(url)
+        for _ in range(3):
+            client.get("/x")
+    assert len(set(peers)) == 3
+
+
+def test_the_deadline_holds_on_a_reused_connection_and_the_next_request_gets_a_new_one():
+    def answer(path, n):
+        if n == 2:
+            time.sleep(1.0)
+        return ok({"n": n})
+
+    peers: list[int] = []
+    with fake_server(answer, keep_alive=True, peers=peers) as (url, _):
+        client = ServerClient(url, timeout=0.3, retries=0)
+        assert client.get("/x") == {"n": 1}
+        with pytest.raises(ServerError, match=r"no reply within 0.3 s \(timed out\)"):
+            client.get("/x")
+        assert client.get("/x") == {"n": 3}
+    assert peers[0] == peers[1] != peers[2]
+
+
+def test_an_error_reply_returns_its_connection_only_when_read_whole():
+    peers: list[int] = []
+    big = b'{"message": "' + b"x" * (client_module.MAX_ERROR_BYTES * 2) + b'"}'
+    replies = {1: (404, b'{"message": "no"}'), 2: (400, big)}
+    with fake_server(lambda p, n: replies.get(n, ok({})), keep_alive=True, peers=peers) as (url, _):
+        client = ServerClient(url, retries=0)
+        for _ in range(2):
+            with pytest.raises(ServerError, match="HTTP 4"):
+                client.get("/x")
+        client.get("/x")
+    assert peers[0] == peers[1] != peers[2]  # the cut reply's connection was closed, not reused
+
+
+def test_close_closes_the_idle_connections():
+    with fake_server(lambda p, n: ok({}), keep_alive=True) as (url, _):
+        client = ServerClient(url)
+        client.get("/x")
+        [(_, connection)] = client._idle
+        client.close()
+        assert connection.sock is None and not client._idle
