@@ -9,6 +9,8 @@ chance that at least one of k candidates passes, ``1 - (1 - p)^k``, reaches
 ``p`` is the run's judged acceptance rate with one pseudo-accept and one
 pseudo-reject added (Laplace's rule), so the first round, with nothing seen,
 uses p = 1/2 and k = 4, and one early rejection cannot push k to the cap.
+It is the default: a fixed 4 draws three rows for nothing once the first
+candidate usually passes, and a fixed 1 or 2 pays a whole round per rejection.
 """
 
 from __future__ import annotations
