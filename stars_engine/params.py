@@ -57,10 +57,11 @@ class Params:
     reward of the empty reply). ``beta`` is the temperature of the soft acceptance
     rule. ``top_k=0`` and ``top_p=1`` switch those filters off. ``seed=None`` picks
     a fresh seed per run; the one used is recorded in ``RunStarted``.
-    ``candidates_per_round="auto"`` (the default) picks each round's k from the run's
-    acceptance rate so far (``decoding/adaptive.py``): on the 2-core CPU it spent 0.96x
-    the CPU of a fixed 4 for a higher guide reward, where 2 and 1 cost 1.11x and 1.66x
-    (more rounds); benchmarks/README.md, "Seconds per STARS reply".
+    ``candidates_per_round="auto"`` picks each round's k from the run's acceptance
+    rate so far (``decoding/adaptive.py``). The default stays 4: on the 2-core CPU
+    ``auto`` cost the same CPU (0.99x over 20 replies) for no better guide reward, and
+    2 and 1 cost 1.11x and 1.66x (a round per rejection); benchmarks/README.md,
+    "Seconds per STARS reply".
 
     CARDS (``strategy="cards"``): a segment ends before the first token, past
     ``min_segment_tokens``, whose predictive entropy reaches ``entropy_threshold``
@@ -78,7 +79,7 @@ class Params:
     acceptance: str = "hard"
     beta: float = 0.05
     max_attempts: int = 8
-    candidates_per_round: int | str = AUTO
+    candidates_per_round: int | str = 4
     best_of_n: int = 4
     entropy_threshold: float = 3.0
     min_segment_tokens: int = 4
