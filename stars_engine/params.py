@@ -61,7 +61,10 @@ class Params:
     rule. ``top_k=0`` and ``top_p=1`` switch those filters off. ``seed=None`` picks
     a fresh seed per run; the one used is recorded in ``RunStarted``.
     ``candidates_per_round="auto"`` picks each round's k from the run's acceptance
-    rate so far (``decoding/adaptive.py``).
+    rate so far (``decoding/adaptive.py``). The default stays 4: on the 2-core CPU
+    ``auto`` cost the same CPU (0.99x over 20 replies) for no better guide reward, and
+    2 and 1 cost 1.11x and 1.66x (a round per rejection); benchmarks/README.md,
+    "Seconds per STARS reply".
 
     CARDS (``strategy="cards"``): a segment ends before the first token, past
     ``min_segment_tokens``, whose predictive entropy reaches ``entropy_threshold``
