@@ -330,12 +330,12 @@ def export_command(
     """Export a run or a whole session: md (transcript), jsonl (lossless), html (one page), csv (attempts),
     pairs (preference pairs for DPO: passed against failed segments at one prefix, best against worst reply)."""
     if output is None:
-        raise StarsError("say where to write with --output FILE ('-' for standard output)")
+        raise typer.BadParameter("say where to write ('-' for standard output)", param_hint="'--output' / '-o'")
     if (ident is None) == (not every):
-        raise StarsError("name a RUN or SESSION, or pass --all (with --format pairs), not both")
+        raise typer.BadParameter("name one, or pass --all (with --format pairs), not both", param_hint="RUN|SESSION")
     chosen = format_for(output, fmt, force)  # a wrong --format costs no database read
     if chosen != PAIRS and (every or min_gap is not None):
-        raise StarsError(f"{'--all' if every else '--min-gap'} goes with --format pairs")
+        raise typer.BadParameter("goes with --format pairs", param_hint="'--all'" if every else "'--min-gap'")
     if min_gap is not None and not math.isfinite(min_gap):
         raise StarsError(f"--min-gap must be a number, got {min_gap}")
     with _store(db, verify=True) as store:
