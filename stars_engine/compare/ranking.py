@@ -76,6 +76,14 @@ def summarize(comparison: Comparison, judges: dict[str, PairJudge], base_seed: i
 def verdict_lines(summary: dict[str, Any]) -> list[str]:
     """Who won on the guide reward and on each judge, at what cost, one line each."""
     labels = {str(c["column"]): c["spec"] for c in summary["columns"]}
+    spent = [c for c in summary["columns"] if c["tokens_generated"]]
+    cheapest = min(spent, key=lambda c: c["tokens_generated"]) if spent else None
+
+    def against_cheapest(tokens: int) -> str:
+        """The winner's tokens as a multiple of the cheapest column's: what its win cost."""
+        if cheapest is None or tokens == cheapest["tokens_generated"]:
+            return ""
+        return f" ({tokens / cheapest['tokens_generated']:.1f}x {cheapest['spec']}'s)"
 
     def line(what: str, result: dict[str, Any] | None) -> str:
         if result is None:
@@ -85,8 +93,8 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
             return f"{what}: tie between {', '.join(result['tied'])} ({result['how']}: {scores})"
         c = result["cost"]
         return (f"{what}: {result['spec']} won ({result['how']}: {scores}) at {c['tokens_generated']} tokens "
-                f"generated, {c['reward_calls']} reward calls, {c['forward_passes']} forward passes, "
-                f"{c['wall_seconds']:.1f} s")
+                f"generated{against_cheapest(c['tokens_generated'])}, {c['reward_calls']} reward calls, "
+                f"{c['forward_passes']} forward passes, {c['wall_seconds']:.1f} s")
 
     lines = [line("guide reward", summary["guide"])]
     lines += [line(f"{name} judge", j["result"]) for name, j in summary["judges"].items()]

@@ -102,7 +102,7 @@ def compare_command(
     of one session; Ctrl-C stops (what was written is kept, as cancelled).
     """
     from stars_engine.bench.heldout import build_judges, parse_judges
-    from stars_engine.compare import Comparison, plan, random_seed, summarize, verdict_lines
+    from stars_engine.compare import Comparison, Outcome, plan, random_seed, summarize, verdict_lines
     from stars_engine.params import Params
 
     judge_list = parse_judges(judge)
@@ -140,13 +140,18 @@ def compare_command(
         recorder.run_id = None  # set again once this column's RunStarted is written
         return recorder.record(stream)
 
-    def saved(outcome) -> None:
+    def column_done(outcome: Outcome) -> None:
         if recorder is not None:
             outcome.run_id = recorder.run_id
+        if not as_json:  # the table waits for every column: say each one as it ends
+            c = outcome.column
+            stats = outcome.stats
+            how = outcome.error or (f"{outcome.stop_reason}, {stats.wall_seconds:.1f} s" if stats else "")
+            print(f"column {c.index + 1}/{len(columns)} {one_line(c.spec.label)}: {one_line(how)}", file=sys.stderr)
 
     reader_stayed = True
     with ctrl_c_cancels(cancel):
-        for column, event in comparison.events(policy, reward, cancel, record if recorder else None, saved):
+        for column, event in comparison.events(policy, reward, cancel, record if recorder else None, column_done):
             if not as_json or not reader_stayed:
                 continue
             try:
