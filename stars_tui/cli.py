@@ -19,7 +19,7 @@ from stars_engine import __version__
 from stars_engine.display.controls import one_line
 from stars_engine.errors import StarsError
 
-from .commands import bench, database, run, serve, store, tui
+from .commands import bench, compare, database, run, serve, store, tui
 from .commands.database import DB_HELP
 from .output import EXIT_PIPE_CLOSED, GuardedStdout, OutputFailed, ReaderGone, stdout_to_devnull
 
@@ -61,7 +61,7 @@ def root(
         tui.open_workbench(ctx)
 
 
-for module in (run, store, tui, bench, serve):
+for module in (run, store, tui, bench, compare, serve):
     module.register(app)
 
 

@@ -15,6 +15,7 @@ PACKAGES = ("stars_engine", "stars_tui")
 # Top to bottom: a module may import its own layer or one below, never one above.
 LAYERS = (
     ("stars_tui",),
+    ("stars_engine.compare",),  # strategies side by side: runs them and asks the bench's judges
     ("stars_engine.bench",),
     ("stars_engine.store",),
     ("stars_engine.engine",),
