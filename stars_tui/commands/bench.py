@@ -17,7 +17,7 @@ import typer
 from stars_engine import backends
 from stars_engine.errors import StarsError
 
-from .options import MODEL_OPTIONS, SYSTEM_HELP, ModelChoice, read_system
+from .options import SYSTEM_HELP, ModelChoice, read_system, with_model_options
 
 DEFAULT_OUT = Path("bench-results")
 
@@ -162,29 +162,5 @@ def bench_command(
     print(f"wrote {out / 'summary.json'}, " + ", ".join(summary["plots"]))
 
 
-def _with_model_options(func):
-    """Add the shared model options (--model, --reward, --rubric, --device, --allow-download).
-
-    The own parameters' annotations are resolved with their ``Annotated`` extras:
-    left as strings (postponed annotations), Typer drops the options' help text.
-    """
-    import functools
-    import inspect
-    import typing
-
-    hints = typing.get_type_hints(func, include_extras=True)
-    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(func).parameters.values()
-           if p.kind != inspect.Parameter.VAR_KEYWORD]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
-             for name, (ann, opt) in MODEL_OPTIONS.items()]
-
-    @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> Any:
-        return func(**kwargs)
-
-    wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
-    return wrapper
-
-
 def register(app: typer.Typer) -> None:
-    app.command("bench")(_with_model_options(bench_command))
+    app.command("bench")(with_model_options(bench_command))

@@ -22,9 +22,8 @@ from stars_engine.errors import StarsError
 from stars_engine.events import Event
 
 from ..output import EXIT_PIPE_CLOSED, ReaderGone, stdout_to_devnull
-from .bench import _with_model_options
 from .database import db_path
-from .options import SYSTEM_HELP, ModelChoice, read_system
+from .options import SYSTEM_HELP, ModelChoice, read_system, with_model_options
 from .run import EXIT_CANCELLED, ctrl_c_cancels, load_models, read_prompt
 
 REPLY_CHARS = 240  # of each reply in the table; --json carries it whole
@@ -186,4 +185,4 @@ def compare_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare")(_with_model_options(compare_command))
+    app.command("compare")(with_model_options(compare_command))

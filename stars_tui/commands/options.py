@@ -135,3 +135,25 @@ def decoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
     return wrapper
+
+
+def with_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared model options (--model, --reward, --rubric, --device, --allow-download).
+
+    The own parameters' annotations are resolved with their ``Annotated`` extras:
+    left as strings (postponed annotations), Typer drops the options' help text.
+    """
+    import typing
+
+    hints = typing.get_type_hints(func, include_extras=True)
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(func).parameters.values()
+           if p.kind != inspect.Parameter.VAR_KEYWORD]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=ann)
+             for name, (ann, opt) in MODEL_OPTIONS.items()]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        return func(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]
+    return wrapper
