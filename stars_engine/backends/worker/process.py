@@ -41,6 +41,9 @@ from ..spec import ModelSpec
 POLL_SECONDS = 0.05
 CLOSE_SECONDS = 5.0  # how long a closing worker may take to finish its call and exit before it is killed
 CANCELLABLE = ("sample", "sample_until_unsure", "grow")  # policy methods whose last argument is ``cancel``
+# Added to the worker's nice value as it starts: on a busy machine the scheduler then serves the UI's
+# key presses before the model's next token (issue 19: 2-4 s from key to screen under load).
+WORKER_NICENESS = 10
 
 
 def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
@@ -233,6 +236,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     """The worker: load the models, then answer requests until the parent's end closes."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # a warning printed here would land in the middle of the workbench's screen
+    os.nice(WORKER_NICENESS)  # before torch starts its threads, so they inherit it
     try:
         from ..local.load import load_policy
         from ..reward import load_reward
