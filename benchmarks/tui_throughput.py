@@ -62,6 +62,8 @@ async def _tui_run(policy, reward, params: Params, db: Path, view: str) -> RunFi
         # A plain sleep, not pilot.pause(): each pause makes every widget on the screen
         # process a message, which is the harness's cost, not the workbench's.
         while app.chat_screen.state.finished is None:
+            if not app.chat_screen.running:  # ended without finishing: a failed run (the model process gone?)
+                raise SystemExit(f"the workbench's run failed: {app.chat_screen.state.failed or app.model_state}")
             await asyncio.sleep(0.05)
         return app.chat_screen.state.finished
 
