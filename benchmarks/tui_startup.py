@@ -59,11 +59,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold", type=int, default=1, help="cold starts (each with an empty cache)")
     parser.add_argument("--warm", type=int, default=3, help="warm starts after the first cold one")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="warm starts against this cache folder (one a cold start filled) instead")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     rows = []
-    warm_cache = None
+    warm_cache = args.cache
     for _ in range(args.cold):
         cache = Path(tempfile.mkdtemp(prefix="stars-cache-"))
         rows.append({"start": "cold", **one_start(cache, args.timeout)})
