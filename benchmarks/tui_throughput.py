@@ -13,7 +13,8 @@ median ratio is kept, so drift in machine load hits both sides alike.
 Target: workbench / headless >= 0.95.
 
 The workbench side runs as ``stars chat`` does, with the models in a worker
-process (``stars_engine.backends.worker.process``, started once). A third side runs the
+process (``stars_engine.backends.worker.process``, one per workbench: the app
+ends its worker as it closes). A third side runs the
 workbench with the models in its own process, as it did before: the
 engine's torch calls then share the GIL with Textual's event loop.
 The workbench shows replies as Markdown (its default, re-rendered as segments
@@ -62,6 +63,8 @@ async def _tui_run(policy, reward, params: Params, db: Path, view: str) -> RunFi
         # A plain sleep, not pilot.pause(): each pause makes every widget on the screen
         # process a message, which is the harness's cost, not the workbench's.
         while app.chat_screen.state.finished is None:
+            if not app.chat_screen.running:  # ended without finishing: a failed run (the model process gone?)
+                raise SystemExit(f"the workbench's run failed: {app.chat_screen.state.failed or app.model_state}")
             await asyncio.sleep(0.05)
         return app.chat_screen.state.finished
 
@@ -80,7 +83,6 @@ def main() -> None:
     parser.add_argument("--view", choices=("markdown", "raw"), default="markdown")
     args = parser.parse_args()
     policy, reward = load_policy(device=args.device), load_reward(device=args.device)
-    remote_policy, remote_reward = start(ModelSpec(device=args.device))
     params = Params(
         seed=args.seed, max_new_tokens=args.tokens, segment_tokens=8, candidates_per_round=2, max_attempts=4
     )
@@ -89,11 +91,11 @@ def main() -> None:
     for _ in range(args.repeats):
         folder = Path(tempfile.mkdtemp())
         headless.append(headless_tok_s(policy, reward, params, folder / "headless.db"))
-        tui.append(tui_tok_s(remote_policy, remote_reward, params, folder / "tui.db", args.view))
+        # a worker per workbench, as each ``stars chat`` has: the app ends its worker as it closes
+        tui.append(tui_tok_s(*start(ModelSpec(device=args.device)), params, folder / "tui.db", args.view))
         in_process.append(tui_tok_s(policy, reward, params, folder / "in_process.db", args.view))
         print(f"headless {headless[-1]:.1f} · workbench {tui[-1]:.1f} · workbench, models in its own process "
               f"{in_process[-1]:.1f} tok/s", file=sys.stderr)
-    remote_policy.close()
     print(json.dumps({
         "device": str(policy.device),
         "runtime": policy.runtime,

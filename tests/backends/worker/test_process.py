@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 from decoding.checks import check_stream
 
 from stars_engine.backends.spec import ModelSpec
-from stars_engine.backends.worker.process import start
+from stars_engine.backends.worker.process import WORKER_NICENESS, start
 from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.events import AttemptScored, RunFinished
@@ -83,3 +84,11 @@ def test_errors_in_the_worker_come_back_as_one_line(worker_models):
 def test_a_model_that_cannot_load_is_a_one_line_error():
     with pytest.raises(StarsError, match="chat model path does not exist"):
         start(ModelSpec(model="./no/such/folder"))
+
+
+def test_the_worker_runs_at_a_lower_priority_than_its_parent(worker_models):
+    """Every thread of the worker (torch's included) is niced, so a busy machine serves the UI first."""
+    pid = worker_models[0].worker.process.pid
+    parent = os.getpriority(os.PRIO_PROCESS, 0)
+    threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")] if os.path.isdir(f"/proc/{pid}/task") else [pid]
+    assert all(os.getpriority(os.PRIO_PROCESS, tid) == min(parent + WORKER_NICENESS, 19) for tid in threads)
