@@ -107,6 +107,7 @@ class ParamsBar(Vertical):
         super().__init__(**kwargs)
         self.params = params
         self.check_strategy = check_strategy  # raises StarsError for a strategy the backend cannot run
+        self._message = ""  # the message row's text ("" : nothing to say)
 
     def compose(self) -> ComposeResult:
         yield Label(literal(summary(self.params)), id="param-summary")
@@ -131,17 +132,26 @@ class ParamsBar(Vertical):
 
     @property
     def expanded(self) -> bool:
-        return self.has_class("expanded")
+        return bool(self.query_one("#param-fields", Grid).display)
+
+    def _unfold(self, unfolded: bool) -> None:
+        """Show the fields or the summary by each one's ``display``, not by a class on the bar: a class
+        change re-styles every field, hidden ones too, which cost a loaded 2-core machine up to 2 s a key.
+        While unfolded the message row stays (empty or not), so a refusal shown or cleared does not
+        change the bar's height and lay the whole screen out again."""
+        self.query_one("#param-fields", Grid).display = unfolded
+        self.query_one("#param-summary", Label).display = not unfolded
+        self.query_one("#param-message", Label).set_class(not unfolded and not self._message, "empty")
 
     def expand(self, focus: bool = True) -> None:
         """Unfold to the fields (F9); the focus goes to the first one."""
-        self.add_class("expanded")
         self._lay_out()
+        self._unfold(True)
         if focus and not self._holds_focus():
             self.query_one("#param-strategy").focus()
 
     def fold(self) -> None:
-        self.remove_class("expanded")
+        self._unfold(False)
         self.query_one("#param-summary", Label).update(literal(summary(self.params)))
 
     def on_click(self, event: events.Click) -> None:
@@ -229,9 +239,10 @@ class ParamsBar(Vertical):
 
     def _say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#param-message", Label)
+        self._message = text
         message.update(literal(text))
         message.set_class(error, "error")
-        message.set_class(not text, "empty")
+        message.set_class(not text and not self.expanded, "empty")
 
     def clear_note(self) -> None:
         """The change it announced has applied (a run started, a new chat): the line goes; a refusal stays."""
