@@ -177,7 +177,7 @@ def judges_summary(pairs: list[Pair], verdicts: dict[str, dict[str, Any]], judge
     overview = {
         name: {**judge_overview(judge_ids[name], [v for _, v in found[name]]),
                "guide_agreement": rank_agreement(found[name]),
-               "longer_wins": length_effect(found[name])["longer_wins"]}
+               **{k: v for k, v in length_effect(found[name]).items() if k in ("longer_wins", "unequal_decided")}}
         for name in judge_ids
     }
     names = list(judge_ids)

@@ -109,14 +109,16 @@ def plot_judges(summary: dict[str, Any], out_dir: Path, stem: str = "judges") ->
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    labelled: set[tuple[float, float, str]] = set()  # two judges on one spot: one label
     for i, name in enumerate(names):
-        mine = [(s, rate) for s, n, rate in points if n == name]
-        for j, (s, rate) in enumerate(mine):
-            colour, _ = STYLE.get(s["kind"], ("tab:gray", "x"))
-            ax.plot(s["guide_reward"]["mean"], rate, JUDGE_MARKERS[i % len(JUDGE_MARKERS)], color=colour,
-                    label=f"{name} judge" if j == 0 else None)
-            ax.annotate(s["strategy"], (s["guide_reward"]["mean"], rate), textcoords="offset points",
-                        xytext=(4, 4), fontsize=6)
+        marker = JUDGE_MARKERS[i % len(JUDGE_MARKERS)]
+        ax.plot([], [], marker, color="black", linestyle="none", fillstyle="none", label=f"{name} judge")  # key
+        for s, rate in ((s, rate) for s, n, rate in points if n == name):
+            x = s["guide_reward"]["mean"]
+            ax.plot(x, rate, marker, color=STYLE.get(s["kind"], ("tab:gray", "x"))[0], fillstyle="none")
+            if (x, rate, s["strategy"]) not in labelled:
+                labelled.add((x, rate, s["strategy"]))
+                ax.annotate(s["strategy"], (x, rate), textcoords="offset points", xytext=(4, 4), fontsize=6)
     ax.axhline(0.5, color="gray", linewidth=0.8, linestyle="--")
     ax.set_xlabel("mean guide reward")
     ax.set_ylabel("judge win rate vs vanilla (wins + ties/2)")

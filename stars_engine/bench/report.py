@@ -76,7 +76,7 @@ def overoptimisation_lines(summary: dict[str, Any]) -> list[str]:
             continue
         lines.append(f"{name} judge and guide: Kendall tau {number(g['tau'], '+.2f')} (per prompt and seed over "
                      f"the pairs compared, mean of {g['prompts']}, {g['pairs']} pairs); the longer reply won "
-                     f"{_pct(j['longer_wins'])} of the decided pairs of unequal length")
+                     f"{_pct(j['longer_wins'])} of the {j['unequal_decided']} decided pairs of unequal length")
     for s in summary["strategies"]:
         for name, roles in s["judge"].items():
             for role, title in ROLES:
