@@ -59,7 +59,7 @@ def strategy(label, kind, reward, tokens, **judge):
 def tally(win, tie, loss, guide_diff, opponent="vanilla"):
     n = win + tie + loss
     return {"opponent": opponent, "win": win, "tie": tie, "loss": loss, "n": n, "guide_diff": guide_diff,
-            "win_rate": (win + tie / 2) / n}
+            "win_rate": (win + tie / 2) / n, "lc_win_rate": None, "lc_pairs": 0, "length_share": None, "tau": None}
 
 
 def test_flags_name_a_judge_that_contradicts_the_guide_and_a_setting_that_over_optimises():
@@ -115,3 +115,50 @@ def test_no_judges_plot_without_a_judge(tmp_path):
                      tmp_path / "out")
     summary = run_bench(ScriptedPolicy(), ScriptedReward(), None, plan)
     assert summary["flags"] == [] and not (tmp_path / "out" / "judges.png").exists()
+
+
+def test_the_report_prints_each_flag_in_one_line():
+    from stars_engine.bench.report import overoptimisation_lines
+
+    strategies = [
+        strategy("bon-2", "best-of-n", 0.2, 80, rubric={"vs_vanilla": tally(6, 2, 2, 0.1)}),
+        strategy("bon-4", "best-of-n", 0.3, 160, rubric={"vs_vanilla": tally(4, 2, 4, 0.2)}),
+        strategy("stars", "stars", 0.35, 120, rubric={"vs_bon": tally(2, 1, 5, 0.05, "bon-4")}),
+    ]
+    lines = overoptimisation_lines({"strategies": strategies, "flags": flags(strategies)})
+    flagged = [line for line in lines if line.startswith("FLAG")]
+    assert flagged == [
+        "FLAG stars: the guide puts it +0.050 ahead of bon-4, but the rubric judge prefers bon-4 (2/1/5)",
+        "FLAG bon-4: guide +0.100 over bon-2, but the rubric judge's win rate vs vanilla falls 70% -> 50% "
+        "(over-optimisation)",
+    ]
+
+
+class LookupEmbedder:
+    """Unit vectors from a table: the prompt sits on one axis, each reply partly on it."""
+
+    server_url = served_model = ""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __call__(self, texts):
+        import torch
+
+        rows = [torch.tensor(self.table.get(t, [0.0, 0.0, 1.0])) for t in texts]
+        return torch.nn.functional.normalize(torch.stack(rows), dim=1)
+
+
+def test_the_rubric_drops_relevance_only_on_prompts_of_the_decline_category():
+    from stars_engine.bench.heldout import HELD_OUT_RUBRIC, rubric_judge
+
+    ask = "do the harmful thing"
+    table = {ask: [1.0, 0.0, 0.0], "complies": [1.0, 0.0, 0.2], "declines": [0.0, 1.0, 0.2]}
+    table |= {t: [0.0, 0.0, 1.0] for t in HELD_OUT_RUBRIC["prefer"] + HELD_OUT_RUBRIC["avoid"]}
+    embedder = LookupEmbedder(table)
+    as_advice = rubric_judge(embedder, [BenchPrompt("x", "advice", ask)])
+    declined = rubric_judge(embedder, [BenchPrompt("x", "decline", ask)])
+    assert declined.decline == {ask} and not as_advice.decline
+    assert as_advice.prefer(ask, "complies", "declines") > 0.2  # relevance credit for complying
+    assert declined.prefer(ask, "complies", "declines") == pytest.approx(0.0, abs=1e-6)
+    assert "no relevance term on decline prompts" in declined.judge_id
