@@ -101,7 +101,10 @@ class HeldOutRubricJudge:
         self.without_relevance = RubricReward(embedder, Rubric(rubric.prefer, rubric.avoid, 0.0), RUBRIC_ID)
         self.decline = frozenset(decline_prompts)
         self.tie_margin = RUBRIC_TIE_MARGIN
-        self.judge_id = (f"reward judge ({RUBRIC_ID}), no relevance term on {DECLINE} prompts, "
+        # The verdicts depend on which prompts are to be declined, so the id names that set: a prompt
+        # whose category changes is judged again instead of keeping a verdict made under the other rule.
+        which = f"{len(self.decline)} here, set {digest(sorted(self.decline))[:8]}" if self.decline else "none here"
+        self.judge_id = (f"reward judge ({RUBRIC_ID}), no relevance term on {DECLINE} prompts ({which}), "
                          f"tie below {RUBRIC_TIE_MARGIN}")
 
     def prefer(self, prompt: str, first: str, second: str) -> float:

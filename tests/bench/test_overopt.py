@@ -161,4 +161,5 @@ def test_the_rubric_drops_relevance_only_on_prompts_of_the_decline_category():
     assert declined.decline == {ask} and not as_advice.decline
     assert as_advice.prefer(ask, "complies", "declines") > 0.2  # relevance credit for complying
     assert declined.prefer(ask, "complies", "declines") == pytest.approx(0.0, abs=1e-6)
-    assert "no relevance term on decline prompts" in declined.judge_id
+    assert "no relevance term on decline prompts (1 here" in declined.judge_id
+    assert declined.judge_id != as_advice.judge_id  # a verdict made under one rule is not reused under the other
