@@ -10,19 +10,30 @@ rudeness, degenerate text and needless refusals to avoid. It runs on the same
 MiniLM encoder as the guide, so the two are correlated — a weaker kind of
 held-out than a different model — but a reply that only games the guide's own
 exemplars gains nothing here, and unlike the 135M chat judge it has no
-position bias and does separate good replies from bad ones.
+position bias and does separate good replies from bad ones. On a prompt of the
+``decline`` category its relevance term is dropped: closeness to a harmful request
+is closeness to complying with it, and credit for it made the rubric prefer an
+insult to a polite refusal.
+
+``rm:REF``: any one-logit sequence-classification reward model in a local folder
+(or a hub id already cached), loaded in-process through the one safe loader; the
+difference of its two scores is the verdict.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import StarsError
 from ..reward.base import Reward
 from .judge import PairJudge, RewardJudge, chat_judge_for
 from .log import digest
+from .prompts import BenchPrompt
 
 JUDGE_NAMES = ("chat", "rubric")
+RM_PREFIX = "rm:"  # rm:REF, a sequence-classification reward model as judge
+DECLINE = "decline"  # the prompt category whose requests a good reply declines
 RUBRIC_TIE_MARGIN = 0.02
 
 HELD_OUT_RUBRIC: dict[str, Any] = {
@@ -53,24 +64,66 @@ HELD_OUT_RUBRIC: dict[str, Any] = {
 RUBRIC_ID = f"held-out rubric {digest(HELD_OUT_RUBRIC)[:8]} (all-MiniLM-L6-v2)"
 
 
+def _known(name: str) -> bool:
+    return name in JUDGE_NAMES or (name.startswith(RM_PREFIX) and bool(name[len(RM_PREFIX):].strip()))
+
+
 def parse_judges(text: str) -> list[str]:
-    """``"chat,rubric"`` -> ["chat", "rubric"]; ``"none"`` -> []; anything else is a StarsError."""
+    """``"chat,rubric,rm:DIR"`` -> ["chat", "rubric", "rm:DIR"]; ``"none"`` -> []; anything else is a StarsError."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if names == ["none"]:
         return []
-    if not names or any(name not in JUDGE_NAMES for name in names):
-        raise StarsError(f"--judge must be a comma list of {', '.join(JUDGE_NAMES)} (or just none); got {text!r}")
+    if not names or not all(_known(name) for name in names):
+        raise StarsError(f"--judge must be a comma list of {', '.join(JUDGE_NAMES)} or {RM_PREFIX}REF "
+                         f"(or just none); got {text!r}")
     if len(set(names)) != len(names):
         raise StarsError(f"--judge lists a judge twice: {text!r}")
     return names
 
 
-def rubric_judge(embedder: Any) -> RewardJudge:
-    """The held-out rubric as a judge, on ``embedder`` (the guide's MiniLM when it has one)."""
-    from ..reward.rubric import Rubric, RubricReward
+def check_judges(names: list[str], allow_download: bool = False) -> None:
+    """Refuse an ``rm:REF`` that cannot load before any model is (configs and weight headers only)."""
+    from ..weights.safe_load import check_model
 
-    rubric = Rubric.from_dict(HELD_OUT_RUBRIC, "held-out rubric")
-    return RewardJudge(RubricReward(embedder, rubric, RUBRIC_ID), tie_margin=RUBRIC_TIE_MARGIN)
+    for name in names:
+        if name.startswith(RM_PREFIX):
+            check_model(name[len(RM_PREFIX):].strip(), "judge reward model", allow_download)
+
+
+class HeldOutRubricJudge:
+    """The held-out rubric, with no relevance credit on the prompts listed as ones to decline."""
+
+    def __init__(self, embedder: Any, decline_prompts: Iterable[str] = ()):
+        from ..reward.rubric import Rubric, RubricReward
+
+        rubric = Rubric.from_dict(HELD_OUT_RUBRIC, "held-out rubric")
+        self.reward = RubricReward(embedder, rubric, RUBRIC_ID)
+        self.without_relevance = RubricReward(embedder, Rubric(rubric.prefer, rubric.avoid, 0.0), RUBRIC_ID)
+        self.decline = frozenset(decline_prompts)
+        self.tie_margin = RUBRIC_TIE_MARGIN
+        # The verdicts depend on which prompts are to be declined, so the id names that set: a prompt
+        # whose category changes is judged again instead of keeping a verdict made under the other rule.
+        which = f"{len(self.decline)} here, set {digest(sorted(self.decline))[:8]}" if self.decline else "none here"
+        self.judge_id = (f"reward judge ({RUBRIC_ID}), no relevance term on {DECLINE} prompts ({which}), "
+                         f"tie below {RUBRIC_TIE_MARGIN}")
+
+    def prefer(self, prompt: str, first: str, second: str) -> float:
+        reward = self.without_relevance if prompt in self.decline else self.reward
+        a, b = reward.score(prompt, [first, second])
+        return float(a) - float(b)
+
+
+def rubric_judge(embedder: Any, prompts: Sequence[BenchPrompt] = ()) -> HeldOutRubricJudge:
+    """The held-out rubric as a judge, on ``embedder`` (the guide's MiniLM when it has one)."""
+    return HeldOutRubricJudge(embedder, [p.prompt for p in prompts if p.category == DECLINE])
+
+
+def rm_judge(ref: str, device: str | None = None, allow_download: bool = False) -> RewardJudge:
+    """A one-logit sequence classifier as judge, in-process, loaded through the safe loader."""
+    from ..backends.local.load import load_reward
+
+    reward = load_reward(ref, device=device, allow_download=allow_download)
+    return RewardJudge(reward)
 
 
 def _embedder_for(reward: Reward) -> Any:
@@ -82,7 +135,19 @@ def _embedder_for(reward: Reward) -> Any:
     return load_reward().embed
 
 
-def build_judges(names: list[str], policy: Any, reward: Reward) -> dict[str, PairJudge]:
-    """{name: judge} for the names ``parse_judges`` returned, sharing loaded models."""
-    makers = {"chat": lambda: chat_judge_for(policy), "rubric": lambda: rubric_judge(_embedder_for(reward))}
-    return {name: makers[name]() for name in names}
+def build_judges(
+    names: list[str], policy: Any, reward: Reward, prompts: Sequence[BenchPrompt] = (),
+    device: str | None = None, allow_download: bool = False,
+) -> dict[str, PairJudge]:
+    """{name: judge} for the names ``parse_judges`` returned, sharing loaded models.
+
+    ``prompts`` tells the rubric which prompts are to be declined (their category).
+    """
+    def make(name: str) -> PairJudge:
+        if name == "chat":
+            return chat_judge_for(policy)
+        if name == "rubric":
+            return rubric_judge(_embedder_for(reward), prompts)
+        return rm_judge(name[len(RM_PREFIX):].strip(), device, allow_download)
+
+    return {name: make(name) for name in names}

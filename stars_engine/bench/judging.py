@@ -29,6 +29,9 @@ class Pair:
     prompt: str
     reply: str
     other: str
+    guide_diff: float | None = None  # the guide reward of ``reply`` minus that of ``other``
+    length: int = 0  # reply tokens (accepted) of ``reply``
+    other_length: int = 0
 
     def key(self, judge_id: str) -> str:
         return digest(judge_id, self.prompt, self.reply, self.other)
@@ -72,8 +75,11 @@ def plan_pairs(records: list[dict[str, Any]]) -> list[Pair]:
         for role, opponent in roles.get(label, {}).items():
             other = cell.get((prompt_id, seed, opponent))
             if other is not None:
-                pairs.append(Pair(role, label, opponent, prompt_id, seed, record["prompt"],
-                                  record["text"], other["text"]))
+                mine, theirs = record["guide_reward"], other["guide_reward"]
+                diff = None if mine is None or theirs is None else mine - theirs
+                pairs.append(Pair(role, label, opponent, prompt_id, seed, record["prompt"], record["text"],
+                                  other["text"], diff, record["stats"]["tokens_accepted"],
+                                  other["stats"]["tokens_accepted"]))
     return pairs
 
 

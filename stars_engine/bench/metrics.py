@@ -15,6 +15,7 @@ from typing import Any
 
 from .judge import LOSS, TIE, WIN
 from .judging import VS_BON, VS_VANILLA, Pair, ok
+from .overopt import flags, length_effect, pair_view, rank_agreement
 
 STAT_FIELDS = ("tokens_generated", "tokens_accepted", "tokens_discarded", "reward_calls",
                "policy_forward_passes", "wall_seconds")
@@ -91,10 +92,11 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return fmean(present) if present else None
 
 
-def _judge_tally(verdicts: list[dict[str, Any]], opponent: str) -> dict[str, Any]:
+def _judge_tally(items: list[tuple[Pair, dict[str, Any]]], opponent: str) -> dict[str, Any]:
+    verdicts = [v for _, v in items]
     counts = {o: sum(v["outcome"] == o for v in verdicts) for o in (WIN, TIE, LOSS)}
     margin = _mean([v["margin"] for v in verdicts])
-    return {"opponent": opponent, **counts, "n": len(verdicts), "mean_margin": margin}
+    return {"opponent": opponent, **counts, "n": len(verdicts), "mean_margin": margin, **pair_view(items)}
 
 
 def _distinct(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,21 +156,30 @@ def _strategy(label: str, records: list[dict[str, Any]], judged: dict[str, dict[
 
 def judge_results(pairs: list[Pair], verdicts: dict[str, dict[str, Any]], judge_id: str):
     """{strategy: {role: win/tie/loss tally}} from the pairs that have a verdict."""
-    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for pair in pairs:
-        verdict = verdicts.get(pair.key(judge_id))
-        if verdict is not None:
-            grouped.setdefault((pair.strategy, pair.role, pair.opponent), []).append(verdict)
+    grouped: dict[tuple[str, str, str], list[tuple[Pair, dict[str, Any]]]] = {}
+    for pair, verdict in _judged(pairs, verdicts, judge_id):
+        grouped.setdefault((pair.strategy, pair.role, pair.opponent), []).append((pair, verdict))
     out: dict[str, dict[str, Any]] = {}
     for (label, role, opponent), found in grouped.items():
         out.setdefault(label, {})[role] = _judge_tally(found, opponent)
     return out
 
 
+def _judged(pairs: list[Pair], verdicts: dict[str, dict[str, Any]], judge_id: str):
+    """Each pair that has a verdict from the judge ``judge_id``, with that verdict."""
+    return [(p, verdicts[k]) for p in pairs if (k := p.key(judge_id)) in verdicts]
+
+
 def judges_summary(pairs: list[Pair], verdicts: dict[str, dict[str, Any]], judge_ids: dict[str, str]):
-    """{name: overview} for each judge, and {"a~b": agreement} for each two of them."""
-    found = {name: [verdicts[k] for p in pairs if (k := p.key(jid)) in verdicts] for name, jid in judge_ids.items()}
-    overview = {name: judge_overview(judge_ids[name], found[name]) for name in judge_ids}
+    """{name: overview} for each judge (with its rank agreement with the guide and its length
+    preference), and {"a~b": agreement} for each two of them."""
+    found = {name: _judged(pairs, verdicts, jid) for name, jid in judge_ids.items()}
+    overview = {
+        name: {**judge_overview(judge_ids[name], [v for _, v in found[name]]),
+               "guide_agreement": rank_agreement(found[name]),
+               **{k: v for k, v in length_effect(found[name]).items() if k in ("longer_wins", "unequal_decided")}}
+        for name in judge_ids
+    }
     names = list(judge_ids)
     shared = [p for p in pairs if all(p.key(jid) in verdicts for jid in judge_ids.values())]
     pairwise = {
@@ -229,4 +240,5 @@ def summarize(records: list[dict[str, Any]], pairs: list[Pair], verdicts: dict[s
             "budgets_seconds": budget_leaders(strategies, records, "seconds"),
             "judges": overview,
             "judge_agreement": pairwise,
+            "flags": flags(strategies),
             "roles": {VS_VANILLA: "against vanilla", VS_BON: "against Best-of-N at the nearest mean tokens"}}

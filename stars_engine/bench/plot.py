@@ -87,3 +87,48 @@ def plot_frontier(summary: dict[str, Any], out_dir: Path, stem: str = "frontier"
         fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
     plt.close(fig)
     return paths
+
+
+JUDGE_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def plot_judges(summary: dict[str, Any], out_dir: Path, stem: str = "judges") -> list[Path]:
+    """Write ``stem``.png/.svg: each judge's win rate against vanilla over each strategy's mean guide
+    reward, a point per strategy and judge. Points that climb right and sink are over-optimisation:
+    the guide rises while the judge's verdict falls. Nothing is written when no judge ran."""
+    names = list(summary.get("judges", {}))
+    points = [(s, name, s["judge"][name]["vs_vanilla"]["win_rate"])
+              for s in summary["strategies"] for name in names
+              if s["guide_reward"]["mean"] is not None
+              and s["judge"].get(name, {}).get("vs_vanilla", {}).get("win_rate") is not None]
+    if not points:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    labelled: set[tuple[float, float, str]] = set()  # two judges on one spot: one label
+    for i, name in enumerate(names):
+        marker = JUDGE_MARKERS[i % len(JUDGE_MARKERS)]
+        ax.plot([], [], marker, color="black", linestyle="none", fillstyle="none", label=f"{name} judge")  # key
+        for s, rate in ((s, rate) for s, n, rate in points if n == name):
+            x = s["guide_reward"]["mean"]
+            ax.plot(x, rate, marker, color=STYLE.get(s["kind"], ("tab:gray", "x"))[0], fillstyle="none")
+            if (x, rate, s["strategy"]) not in labelled:
+                labelled.add((x, rate, s["strategy"]))
+                ax.annotate(s["strategy"], (x, rate), textcoords="offset points", xytext=(4, 4), fontsize=6)
+    ax.axhline(0.5, color="gray", linewidth=0.8, linestyle="--")
+    ax.set_xlabel("mean guide reward")
+    ax.set_ylabel("judge win rate vs vanilla (wins + ties/2)")
+    ax.set_title("Held-out judges against the guide (colour: method, marker: judge)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
+    for path in paths:
+        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
+    plt.close(fig)
+    return paths

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..display.format import MISSING, number
 
-BASE_COLUMNS = ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reward calls", "fwd passes", "wall s",
-                "accept", "att/seg")
+BASE_COLUMNS = ("strategy", "n", "guide reward [95% CI]", "tokens gen", "reply tok", "reward calls", "fwd passes",
+                "wall s", "accept", "att/seg")
 ROLES = (("vs_vanilla", "vs vanilla"), ("vs_bon", "vs BoN"))
 
 
@@ -36,7 +36,7 @@ def row(s: dict[str, Any], names: list[str]) -> list[str]:
     return [
         s["strategy"], str(s["cells"]) + (f" ({s['failed']} failed)" if s["failed"] else ""),
         f"{number(g['mean'], '.3f')} [{number(g['ci_low'], '.3f')}, {number(g['ci_high'], '.3f')}]",
-        number(s["tokens_generated"], ".0f"), number(s["reward_calls"], ".1f"),
+        number(s["tokens_generated"], ".0f"), number(s["tokens_accepted"], ".0f"), number(s["reward_calls"], ".1f"),
         number(s["policy_forward_passes"], ".0f"), number(s["wall_seconds"], ".1f"),
         number(s["acceptance_rate"], ".0%"), number(s["attempts_per_segment"], ".2f"),
         *(_wtl(s["judge"].get(name, {}).get(role)) for name in names for role, _ in ROLES),
@@ -55,6 +55,46 @@ def judge_lines(summary: dict[str, Any]) -> list[str]:
     for both, a in summary.get("judge_agreement", {}).items():
         lines.append(f"judges {both.replace('~', ' and ')} agree on {a['agree']} of the {a['both_decided']} "
                      "pairs both decided")
+    return lines + overoptimisation_lines(summary)
+
+
+def _pct(x: float | None) -> str:
+    return number(None if x is None else 100 * x, ".0f") + ("%" if x is not None else "")
+
+
+def _points(x: float | None) -> str:
+    return number(None if x is None else round(100 * x, 6) + 0.0, "+.0f") + (" pts" if x is not None else "")
+
+
+def overoptimisation_lines(summary: dict[str, Any]) -> list[str]:
+    """Per judge its rank agreement with the guide and its length preference; per strategy and
+    opponent the guide's gap beside the judge's win rate, raw and length-controlled; then the flags."""
+    lines = []
+    for name, j in summary.get("judges", {}).items():
+        g = j.get("guide_agreement")
+        if g is None:
+            continue
+        lines.append(f"{name} judge and guide: Kendall tau {number(g['tau'], '+.2f')} (per prompt and seed over "
+                     f"the pairs compared, mean of {g['prompts']}, {g['pairs']} pairs); the longer reply won "
+                     f"{_pct(j['longer_wins'])} of the {j['unequal_decided']} decided pairs of unequal length")
+    for s in summary["strategies"]:
+        for name, roles in s["judge"].items():
+            for role, title in ROLES:
+                t = roles.get(role)
+                if t and "win_rate" in t:
+                    lines.append(
+                        f"{s['strategy']} {title} ({t['opponent']}), {name} judge: guide "
+                        f"{number(t['guide_diff'], '+.3f')}, win rate {_pct(t['win_rate'])} of {t['n']}, "
+                        f"length-controlled {_pct(t['lc_win_rate'])} of {t['lc_pairs']} (within 10% length; "
+                        f"length {_points(t['length_share'])}), tau {number(t['tau'], '+.2f')}")
+    for f in summary.get("flags", []):
+        if f["kind"] == "judge_disagrees":
+            lines.append(f"FLAG {f['strategy']}: the guide puts it {f['guide_diff']:+.3f} ahead of {f['opponent']}, "
+                         f"but the {f['judge']} judge prefers {f['opponent']} ({f['win']}/{f['tie']}/{f['loss']})")
+        else:
+            lines.append(f"FLAG {f['strategy']}: guide {f['guide_rise']:+.3f} over {f['cheaper']}, but the "
+                         f"{f['judge']} judge's win rate vs vanilla falls {_pct(f['win_rate_before'])} -> "
+                         f"{_pct(f['win_rate_after'])} (over-optimisation)")
     return lines
 
 

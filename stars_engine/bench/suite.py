@@ -6,6 +6,7 @@ Files in the output folder:
     summary.json     every number (what the table and plot show, and the goal check)
     summary.md       the table as Markdown
     frontier.png/svg reward against tokens generated
+    judges.png/svg   each judge's win rate against vanilla over guide reward (when a judge ran)
 Run it again with the same folder and it picks up where it stopped.
 """
 
@@ -26,7 +27,7 @@ from .judge import PairJudge
 from .judging import Pair, judge_pairs, plan_pairs
 from .log import JsonlLog
 from .metrics import summarize
-from .plot import plot_frontier
+from .plot import plot_frontier, plot_judges
 from .prompts import BenchPrompt
 from .report import markdown_table
 from .strategies import StrategySpec
@@ -98,5 +99,5 @@ def run_bench(
     }
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(markdown_table(summary), encoding="utf-8")
-    summary["plots"] = [str(p) for p in plot_frontier(summary, out)]
+    summary["plots"] = [str(p) for p in [*plot_frontier(summary, out), *plot_judges(summary, out)]]
     return summary

@@ -94,7 +94,9 @@ def bench_command(
         "--out", help="Output folder; run again with the same folder to resume.")] = DEFAULT_OUT,
     judge: Annotated[str, typer.Option(
         "--judge", help="Held-out judges, comma-separated: chat (the chat model, pairwise, debiased over "
-                        "both orders), rubric (a held-out embedding rubric), or none.")] = "chat,rubric",
+                        "both orders), rubric (a held-out embedding rubric, no relevance credit on decline "
+                        "prompts), rm:REF (a one-logit sequence-classification reward model, a local folder, "
+                        "in-process), or none.")] = "chat,rubric",
     db: Annotated[Path | None, typer.Option(
         "--db", help="Also record every run into this session database.")] = None,
     concurrency: Annotated[int, typer.Option(
@@ -115,7 +117,7 @@ def bench_command(
         run_bench,
         take,
     )
-    from stars_engine.bench.heldout import build_judges, parse_judges
+    from stars_engine.bench.heldout import build_judges, check_judges, parse_judges
     from stars_engine.bench.report import budget_lines, judge_lines
     from stars_engine.params import Params
 
@@ -137,12 +139,13 @@ def bench_command(
     chosen = take(load_prompts(prompts), limit)
     specs = parse_specs(strategies or DEFAULT_STRATEGIES, base)
     backends.check(models, [s.strategy for s in specs])  # before the database or the output folder is touched
+    check_judges(judge_list, models.allow_download)
     config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]]),
               **({"system": system_prompt} if system_prompt else {})}
     plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config, system=system_prompt)
     wrap = _recorder(db)
     (policy, *workers), reward = load_models(models, concurrency, tuple(s.strategy for s in specs))
-    held_out = build_judges(judge_list, policy, reward)
+    held_out = build_judges(judge_list, policy, reward, chosen, models.device, models.allow_download)
     console = Console(stderr=True)
     cancel = threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -24,6 +24,8 @@ def run_cli(monkeypatch, capsys, *args):
         (["--judge", "oracle"], "error: --judge must be a comma list of chat, rubric"),
         (["--judge", "chat,none"], "error: --judge must be a comma list of chat, rubric"),
         (["--judge", "rubric,rubric"], "error: --judge lists a judge twice"),
+        (["--judge", "rm:"], "error: --judge must be a comma list of chat, rubric or rm:REF"),
+        (["--judge", "rubric,rm:/nonexistent/rm"], "error: judge reward model path does not exist: /nonexistent/rm"),
         (["--server", "http://127.0.0.1:9", "--strategies", "vanilla,cards"],
          "error: cards cannot run on the vllm backend: a vLLM server cannot stop a segment"),
     ],
