@@ -111,37 +111,42 @@ class ParamsBar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(literal(summary(self.params)), id="param-summary")
-        with Grid(id="param-fields"):
-            for name, label, choices in ALL_FIELDS:
-                with Horizontal(classes="param", id=f"field-{name}"):
-                    yield Label(label, classes="param-label")
-                    value = getattr(self.params, name)
-                    if choices:
-                        yield Select(
-                            [(c, c) for c in choices], value=value, allow_blank=False,
-                            compact=True, id=f"param-{name}",
-                        )
-                    else:
-                        yield Input(
-                            format_value(name, value), compact=True, id=f"param-{name}", select_on_focus=True,
-                        )
-        yield Label("", id="param-message", classes="empty")
+        with Vertical(id="param-panel"):  # drawn over the conversation: unfolding moves nothing
+            with Grid(id="param-fields"):
+                for name, label, choices in ALL_FIELDS:
+                    with Horizontal(classes="param", id=f"field-{name}"):
+                        yield Label(label, classes="param-label")
+                        value = getattr(self.params, name)
+                        if choices:
+                            yield Select(
+                                [(c, c) for c in choices], value=value, allow_blank=False,
+                                compact=True, id=f"param-{name}",
+                            )
+                        else:
+                            yield Input(
+                                format_value(name, value), compact=True, id=f"param-{name}", select_on_focus=True,
+                            )
+            yield Label("", id="param-message")
 
     def on_mount(self) -> None:
         self._show_strategy_fields(self.params.strategy)
 
     @property
     def expanded(self) -> bool:
-        return bool(self.query_one("#param-fields", Grid).display)
+        return bool(self.query_one("#param-panel").display)
 
     def _unfold(self, unfolded: bool) -> None:
-        """Show the fields or the summary by each one's ``display``, not by a class on the bar: a class
-        change re-styles every field, hidden ones too, which cost a loaded 2-core machine up to 2 s a key.
-        While unfolded the message row stays (empty or not), so a refusal shown or cleared does not
-        change the bar's height and lay the whole screen out again."""
-        self.query_one("#param-fields", Grid).display = unfolded
-        self.query_one("#param-summary", Label).display = not unfolded
-        self.query_one("#param-message", Label).set_class(not unfolded and not self._message, "empty")
+        """Show or hide the fields' panel. The bar itself is always the one summary line, and the panel
+        is drawn over the conversation (``overlay: screen``), so unfolding, folding and a refusal shown
+        or cleared change no one's size: before, each re-styled every field and laid the whole screen
+        out again, up to 2 s a key on a loaded 2-core machine."""
+        self.query_one("#param-panel").display = unfolded
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        """The folded line: the strategy and its knobs, and the last note while it holds."""
+        note = f"  ·  {self._message}" if self._message and not self.expanded else ""
+        self.query_one("#param-summary", Label).update(literal(summary(self.params) + note))
 
     def expand(self, focus: bool = True) -> None:
         """Unfold to the fields (F9); the focus goes to the first one."""
@@ -152,7 +157,6 @@ class ParamsBar(Vertical):
 
     def fold(self) -> None:
         self._unfold(False)
-        self.query_one("#param-summary", Label).update(literal(summary(self.params)))
 
     def on_click(self, event: events.Click) -> None:
         if not self.expanded:
@@ -207,7 +211,7 @@ class ParamsBar(Vertical):
         for name, _label, _choices in ALL_FIELDS:
             self._show(name, params)
         self._show_strategy_fields(params.strategy)
-        self.query_one("#param-summary", Label).update(literal(summary(params)))
+        self._show_summary()
 
     def apply(self, name: str, raw: str) -> bool:
         """Validate one field's new text; refuse with the reason or post the change."""
@@ -231,7 +235,7 @@ class ParamsBar(Vertical):
             self._show(name, updated)
         if name == "strategy":
             self._show_strategy_fields(updated.strategy)
-        self.query_one("#param-summary", Label).update(literal(summary(updated)))
+        self._show_summary()
         note = " (from the next reply)" if name in RUN_LEVEL_FIELDS else " (from the next segment)"
         self._say(f"{LABELS[name]} = {format_value(name, value)}{note}")
         self.post_message(self.Changed(updated, name))
@@ -242,7 +246,7 @@ class ParamsBar(Vertical):
         self._message = text
         message.update(literal(text))
         message.set_class(error, "error")
-        message.set_class(not text and not self.expanded, "empty")
+        self._show_summary()
 
     def clear_note(self) -> None:
         """The change it announced has applied (a run started, a new chat): the line goes; a refusal stays."""

@@ -177,7 +177,7 @@ async def test_at_80x24_the_strategys_parameters_unfold_on_screen_and_the_rubric
                 assert region.width > 0 and region.right <= 80 and region.bottom <= 24, field.id
             else:
                 assert region.area == 0, f"{field.id} is not a knob of stars"
-        assert bar.region.height == 4  # three rows of four fields and the message row, kept while unfolded
+        assert bar.region.height == 1 and screen.query_one("#param-panel").region.height == 4  # drawn over the chat
         await pilot.press("escape")
         await pilot.press("f8")
         await wait_until(pilot, lambda: app.screen.query("#apply"), "the rubric dialog")
