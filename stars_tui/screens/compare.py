@@ -28,6 +28,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
+from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
 from stars_engine.compare import Comparison, Outcome, plan, random_seed, summarize, verdict_lines
@@ -70,7 +71,7 @@ class CompareScreen(Screen):
     DEFAULT_CSS = """
     CompareScreen #compare-form { height: auto; }
     CompareScreen #compare-form Input { width: 1fr; }
-    CompareScreen #compare-seed { width: 16; }
+    CompareScreen #compare-form #compare-seed { width: 15; }
     CompareScreen #compare-note { height: auto; color: $text-muted; padding: 0 1; }
     CompareScreen #compare-verdict { height: auto; padding: 0 1; }
     CompareScreen #compare-main { height: 1fr; }
@@ -98,9 +99,16 @@ class CompareScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="compare-form"):
-            yield Input(PRESETS[0], placeholder="2-4 specs: " + " | ".join(PRESETS), id="compare-specs")
-            yield Input(self.prompt_text, placeholder="prompt", id="compare-prompt")
-            yield Input(placeholder="seed", id="compare-seed", type="integer")
+            specs = Input(PRESETS[0], placeholder="2-4 specs, e.g. " + PRESETS[-1], id="compare-specs",
+                          suggester=SuggestFromList(PRESETS))
+            specs.border_title = "strategies"
+            yield specs
+            prompt = Input(self.prompt_text, placeholder="prompt", id="compare-prompt")
+            prompt.border_title = "prompt"
+            yield prompt
+            seed = Input(placeholder="random", id="compare-seed", type="integer")
+            seed.border_title = "base seed"
+            yield seed
         yield Static(Text(NOTE), id="compare-note")
         with Horizontal(id="compare-main"):
             yield Horizontal(id="compare-columns")
@@ -212,6 +220,8 @@ class CompareScreen(Screen):
             if isinstance(event, RunStarted):
                 column.started_at = self.app.clock()
                 column.status = "running"
+                if not isinstance(self.focused, CompareColumn):  # the inspector follows the running column
+                    self.query_one(SegmentInspector).reset(column.state)
             column.state.apply(event)
         column.show(self.seconds(column))
         if self.query_one(SegmentInspector).state is column.state:

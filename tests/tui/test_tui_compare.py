@@ -13,7 +13,6 @@ from stars_engine.params import Params
 from stars_engine.store import open_store
 from stars_tui.app import StarsApp
 from stars_tui.screens.compare import CompareScreen
-from stars_tui.widgets.compare_columns import CompareColumn
 from stars_tui.widgets.transcript import AssistantTurn, UserTurn
 
 from .helpers import SIZE, FrozenClock, GatedPolicy, chat, keys, make_app, ready, wait_until
