@@ -18,6 +18,7 @@ from it.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -46,13 +47,20 @@ NOTE = "columns run one after another in a worker; Enter runs, Esc stops, Tab pi
 JudgeMaker = Callable[[Any, Any], dict[str, Any]]
 
 
+_JUDGES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def workbench_judges(policy: Any, reward: Any) -> dict[str, Any]:
     """The held-out judges possible here: the chat judge only with the chat model in this process,
-    the rubric judge always (it needs only an encoder)."""
+    the rubric judge always (it needs only an encoder). Kept per loaded reward, so an encoder loaded
+    here for a worker-process reward is loaded once, not once per comparison."""
     from stars_engine.bench.heldout import build_judges
 
-    in_process = getattr(policy, "model", None) is not None and getattr(policy, "tokenizer", None) is not None
-    return build_judges((["chat"] if in_process else []) + ["rubric"], policy, reward)
+    judges = _JUDGES.get(reward)
+    if judges is None:
+        in_process = getattr(policy, "model", None) is not None and getattr(policy, "tokenizer", None) is not None
+        judges = _JUDGES[reward] = build_judges((["chat"] if in_process else []) + ["rubric"], policy, reward)
+    return judges
 
 
 class CompareDone(Message):

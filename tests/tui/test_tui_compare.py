@@ -185,3 +185,22 @@ async def test_two_real_columns_of_sixteen_tokens(real_policy, real_reward, db):
         assert all(c.state.failed is None and c.state.text.strip() for c in screen.columns), note(screen)
         assert all(c.state.finished.stats.tokens_accepted <= 16 for c in screen.columns)
         assert [line.split(":")[0] for line in screen.lines] == ["guide reward", "chat judge", "rubric judge"]
+
+
+async def test_the_palette_offers_it(db):
+    app = make_app(db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        titles = [command.title for command in app.get_system_commands(app.chat_screen)]
+        assert "Compare strategies" in titles
+
+
+async def test_quitting_mid_comparison_stops_its_columns(db):
+    policy = GatedPolicy(pause_on_call=3)
+    app = make_app(policy=policy, db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, policy.reached.is_set, "the first column to be mid-way")
+        await pilot.press("ctrl+q")
+        assert screen.cancel.is_set()
