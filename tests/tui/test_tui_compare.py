@@ -204,3 +204,23 @@ async def test_quitting_mid_comparison_stops_its_columns(db):
         await wait_until(pilot, policy.reached.is_set, "the first column to be mid-way")
         await pilot.press("ctrl+q")
         assert screen.cancel.is_set()
+
+
+@pytest.mark.real
+async def test_on_the_workbench_worker_process_only_the_rubric_judges(db):
+    """What `stars chat` loads: the models in a worker process, so no chat model here to judge with;
+    the held-out rubric ranks the replies on an encoder loaded in this process."""
+    from stars_engine import backends
+    from stars_engine.backends.spec import ModelSpec
+    from stars_tui.screens.compare import workbench_judges
+
+    params = Params(seed=3, segment_tokens=8, max_new_tokens=16, max_attempts=3, candidates_per_round=2)
+    app = StarsApp(*backends.loaders(ModelSpec()), db_path=db, params=params)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.policy is not None, "models loaded in the worker", limit=300)
+        screen = await open_compare(pilot, prompt="Name a fruit.", specs="vanilla,stars", judges=workbench_judges)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.columns and not screen.running, "both columns", limit=300)
+        assert all(c.state.started.runtime["process"] == "worker" for c in screen.columns)
+        assert [line.split(":")[0] for line in screen.lines] == ["guide reward", "rubric judge"]
+        await pilot.press("ctrl+q")
