@@ -190,7 +190,8 @@ class CompareScreen(Screen):
             if chat.db_path is not None:
                 from stars_engine.store import Recorder
 
-                recorder = Recorder(chat.db_path, session_id=chat.session_id, turn=chat.next_number)
+                turn = chat.next_number if chat.reuse is None else chat.reuse  # the number "Use this reply" adds
+                recorder = Recorder(chat.db_path, session_id=chat.session_id, turn=turn)
             base = [policy.forward_passes]
 
             def record(stream: Iterator[Event]) -> Iterator[Event]:
