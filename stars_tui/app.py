@@ -223,8 +223,13 @@ class StarsApp(LiteralNotifications, App):
         self.chat = ChatSession(self.db_path, self.system_prompt)
 
     def action_quit(self) -> None:
-        """Stop the run first, so the generation thread ends within a token."""
+        """Stop the run first (and a comparison's columns), so the generation thread ends within a token."""
+        from .screens.compare import CompareScreen
+
         self.chat_screen.cancel.set()
+        for screen in self.screen_stack:
+            if isinstance(screen, CompareScreen):
+                screen.cancel.set()
         self.exit()
 
     async def on_unmount(self) -> None:

@@ -77,6 +77,8 @@ class ChatScreen(ChatTools, Screen):
         Binding("alt+e", "edit_turn", "Edit turn",
                 tooltip="Edit the focused turn's prompt (else the last) and send it again; later turns go",
                 show=False),
+        Binding("alt+c", "compare", "Compare strategies", show=False, priority=True,
+                tooltip="Run 2-4 strategies on one prompt side by side, ranked by the held-out judges"),
         Binding("f10", "app.pick_model", "Models", tooltip="Switch the chat model or the reward (bundled, "
                 "the Hugging Face cache, a server)", show=False),
     ]
@@ -298,6 +300,29 @@ class ChatScreen(ChatTools, Screen):
     def action_edit_last(self) -> None:
         if self._idle() and self._last_turn_answered():
             self._take_back_turn()
+
+    def action_compare(self) -> None:
+        """Open the compare screen, its prompt taken from the prompt box."""
+        from .compare import CompareScreen
+
+        if self._idle():
+            self.app.push_screen(CompareScreen(self.query_one(PromptInput).text.strip()))
+
+    def take_compared(self, prompt: str, state: RunState, run_id: str | None) -> None:
+        """A compared reply taken as the turn's answer: the prompt and it join the conversation and the
+        transcript (drawn from its run), and the chat goes on from it."""
+        self.app.chat.add("user", prompt)
+        self.app.chat.add("assistant", state.text)
+        if run_id is not None:
+            self.app.chat.last_run_id = run_id
+        transcript = self.query_one(Transcript)
+        transcript.add_user(prompt)
+        transcript.add_assistant().show(state, running=False)
+        self.query_one(PromptInput).clear()
+        self.state = state
+        self.assistant = None
+        self.query_one(SegmentInspector).reset(state)
+        self.refresh_status()
 
     def action_toggle_raw(self) -> None:
         raw = self.query_one(Transcript).toggle_raw()
