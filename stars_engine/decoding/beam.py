@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..events import DROPPED, KEPT, Event
-from .branches import Branch, Rounds
+from .branches import Branch, Report, run_rounds
 from .common import RunContext
 from .registry import Knob, Strategy
 
@@ -41,38 +41,21 @@ PINNED = frozenset({"segment_tokens"})  # a round's length shapes the search: ke
 
 
 def beam(ctx: RunContext) -> Iterator[Event]:
-    rounds = Rounds(ctx)
-    prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
-    yield ctx.started(prompt_tokens, None)
     ctx.pinned = PINNED
     width, expansions, segment = ctx.current.beam_width, ctx.current.beam_expansions, ctx.current.segment_tokens
-    ctx.policy.fork(width * expansions)
-    ended: list[Branch] = []  # finished replies among the best
-    live: list[Branch] | None = None
-    while True:
-        changed = ctx.refresh_params(0)
-        if changed:
-            yield changed
-        grown = rounds.grow(live, rounds.step(segment))
-        if grown is None:
-            yield rounds.cancelled()
-            return
-        pool = ended + grown
-        if all(b.ended for b in pool):
-            break
-        best = sorted(pool, key=lambda b: b.reward, reverse=True)[:width]
+
+    def select(ended: list[Branch], grown: list[Branch]) -> tuple[list[Branch], list[Report]]:
+        best = sorted(ended + grown, key=lambda b: b.reward, reverse=True)[:width]
         bar = best[-1].reward
-        for branch in ended + grown:
-            if branch not in best:
-                yield rounds.report(branch, DROPPED, bar)
-            elif not branch.ended:
-                yield rounds.report(branch, KEPT, bar)
-        ended = [b for b in best if b.ended]
-        pool = ended
-        if len(ended) == len(best):
-            break
-        live = rounds.next_rows([b for b in best if not b.ended for _ in range(expansions)])
-    yield from rounds.finish(pool)
+        reports: list[Report] = [
+            (branch, DROPPED if branch not in best else KEPT, bar)
+            for branch in ended + grown
+            if branch not in best or not branch.ended
+        ]
+        going_on = [b for b in best if b.ended] + [b for b in best if not b.ended for _ in range(expansions)]
+        return going_on, reports
+
+    yield from run_rounds(ctx, width * expansions, lambda: segment, select)
 
 
 STRATEGY = Strategy(

@@ -19,7 +19,7 @@ to the tokens generated, and every token is reported once.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ..events import ACCEPTED, REJECTED, AttemptScored, Event, RunFinished, SegmentAccepted
@@ -111,3 +111,41 @@ class Rounds:
             exhausted=False, tokens=best.tokens, threshold=None,
         )
         yield RunFinished(text=best.text, stop_reason="eos" if best.eos else "max_tokens", stats=ctx.stats())
+
+
+Report = tuple[Branch, str, "float | None"]  # a branch, its verdict this round, the bar it faced
+Select = Callable[[list[Branch], list[Branch]], tuple[list[Branch], list[Report]]]
+
+
+def run_rounds(ctx: RunContext, width: int, step: Callable[[], int], select: Select) -> Iterator[Event]:
+    """The loop every branch strategy shares: start, ``fork`` into ``width`` rows, then per round grow
+    each live row by ``step()`` tokens (read each round: it may change mid-run), score, and let
+    ``select(ended, grown)`` say which branches go on (in the row order the next round takes; a branch
+    listed twice is duplicated, ended ones wait in it) and what to report of this round; until every
+    branch has ended. The strategies differ only in ``select``."""
+    rounds = Rounds(ctx)
+    prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
+    yield ctx.started(prompt_tokens, None)
+    ctx.policy.fork(width)
+    ended: list[Branch] = []  # finished branches still in the population
+    live: list[Branch] | None = None
+    while True:
+        changed = ctx.refresh_params(0)
+        if changed:
+            yield changed
+        grown = rounds.grow(live, rounds.step(step()))
+        if grown is None:
+            yield rounds.cancelled()
+            return
+        pool = ended + grown
+        if all(b.ended for b in pool):
+            break
+        going_on, reports = select(ended, grown)
+        for branch, verdict, bar in reports:
+            yield rounds.report(branch, verdict, bar)
+        ended = [b for b in going_on if b.ended]
+        pool = going_on
+        if len(ended) == len(going_on):
+            break
+        live = rounds.next_rows([b for b in going_on if not b.ended])
+    yield from rounds.finish(pool)

@@ -37,7 +37,7 @@ import random
 from collections.abc import Iterator, Sequence
 
 from ..events import DROPPED, KEPT, Event
-from .branches import Branch, Rounds
+from .branches import Branch, Report, run_rounds
 from .common import RunContext
 from .registry import Knob, Strategy
 
@@ -72,37 +72,20 @@ def systematic(w: Sequence[float], rng: random.Random) -> list[int]:
 
 
 def smc(ctx: RunContext) -> Iterator[Event]:
-    rounds = Rounds(ctx)
-    prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
-    yield ctx.started(prompt_tokens, None)
-    ctx.policy.fork(ctx.current.particles)
-    ended: list[Branch] = []  # finished particles in the population (one entry per copy)
-    live: list[Branch] | None = None
-    while True:
-        changed = ctx.refresh_params(0)
-        if changed:
-            yield changed
-        grown = rounds.grow(live, rounds.step(ctx.current.segment_tokens))
-        if grown is None:
-            yield rounds.cancelled()
-            return
-        population = ended + grown
-        if all(p.ended for p in population):
-            break
+    def select(ended: list[Branch], grown: list[Branch]) -> tuple[list[Branch], list[Report]]:
+        population = ended + grown  # one entry per copy
         w = weights([p.reward for p in population], ctx.current.smc_temperature)
         if effective_size(w) < ctx.current.ess_threshold * len(population):
             population = [population[i] for i in systematic(w, ctx.rng)]
         drawn = {id(p) for p in population}
-        for particle in dict.fromkeys(ended + grown):
-            if id(particle) not in drawn:
-                yield rounds.report(particle, DROPPED, None)
-            elif not particle.ended:
-                yield rounds.report(particle, KEPT, None)
-        ended = [p for p in population if p.ended]
-        if len(ended) == len(population):
-            break
-        live = rounds.next_rows([p for p in population if not p.ended])
-    yield from rounds.finish(population)
+        reports: list[Report] = [
+            (particle, DROPPED if id(particle) not in drawn else KEPT, None)
+            for particle in dict.fromkeys(ended + grown)
+            if id(particle) not in drawn or not particle.ended
+        ]
+        return population, reports
+
+    yield from run_rounds(ctx, ctx.current.particles, lambda: ctx.current.segment_tokens, select)
 
 
 STRATEGY = Strategy(

@@ -32,7 +32,7 @@ import math
 from collections.abc import Iterator
 
 from ..events import KEPT, PRUNED, Event
-from .branches import Branch, Rounds
+from .branches import Branch, Report, run_rounds
 from .common import RunContext
 from .registry import Knob, Strategy
 
@@ -43,37 +43,16 @@ def kept_count(pool: int, prune_fraction: float) -> int:
 
 
 def specrej(ctx: RunContext) -> Iterator[Event]:
-    rounds = Rounds(ctx)
-    prompt_tokens = ctx.policy.start(ctx.messages, ctx.seed)
-    yield ctx.started(prompt_tokens, None)
-    ctx.policy.fork(ctx.current.initial_n)
-    ended: list[Branch] = []  # replies that stopped (EOS or the token limit) and were kept
-    live: list[Branch] | None = None
-    while True:
-        changed = ctx.refresh_params(0)
-        if changed:
-            yield changed
-        grown = rounds.grow(live, rounds.step(ctx.current.decision_tokens))
-        if grown is None:
-            yield rounds.cancelled()
-            return
-        pool = ended + grown
-        if all(r.ended for r in pool):
-            break
-        ranked = sorted(pool, key=lambda r: r.reward, reverse=True)
-        kept = ranked[: kept_count(len(pool), ctx.current.prune_fraction)]
+    def select(ended: list[Branch], grown: list[Branch]) -> tuple[list[Branch], list[Report]]:
+        ranked = sorted(ended + grown, key=lambda r: r.reward, reverse=True)
+        kept = ranked[: kept_count(len(ranked), ctx.current.prune_fraction)]
         bar = kept[-1].reward
-        for reply in ranked[len(kept):]:
-            yield rounds.report(reply, PRUNED, bar)
-        for reply in grown:
-            if reply in kept and not reply.ended:
-                yield rounds.report(reply, KEPT, bar)
-        ended = [r for r in kept if r.ended]
-        pool = ended
-        if len(ended) == len(kept):
-            break
-        live = rounds.next_rows(sorted((r for r in kept if not r.ended), key=lambda r: r.row or 0))
-    yield from rounds.finish(pool)
+        reports: list[Report] = [(reply, PRUNED, bar) for reply in ranked[len(kept):]]
+        reports += [(reply, KEPT, bar) for reply in grown if reply in kept and not reply.ended]
+        going_on = [r for r in kept if r.ended] + sorted((r for r in kept if not r.ended), key=lambda r: r.row or 0)
+        return going_on, reports
+
+    yield from run_rounds(ctx, ctx.current.initial_n, lambda: ctx.current.decision_tokens, select)
 
 
 STRATEGY = Strategy(
