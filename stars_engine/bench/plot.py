@@ -80,6 +80,13 @@ def plot_frontier(summary: dict[str, Any], out_dir: Path, stem: str = "frontier"
         _panel(ax, shown, field, label, legend=i == len(AXES) - 1)
     axes[0].set_title("Reward vs compute")
     axes[1].set_title("Reward vs wall time (this machine, this run)")
+    return _save(fig, out_dir, stem)
+
+
+def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
+    """``stem``.png and .svg in ``out_dir`` (the svg without a date, so a rerun writes the same file)."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
@@ -125,10 +132,4 @@ def plot_judges(summary: dict[str, Any], out_dir: Path, stem: str = "judges") ->
     ax.set_title("Held-out judges against the guide (colour: method, marker: judge)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
-    for path in paths:
-        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
-    plt.close(fig)
-    return paths
+    return _save(fig, out_dir, stem)
