@@ -126,8 +126,9 @@ class Bench:
         """F9, an invalid value refused, the old one put back, Esc. A cycle whose Tab or typing did not
         land (seen on the screen) is abandoned: Ctrl+L takes the focus back to the prompt box."""
 
-        def unfolded(s: str) -> bool:
-            return "F9 params" not in s and "max tries" in s
+        def unfolded(s: str) -> bool:  # the fields' panel, drawn under the one-line bar, starts "strategy"
+            lines = s.splitlines()
+            return len(lines) > 1 and lines[1].lstrip().startswith("strategy")
 
         self.measure("F9", ("F9",), unfolded)
         bar = self.app.screen(escapes=True).splitlines()[:2]  # the strategy field has the focus
@@ -137,11 +138,11 @@ class Bench:
         if moved is None or self.app.wait_for(lambda s: "segment x-1" in s, self.timeout) is None:
             self.abandoned += 1
             self.app.keys("C-l")
-            self.app.wait_for(lambda s: "F9 params" in s, self.timeout)
+            self.app.wait_for(lambda s: not unfolded(s), self.timeout)
             return
         self.measure("refuse", ("Enter",), lambda s: "refused:" in s)
         self.measure("clear", ("Enter",), lambda s: "refused:" not in s)
-        self.measure("Esc", ("Escape",), lambda s: "F9 params" in s)
+        self.measure("Esc", ("Escape",), lambda s: not unfolded(s))
 
 
 def busy_loops(count: int) -> list[subprocess.Popen]:
