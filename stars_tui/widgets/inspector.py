@@ -23,6 +23,7 @@ from ..literal import literal
 from .branches import VERDICT_STYLES, BranchesView
 from .reward_chart import RewardChart
 
+SEGMENT_COLUMNS = (("#", 3), ("reward", 6), ("thresh", 6), ("tries", 5), ("status", 10))  # "best taken"
 ATTEMPT_TEXT = 48  # characters of an attempt's text in its row
 
 
@@ -69,7 +70,8 @@ class SegmentInspector(Vertical):
         yield BranchesView(id="branches")
         yield Label("segments", classes="pane-title")
         segments = DataTable(id="segments", cursor_type="row", zebra_stripes=True)
-        segments.add_columns("#", "reward", "thresh", "tries", "status")
+        for label, width in SEGMENT_COLUMNS:  # fixed: a width grown by a passing value ("deciding…") never shrinks
+            segments.add_column(label, width=width)
         yield segments
         yield Label("attempts", id="attempts-title", classes="pane-title")
         # its cursor shows only while it has the focus: a highlighted row would read as a verdict
