@@ -61,7 +61,9 @@ def test_a_bench_summary_has_both_frontiers_and_the_plot_both_panels(tmp_path):
     specs = parse_specs("vanilla,bon-2,bon-4,stars:seg=2:tau=0.3:mode=fixed:k=1", base)
     prompts = [BenchPrompt("a", "advice", "help me sleep"), BenchPrompt("b", "factual", "why is the sky blue")]
     summary = run_bench(ScriptedPolicy(), ScriptedReward(), None, BenchPlan(prompts, specs, [0, 1], base, tmp_path))
-    assert [b["budget"] for b in summary["budgets_seconds"]] == ["bon-2", "bon-4"]
+    seconds = summary["budgets_seconds"]  # ordered by measured seconds, which fakes make a coin toss
+    assert sorted(b["budget"] for b in seconds) == ["bon-2", "bon-4"]
+    assert [b["seconds"] for b in seconds] == sorted(b["seconds"] for b in seconds)
     by_label = {s["strategy"]: s for s in summary["strategies"]}
     for b in summary["budgets_seconds"]:
         assert b["seconds"] == by_label[b["budget"]]["wall_seconds"]

@@ -97,11 +97,15 @@ def test_sessions_screen(snap_compare, db, tmp_path):
 
 async def steady(pilot) -> None:
     """Cursors shown and still: a blinking one would make two pictures of one screen differ."""
-    from textual.widgets import Input, TextArea
+    from textual.widgets import DataTable, Input, TextArea
 
     for widget in pilot.app.screen.query("Input, TextArea"):
         if isinstance(widget, Input | TextArea):
             widget.cursor_blink = False
+    await pilot.wait_for_scheduled_animations()
+    for table in pilot.app.screen.query(DataTable):  # a table follows its cursor after a refresh: wait for it
+        if table.row_count and table.cursor_row == table.row_count - 1:
+            await wait_until(pilot, lambda t=table: t.scroll_y == t.max_scroll_y, "a table scrolled to its cursor")
     await pilot.pause()
 
 
