@@ -41,6 +41,13 @@ def write_config(folder: Path, config: dict[str, Any]) -> Path:
 
 
 def save_tiny_lm(folder: Path) -> Path:
+    """``tiny_lm`` in a hub snapshot's layout (``config.json`` a link into ``blobs/``)."""
+    tiny_lm(folder)
+    link_config(folder)
+    return folder
+
+
+def tiny_lm(folder: Path) -> Path:
     """A randomly initialised 2-layer Llama with the default model's tokenizer, saved with ``save_pretrained``."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -54,7 +61,6 @@ def save_tiny_lm(folder: Path) -> Path:
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    link_config(folder)
     return folder
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hub_cache import tiny_lm as save_tiny_lm_files
 from transformers import (
     AutoTokenizer,
     BertConfig,
     BertForSequenceClassification,
-    LlamaConfig,
-    LlamaForCausalLM,
 )
 
 from stars_engine.backends.local.load import load_policy, load_reward
@@ -17,22 +16,13 @@ from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.events import RunFinished
 from stars_engine.params import Params
-from stars_engine.weights.convert import default_policy_dir
 from stars_engine.weights.sources import bundled_minilm
 
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory):
     """A randomly initialised 2-layer Llama with the default model's tokenizer, saved like a hub folder."""
-    folder = tmp_path_factory.mktemp("tiny-lm")
-    tokenizer = AutoTokenizer.from_pretrained(default_policy_dir())
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         eos_token_id=tokenizer.eos_token_id)
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_lm_files(tmp_path_factory.mktemp("tiny-lm"))
 
 
 @pytest.fixture(scope="module")
