@@ -27,6 +27,10 @@ from .strategies import StrategySpec
 
 EventWrapper = Callable[[Iterator[Event]], Iterator[Event]]
 
+# Params fields added after cells were recorded: at their default they stay out of a cell's key,
+# so a bench recorded before they existed resumes instead of running every cell again.
+LATER_FIELDS = ("particles", "smc_temperature", "ess_threshold", "beam_width", "beam_expansions")
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -48,7 +52,12 @@ class Cell:
         weights = policy.runtime.get("weights", "dense")
         variant = (() if dtype in ("fp32", "float32") else (dtype,)) + (() if weights == "dense" else (weights,))
         variant += ({"system": self.system},) if self.system else ()  # another system prompt, another cell
-        return digest(self.prompt.prompt, self.params.to_dict(), policy.model_id, reward_id, *variant)
+        params = self.params.to_dict()
+        defaults = Params().to_dict()
+        for name in LATER_FIELDS:
+            if params[name] == defaults[name]:
+                del params[name]
+        return digest(self.prompt.prompt, params, policy.model_id, reward_id, *variant)
 
 
 def grid(prompts: list[BenchPrompt], specs: list[StrategySpec], seeds: list[int], base: Params,
