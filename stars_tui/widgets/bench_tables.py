@@ -74,12 +74,14 @@ class LeadersTable(DataTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        for name in self.COLUMNS:
-            self.add_column(name, key=name)
+        self.add_columns(*self.COLUMNS)
 
     def show(self, summary: dict[str, Any]) -> None:
+        """Lay out ``summary``'s leaders; the columns are made again, so their widths fit these rows
+        (an auto width grown by an earlier summary would never shrink back)."""
         cursor = self.cursor_row
-        self.clear()
+        self.clear(columns=True)
+        self.add_columns(*self.COLUMNS)
         for budget in [*summary.get("budgets", []), *summary.get("budgets_seconds", [])]:
             self.add_row(*leader_row(budget))
         if self.row_count:

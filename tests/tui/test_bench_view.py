@@ -46,9 +46,9 @@ def bench_args(tmp_path: Path, *extra: str, strategies: str = STRATEGIES, seeds:
             "--max-new-tokens", "8", "--judge", "none", "--out", str(tmp_path / "out"), "--tui", *extra]
 
 
-def run_view(monkeypatch, args: list[str], size: tuple[int, int], scenario: Scenario,
-             load=None) -> tuple[int | None, BenchApp]:
-    """``stars ARGS`` with the scripted models, its view driven by ``scenario``; (exit code, the app)."""
+def drive_view(monkeypatch, args: list[str], size: tuple[int, int], scenario: Scenario,
+               limit: float = 30) -> tuple[int | None, BenchApp]:
+    """``stars ARGS``, its view driven by ``scenario`` in Textual's pilot; (exit code, the app)."""
     shown: list[BenchApp] = []
 
     def drive(app: BenchApp) -> None:
@@ -57,23 +57,29 @@ def run_view(monkeypatch, args: list[str], size: tuple[int, int], scenario: Scen
         async def go() -> None:
             async with app.run_test(size=size) as pilot:
                 await scenario(pilot, app)
-                await wait_until(pilot, lambda: not app.is_running, "the view to close", limit=30)
+                await wait_until(pilot, lambda: not app.is_running, "the view to close", limit=limit)
 
         asyncio.run(go())
 
     monkeypatch.setattr(bench_command, "show_view", drive)
-    scripted = load or (lambda spec, count: ([ScriptedPolicy() for _ in range(count)], ScriptedReward()))
-    with backends.registered(Backend("local", scripted, parallel=True)):
-        try:
-            cli.main(args)
-            code = None
-        except SystemExit as exc:
-            code = exc.code
+    try:
+        cli.main(args)
+        code = None
+    except SystemExit as exc:
+        code = exc.code
     return code, shown[0]
 
 
-async def until_done(pilot, app: BenchApp) -> None:
-    await wait_until(pilot, lambda: app.bench.phase == "done", "the bench to finish", limit=60)
+def run_view(monkeypatch, args: list[str], size: tuple[int, int], scenario: Scenario,
+             load=None) -> tuple[int | None, BenchApp]:
+    """``drive_view`` with the scripted models (or those ``load`` gives) in place of the real ones."""
+    scripted = load or (lambda spec, count: ([ScriptedPolicy() for _ in range(count)], ScriptedReward()))
+    with backends.registered(Backend("local", scripted, parallel=True)):
+        return drive_view(monkeypatch, args, size, scenario)
+
+
+async def until_done(pilot, app: BenchApp, limit: float = 60) -> None:
+    await wait_until(pilot, lambda: app.bench.phase == "done", "the bench to finish", limit=limit)
 
 
 def fits(app: BenchApp) -> None:
