@@ -168,21 +168,30 @@ def _with_progress(policy, reward, held_out, plan, wrap, workers, out: Path) -> 
         raise typer.Exit(130) from None
 
 
-def show_view(app) -> None:
+def show_view(app: Any) -> None:
     """Run the bench view in this terminal (tests drive it with Textual's pilot instead)."""
     app.run()
 
 
-def _watch(job) -> dict[str, Any]:
-    """The bench in the live view; the summary when it finished, else the way it ended (exit 130 when stopped)."""
-    from ..screens.bench import BenchApp
+def _watch(job: Any) -> dict[str, Any]:
+    """The bench in the live view: its summary when it finished; a stopped bench exits 130, a failed
+    one with its error as one line."""
+    import sqlite3
+
+    from stars_engine.display.controls import error_line
+
+    from ..screens.bench import STOPPED, BenchApp
 
     app = BenchApp(job)
     show_view(app)
-    if app.bench.error is not None:
-        raise app.bench.error
-    if app.bench.phase != "done" or not app.bench.final:
-        print("stopped; run again to resume", file=sys.stderr)
+    error = app.bench.error
+    if isinstance(error, StarsError | sqlite3.DatabaseError):
+        raise error
+    if error is not None:
+        print(f"error: the bench failed: {error_line(error)}", file=sys.stderr)
+        raise typer.Exit(1)
+    if app.bench.phase != "done" or app.bench.summary is None or not app.bench.final:
+        print(STOPPED, file=sys.stderr)
         raise typer.Exit(130)
     return app.bench.summary
 

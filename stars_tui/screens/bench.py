@@ -314,10 +314,11 @@ class BenchScreen(Screen):
         if message.stopped:
             self.app.exit(STOPPED)
             return
-        if self.phase == "stopping" and message.error is None:
-            self.app.exit("done")  # the bench ended before the stop was taken: it is whole
-            return
+        asked_to_stop = self.phase == "stopping"
         self.phase = "failed" if message.error is not None else "done"
+        if asked_to_stop:
+            self.app.exit(self.phase)  # it ended before the stop was taken (a failure, or whole)
+            return
         if message.error is not None:
             self.note(f"failed: {error_line(message.error)} (q closes)")
         else:

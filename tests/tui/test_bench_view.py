@@ -209,3 +209,22 @@ def test_without_db_picking_a_cell_says_replay_needs_it(monkeypatch, tmp_path):
 
     code, _ = run_view(monkeypatch, bench_args(tmp_path, strategies="vanilla,bon-2", seeds="0"), (80, 24), pick)
     assert code is None
+
+
+def test_a_bench_that_fails_says_so_in_one_line_when_closed(monkeypatch, tmp_path, capsys):
+    from stars_tui.screens import bench as bench_screen
+
+    def broken(policy, reward, judges, plan, hooks, *rest):
+        hooks.cells_total(3)
+        raise RuntimeError("disk on fire\nsecond line")
+
+    monkeypatch.setattr(bench_screen, "run_bench", broken)
+
+    async def failed(pilot, app: BenchApp) -> None:
+        await wait_until(pilot, lambda: app.bench.phase == "failed", "the failure shown")
+        assert "disk on fire" in str(app.bench.query_one("#bench-note").render())
+        await pilot.press("q")
+
+    code, _ = run_view(monkeypatch, bench_args(tmp_path), (80, 24), failed)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and err.startswith("error: the bench failed: disk on fire")
