@@ -392,7 +392,7 @@ class BenchScreen(Screen):
     def on_run_loaded(self, message: RunLoaded) -> None:
         self.note(message.note)
         if message.events is not None:
-            self.app.push_screen(ReplayScreen(message.events, title=message.title, autoplay=True))
+            self.app.push_screen(ReplayScreen(message.events, title=message.title))
 
     # -- closing -------------------------------------------------------------------
     def action_close(self) -> None:
