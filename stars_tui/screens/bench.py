@@ -360,6 +360,12 @@ class BenchScreen(Screen):
     def cell_picked(self, event: DataTable.RowSelected) -> None:
         self.open_run(int(str(event.row_key.value)))
 
+    @on(FrontierPlot.Moved)
+    def point_moved(self, event: FrontierPlot.Moved) -> None:
+        """Both frontiers highlight the same strategy."""
+        for plot in self.query(FrontierPlot):
+            plot.highlight(event.strategy)
+
     @on(FrontierPlot.Picked)
     def point_picked(self, event: FrontierPlot.Picked) -> None:
         """A point is a strategy: open its best cell (the highest guide reward)."""

@@ -53,6 +53,13 @@ class FrontierPlot(PlotextPlot, can_focus=True):
         Binding("enter", "pick", "Replay point", tooltip="Open the picked strategy's best cell in replay"),
     ]
 
+    class Moved(Message):
+        """The highlight moved to another strategy (the other plot follows)."""
+
+        def __init__(self, strategy: str) -> None:
+            super().__init__()
+            self.strategy = strategy
+
     class Picked(Message):
         """A point was picked: the strategy it stands for."""
 
@@ -104,8 +111,13 @@ class FrontierPlot(PlotextPlot, can_focus=True):
             return
         labels = [p.strategy for p in self.points]
         at = labels.index(self.picked) if self.picked in labels else (-1 if step > 0 else 0)
-        self.picked = labels[(at + step) % len(labels)]
-        self.draw()
+        self.highlight(labels[(at + step) % len(labels)])
+        self.post_message(self.Moved(self.picked))
+
+    def highlight(self, strategy: str | None) -> None:
+        if strategy != self.picked:
+            self.picked = strategy
+            self.draw()
 
     def action_pick(self) -> None:
         if self.picked is None and self.points:

@@ -184,7 +184,11 @@ def test_a_point_opens_its_strategys_best_cell_in_replay(monkeypatch, tmp_path):
         await until_done(pilot, app)
         plot = app.bench.query_one("#bench-plot-tokens", FrontierPlot)
         plot.focus()
-        await pilot.press("right", "right", "enter")  # the second cheapest point: bon-2
+        await pilot.press("right", "right")  # the second cheapest point: bon-2
+        other = app.bench.query_one("#bench-plot-seconds", FrontierPlot)
+        await wait_until(pilot, lambda: other.picked == "bon-2", "the seconds plot to highlight it too")
+        assert "bon-2" in str(other.border_subtitle)
+        await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen), "the replay screen")
         mine = [r for r in app.bench.records if r["strategy"] == plot.picked]
         best = max(mine, key=lambda r: r["guide_reward"])
