@@ -232,3 +232,43 @@ def test_a_bench_that_fails_says_so_in_one_line_when_closed(monkeypatch, tmp_pat
     code, _ = run_view(monkeypatch, bench_args(tmp_path), (80, 24), failed)
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and err.startswith("error: the bench failed: disk on fire")
+
+
+class SharedGate:
+    """Holds every reply from the ``hold``-th started (counted over all policies) until ``gate`` opens."""
+
+    def __init__(self, hold: int) -> None:
+        self.hold, self.started, self.lock = hold, 0, threading.Lock()
+        self.waiting, self.gate = 0, threading.Event()
+
+    def policy(self) -> ScriptedPolicy:
+        shared = self
+
+        class Held(ScriptedPolicy):
+            def start(self, messages, seed):
+                with shared.lock:
+                    shared.started += 1
+                    held = shared.started >= shared.hold
+                    shared.waiting += held
+                if held:
+                    assert shared.gate.wait(30)
+                return super().start(messages, seed)
+
+        return Held()
+
+
+def test_closing_with_two_cells_in_flight_keeps_both(monkeypatch, tmp_path, capsys):
+    """With --concurrency 2 (two replicas), q lets both cells in flight finish and be kept; none starts after."""
+    shared = SharedGate(hold=3)
+
+    async def close_with_two_running(pilot, app: BenchApp) -> None:
+        await wait_until(pilot, lambda: shared.waiting == 2 and len(app.bench.records) == 2, "two cells held")
+        await pilot.press("q")
+        shared.gate.set()
+
+    code, app = run_view(monkeypatch, bench_args(tmp_path, "--concurrency", "2"), (80, 24), close_with_two_running,
+                         load=lambda spec, count: ([shared.policy() for _ in range(count)], ScriptedReward()))
+    assert code == 130 and capsys.readouterr().err.strip().endswith(STOPPED)
+    lines = [json.loads(line) for line in (tmp_path / "out" / "cells.jsonl").read_text().splitlines()]
+    assert len([r for r in lines if not r["error"]]) == 4 and len(app.bench.records) == 4
+    assert all(r["error"] == "cancelled" for r in lines if r["error"])
