@@ -1,7 +1,8 @@
 """``stars bench``: STARS, CARDS, Speculative Rejection, Best-of-N and vanilla at equal compute.
 
 The machinery is headless (``stars_engine.bench``); this module parses the
-options, loads the models once, draws the progress bar and the Rich table.
+options, loads the models once, draws the progress bar (or, with ``--tui``, hands
+the bench to the live view in ``stars_tui.screens.bench``) and the Rich table.
 Every option is checked before a model is loaded, so a typo costs nothing.
 """
 
@@ -206,6 +207,7 @@ def print_results(summary: dict[str, Any], out: Path) -> None:
     for line in [*budget_lines(summary), *judge_lines(summary), *goal_lines(summary["goal"])]:
         print(line)
     print(f"wrote {out / 'summary.json'}, " + ", ".join(summary["plots"]))
+
 
 def register(app: typer.Typer) -> None:
     app.command("bench")(with_model_options(bench_command))
