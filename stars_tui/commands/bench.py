@@ -1,7 +1,8 @@
 """``stars bench``: STARS, CARDS, Speculative Rejection, Best-of-N and vanilla at equal compute.
 
 The machinery is headless (``stars_engine.bench``); this module parses the
-options, loads the models once, draws the progress bar and the Rich table.
+options, loads the models once, draws the progress bar (or, with ``--tui``, hands
+the bench to the live view in ``stars_tui.screens.bench``) and the Rich table.
 Every option is checked before a model is loaded, so a typo costs nothing.
 """
 
@@ -102,23 +103,14 @@ def bench_command(
     concurrency: Annotated[int, typer.Option(
         "--concurrency", help="Cells in flight at once, spread over the --server replicas (needs --server).")] = 1,
     system: Annotated[str | None, typer.Option("--system", help=SYSTEM_HELP)] = None,
+    tui: Annotated[bool, typer.Option(
+        "--tui", help="Watch it live: cells as they land, progress and ETA, the frontier and the per-budget "
+                      "leaders; q stops after the cells in flight (run again to resume).")] = False,
     **model_kwargs: Any,
 ) -> None:
     """Run strategies over a prompt set and compare reward against compute (resumable)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from stars_engine.bench import (
-        DEFAULT_STRATEGIES,
-        BenchPlan,
-        load_prompts,
-        parse_seeds,
-        parse_specs,
-        run_bench,
-        take,
-    )
+    from stars_engine.bench import DEFAULT_STRATEGIES, BenchPlan, load_prompts, parse_seeds, parse_specs, take
     from stars_engine.bench.heldout import build_judges, check_judges, parse_judges
-    from stars_engine.bench.report import budget_lines, judge_lines
     from stars_engine.params import Params
 
     from .run import load_models
@@ -146,6 +138,22 @@ def bench_command(
     wrap = _recorder(db)
     (policy, *workers), reward = load_models(models, concurrency, tuple(s.strategy for s in specs))
     held_out = build_judges(judge_list, policy, reward, chosen, models.device, models.allow_download)
+    if tui:
+        from ..screens.bench import BenchJob
+
+        summary = _watch(BenchJob(policy, reward, held_out, plan, workers, wrap, db))
+    else:
+        summary = _with_progress(policy, reward, held_out, plan, wrap, workers, out)
+    print_results(summary, out)
+
+
+def _with_progress(policy, reward, held_out, plan, wrap, workers, out: Path) -> dict[str, Any]:
+    """The bench with a progress bar on stderr; Ctrl-C keeps the finished cells (exit 130)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from stars_engine.bench import run_bench
+
     console = Console(stderr=True)
     cancel = threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -154,11 +162,47 @@ def bench_command(
             cells_task = progress.add_task("cells", total=None)
             pairs_task = progress.add_task("judge", total=None, visible=False)
             hooks = _progress_hooks(progress, cells_task, pairs_task)
-            summary = run_bench(policy, reward, held_out, plan, hooks, wrap, cancel, workers)
+            return run_bench(policy, reward, held_out, plan, hooks, wrap, cancel, workers)
     except KeyboardInterrupt:
         print(f"interrupted: finished cells are kept in {out}; run the same command to resume",
               file=sys.stderr)
         raise typer.Exit(130) from None
+
+
+def show_view(app: Any) -> None:
+    """Run the bench view in this terminal (tests drive it with Textual's pilot instead)."""
+    app.run()
+
+
+def _watch(job: Any) -> dict[str, Any]:
+    """The bench in the live view: its summary when it finished; a stopped bench exits 130, a failed
+    one with its error as one line."""
+    import sqlite3
+
+    from stars_engine.display.controls import error_line
+
+    from ..screens.bench import STOPPED, BenchApp
+
+    app = BenchApp(job)
+    show_view(app)
+    error = app.bench.error
+    if isinstance(error, StarsError | sqlite3.DatabaseError):
+        raise error
+    if error is not None:
+        print(f"error: the bench failed: {error_line(error)}", file=sys.stderr)
+        raise typer.Exit(1)
+    if app.bench.phase != "done" or app.bench.summary is None or not app.bench.final:
+        print(STOPPED, file=sys.stderr)
+        raise typer.Exit(130)
+    return app.bench.summary
+
+
+def print_results(summary: dict[str, Any], out: Path) -> None:
+    """The table and the summary lines, after the bench (from the progress bar or the view)."""
+    from rich.console import Console
+
+    from stars_engine.bench.report import budget_lines, judge_lines
+
     Console(width=None if sys.stdout.isatty() else 220).print(results_table(summary))
     for line in [*budget_lines(summary), *judge_lines(summary), *goal_lines(summary["goal"])]:
         print(line)
