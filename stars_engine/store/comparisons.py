@@ -133,7 +133,7 @@ def _summary_text(summary: dict[str, Any] | None) -> str:
         raise StarsError(f"cannot record the comparison's summary: {exc}") from None
 
 
-def _checked_columns(columns: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str, str | None]]:
+def checked_columns(columns: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, str, str | None]]:
     """Column order, each index once, a spec of text, at most ``MAX_COLUMNS``; else one line why not."""
     if not 1 <= len(columns) <= MAX_COLUMNS:
         raise StarsError(f"a comparison has 1 to {MAX_COLUMNS} columns, got {len(columns)}")
@@ -195,7 +195,7 @@ def record_comparison(db_path: Path, session_id: str, turn: int | None, prompt: 
     another session or already in a comparison, repeated columns, a summary
     JSON cannot hold.
     """
-    ordered = _checked_columns(columns)
+    ordered = checked_columns(columns)
     valid_text(prompt, "the comparison's prompt")
     if type(base_seed) is not int or not SEED_RANGE[0] <= base_seed <= SEED_RANGE[1]:
         raise StarsError(f"a comparison's base seed must be an integer from 0 to 2**63-1, got {base_seed!r}")
