@@ -15,7 +15,8 @@ same ``ComparisonLine`` the JSONL export writes, so the checks live here once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,3 +298,17 @@ def timeline(columns: Sequence[Sequence[Event]]) -> list[tuple[float, int, Event
               for order, (at, event) in enumerate(zip(offsets(events), events, strict=True))]
     merged.sort(key=lambda item: item[:3])
     return [(at, position, event) for at, position, _, event in merged]
+
+
+def pace_together(columns: Sequence[Sequence[Event]], speed: float | None = None,
+                  sleep: Callable[[float], object] = time.sleep) -> Iterator[tuple[int, Event]]:
+    """(column position, event) along ``timeline``, waiting out the recorded time between events divided
+    by ``speed`` (None or 0: at once), as ``replay.pace`` does for one run."""
+    if speed is not None and speed < 0:
+        raise StarsError(f"speed must be 0 (no pacing) or more, got {speed}")
+    now = 0.0
+    for at, position, event in timeline(columns):
+        if speed and at > now:
+            sleep((at - now) / speed)
+            now = at
+        yield position, event
