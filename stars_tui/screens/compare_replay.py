@@ -129,9 +129,9 @@ class CompareReplayScreen(Screen):
         attempts = sum(isinstance(e, AttemptScored) for _, _, e in self.timeline[: self.position])
         total = sum(isinstance(e, AttemptScored) for _, _, e in self.timeline)
         c = self.comparison
-        self.query_one("#compare-replay-title", Label).update(literal(
-            f" comparison {c.id} · {mode} · {self.speed:g}× · {self.clock:.1f} s · attempt {attempts} of {total}"
-            f" · {one_line(c.prompt)}"))
+        title = literal(f" comparison {c.id} · {mode} · {self.speed:g}× · {self.clock:.1f} s · "
+                        f"attempt {attempts} of {total}\n", "bold")
+        self.query_one("#compare-replay-title", Label).update(title + literal(f" user: {' '.join(c.prompt.split())}"))
 
     # -- playing ------------------------------------------------------------
 
