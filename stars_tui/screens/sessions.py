@@ -89,18 +89,16 @@ def _row(session, snippet: str) -> tuple:
             snippet_text(snippet, 50), session.id[:8])
 
 
-def run_rows(store, session_id: str) -> list[tuple[str, tuple]]:
+def run_rows(store, session_id: str) -> tuple[list[tuple[str, tuple]], dict[str, str]]:
+    """The runs table's rows, and run id -> the comparison it is a column of (for the runs that are one)."""
     removed = removed_runs(store, session_id)
-    return [
+    runs = store.runs_of(session_id)
+    rows = [
         (run.id, (str(run.turn + 1), run.id[:8], literal(_status(run, removed.get(run.id))), run.strategy,
                   number((run.stats or {}).get("final_reward")), literal(shorten(run.prompt, 40))))
-        for run in store.runs_of(session_id)
+        for run in runs
     ]
-
-
-def compared_runs(store, session_id: str) -> dict[str, str]:
-    """Run id -> the comparison it is a column of, for the session's runs that are one."""
-    return {run.id: run.comparison_id for run in store.runs_of(session_id) if run.comparison_id}
+    return rows, {run.id: run.comparison_id for run in runs if run.comparison_id}
 
 
 def _status(run, removed: str | None) -> str:
@@ -110,13 +108,13 @@ def _status(run, removed: str | None) -> str:
     return " · ".join(filter(None, parts))
 
 
-def session_detail(store, session_id: str, snippet: str) -> Text:
-    """The line under the sessions list: turns and runs counted apart, the system prompt, the whole match."""
+def session_detail(store, session_id: str, snippet: str, compared: int = 0) -> Text:
+    """The line under the sessions list: turns and runs counted apart (and the ``compared`` comparisons),
+    the system prompt, the whole match."""
     counts = session_counts(store, session_id)
     text = Text(f"{counts.turns} turn{'s' * (counts.turns != 1)} · {counts.runs} run{'s' * (counts.runs != 1)}")
     if counts.removed_runs:
         text.append(f" ({counts.removed_runs} taken out of the conversation)")
-    compared = store.session(session_id).comparisons
     if compared:
         text.append(f" · {compared} comparison{'s' * (compared != 1)} (p on a column's run replays it side by side)")
     text.append(" · system prompt: ", style="dim")
@@ -149,6 +147,7 @@ class SessionsScreen(Screen):
         self.snippets: dict[str, str] = {}
         self.loading_rows = True
         self.compared: dict[str, str] = {}  # the shown session's runs that are a comparison's column
+        self.comparison_counts: dict[str, int] = {}  # each listed session's comparisons
         self._store = None
         self._lock = threading.Lock()
 
@@ -208,6 +207,7 @@ class SessionsScreen(Screen):
         table.clear()
         self.titles = {session.id: session.title for session, _ in rows}
         self.snippets = {session.id: snippet for session, snippet in rows}
+        self.comparison_counts = {session.id: session.comparisons for session, _ in rows}
         for session, snippet in rows:
             table.add_row(*_row(session, snippet), key=session.id)
         title = f"sessions matching {query!r}" if query else "sessions"
@@ -218,10 +218,10 @@ class SessionsScreen(Screen):
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self, session_id: str) -> None:
         snippet = self.snippets.get(session_id, "")
+        count = self.comparison_counts.get(session_id, 0)
         ok, found = self._use_store(lambda store: (run_rows(store, session_id),
-                                                   session_detail(store, session_id, snippet),
-                                                   compared_runs(store, session_id)))
-        rows, detail, compared = found if ok else ([], Text(), {})
+                                                   session_detail(store, session_id, snippet, count)))
+        (rows, compared), detail = found if ok else (([], {}), Text())
         self.app.call_from_thread(self._show_runs, session_id, rows, detail, compared)
 
     def _show_runs(self, session_id: str, rows: list[tuple[str, tuple]], detail: Text,
