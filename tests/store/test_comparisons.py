@@ -309,3 +309,14 @@ def _events(db, run_id):
         events = store.run_events(run_id)
     assert isinstance(events[-1], RunFinished)
     return events
+
+
+@pytest.mark.parametrize("column, value", [("columns", "not json"), ("columns", '[[0, 5]]'), ("summary", "[1, 2]")])
+def test_a_hand_edited_comparison_row_is_one_line_in_show_and_replay(compared, capsys, column, value):
+    db, comparison_id, session_id, _ = compared
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE comparisons SET {column} = ?", [value])
+    for argv in (["sessions", "show", session_id], ["replay", comparison_id, "--plain"]):
+        code, out, err = cli([*argv, "--db", str(db)], capsys)
+        assert code != 0 and "holds a row stars did not write" in err and f"comparison '{comparison_id}'" in err
+        assert err.count("\n") == 1 and "Traceback" not in err
