@@ -25,23 +25,45 @@ import sys
 import tempfile
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..display.controls import visible_controls
 from ..errors import StarsError
 from ..events import AttemptScored, Event, ParamsChanged, rubric_label
 from ..run_state import RunState, SegmentView, describe_changes
+from .comparisons import Comparison, comparisons_of, to_line
 from .store import RunInfo, SessionInfo, Store
 
 JSONL_FORMAT = "stars-session"
-JSONL_VERSION = 1
+JSONL_VERSION = 2  # the newest this code reads: 2 adds comparison lines
+PLAIN_VERSION = 1  # what a session without comparisons is written as, so an older stars still reads it
 
 
 @dataclass(frozen=True)
 class Bundle:
     session: SessionInfo
     runs: list[tuple[RunInfo, list[Event]]]
+    comparisons: list[Comparison] = field(default_factory=list)  # a session's; a run's export has none
+
+    def linked(self, run: RunInfo) -> bool:
+        """Whether the run is a column of a comparison this bundle holds (its link is exported with it)."""
+        return any(c.id == run.comparison_id for c in self.comparisons)
+
+    def events_of(self, run_id: str) -> list[Event]:
+        return next((events for run, events in self.runs if run.id == run_id), [])
+
+    def placed(self) -> list[tuple[RunInfo | None, Comparison | None]]:
+        """The runs in order, each comparison just before the first of its runs (one with no run in the
+        bundle at the end): where the md and html exports show it side by side."""
+        out: list[tuple[RunInfo | None, Comparison | None]] = []
+        shown: set[str] = set()
+        for run, _ in self.runs:
+            if self.linked(run) and run.comparison_id not in shown:
+                shown.add(run.comparison_id)
+                out.append((None, next(c for c in self.comparisons if c.id == run.comparison_id)))
+            out.append((run, None))
+        return out + [(None, c) for c in self.comparisons if c.id not in shown]
 
 
 def segments_of(events: list[Event]) -> list[SegmentView]:
@@ -51,6 +73,11 @@ def segments_of(events: list[Event]) -> list[SegmentView]:
 
 def _num(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
+
+
+def reply_of(run: RunInfo, events: list[Event]) -> str:
+    """The run's reply: its final text, else the segments it had accepted when it stopped."""
+    return run.final_text or "".join(v.accepted.text for v in segments_of(events) if v.accepted)
 
 
 def _outcome(run: RunInfo) -> str:
@@ -79,7 +106,7 @@ def to_jsonl(bundle: Bundle) -> str:
         {
             "type": "session",
             "format": JSONL_FORMAT,
-            "version": JSONL_VERSION,
+            "version": JSONL_VERSION if bundle.comparisons else PLAIN_VERSION,
             "id": s.id,
             "title": s.title,
             "created_at": s.created_at,
@@ -88,8 +115,11 @@ def to_jsonl(bundle: Bundle) -> str:
         }
     ]
     for run, events in bundle.runs:
-        lines.append({"type": "run", "id": run.id, "status": run.status, "finished_at": run.finished_at})
+        link = {"comparison_id": run.comparison_id, "comparison_column": run.comparison_column}
+        lines.append({"type": "run", "id": run.id, "status": run.status, "finished_at": run.finished_at,
+                      **(link if bundle.linked(run) else {})})  # absent: not a column, as before comparisons
         lines += [event.to_dict() for event in events]
+    lines += [to_line(c) for c in bundle.comparisons]  # after the runs they link
     return "".join(_json_line(line) for line in lines)
 
 
@@ -138,6 +168,46 @@ def _md_segment(view: SegmentView) -> list[str]:
     return out
 
 
+def _md_cell(text: str) -> str:
+    """Text inside a Markdown table cell: each line through ``_md`` (which escapes ``|``), joined by ``<br>``."""
+    return "<br>".join(_md(line) for line in text.splitlines()) or " "
+
+
+def _columns_row(label: str, cells: list[str]) -> str:
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
+def _stat(run: RunInfo | None, key: str) -> object:
+    return "–" if run is None or not run.stats or run.stats.get(key) is None else run.stats[key]
+
+
+def _won(comparison: Comparison, index: int) -> str:
+    """What the column won, ``guide reward, rubric judge``, or ""."""
+    return ", ".join(what for what, winner in comparison.winners() if winner == index)
+
+
+def _md_comparison(bundle: Bundle, c: Comparison) -> list[str]:
+    """A comparison's replies side by side: one table column per strategy."""
+    turn = f"turn {c.turn + 1}" if c.turn >= 0 else "no turn recorded"
+    out = [f"## Comparison {_md_inline(c.id)} · {turn} · base seed {_md_inline(c.base_seed)}", "",
+           "**User**", "", _quote(c.prompt), ""]
+    cols = c.columns
+    out.append(_columns_row(" ", [_md_inline(f"{col.index + 1}. {col.spec}") for col in cols]))
+    out.append(_columns_row("---", ["---"] * len(cols)))
+    out.append(_columns_row("run", [_md_inline(col.run.id) if col.run else "(not recorded)" for col in cols]))
+    out.append(_columns_row("outcome", [_md_inline(_outcome(col.run)) if col.run else "–" for col in cols]))
+    for label, key, form in (("tokens generated", "tokens_generated", "{}"), ("reward calls", "reward_calls", "{}"),
+                             ("wall seconds", "wall_seconds", "{:.1f}"), ("guide reward", "final_reward", "{:.3f}")):
+        values = [_stat(col.run, key) for col in cols]
+        out.append(_columns_row(label, [_md(v if v == "–" else form.format(v)) for v in values]))
+    out.append(_columns_row("won", [_md_inline(_won(c, col.index) or "–") for col in cols]))
+    out.append(_columns_row("reply", [_md_cell(reply_of(col.run, bundle.events_of(col.run.id)))
+                                      if col.run else " " for col in cols]))
+    out.append("")
+    out += [f"_{_md_inline(line)}_\n" for line in c.verdict_lines()]
+    return out
+
+
 def counts(bundle: Bundle) -> str:
     """``2 turn(s), 3 run(s)``: the prompts answered, and the runs that answered them (a redo is a run)."""
     return f"{len({run.turn for run, _ in bundle.runs})} turn(s), {len(bundle.runs)} run(s)"
@@ -149,17 +219,19 @@ def to_markdown(bundle: Bundle) -> str:
            f"Session {_md_inline(s.id)} · {_md_inline(s.created_at)} · {counts(bundle)}", ""]
     if s.system_prompt:
         out += ["**System prompt**", "", _quote(s.system_prompt), ""]
-    for run, events in bundle.runs:
+    for run, comparison in bundle.placed():
+        if comparison is not None:
+            out += _md_comparison(bundle, comparison)
+            continue
+        assert run is not None
+        events = bundle.events_of(run.id)
         out += [f"## Turn {run.turn + 1} · run {_md_inline(run.id)} · {_md_inline(run.strategy)} · "
                 f"{_md_inline(_outcome(run))}", ""]
         out += [f"_{_md_inline(run.policy_id)} · reward {_md_inline(run.reward_label)}_", ""]
         if run.system_prompt != s.system_prompt:  # the run was given another one than the session has now
             out += ["**System**", "", _quote(run.system_prompt or "(none)"), ""]
         out += ["**User**", "", _quote(run.prompt), "", "**Assistant**", ""]
-        out += [
-            _quote(run.final_text or "".join(v.accepted.text for v in segments_of(events) if v.accepted)),
-            "",
-        ]
+        out += [_quote(reply_of(run, events)), ""]
         if run.stats:
             st = run.stats
             out += [
@@ -192,6 +264,10 @@ td,th{border:1px solid #ddd;padding:.2rem .4rem;text-align:left;vertical-align:t
 td.text{white-space:pre-wrap;font-family:monospace}.meta{color:#666;font-size:.9rem}
 sup.r{color:#3a3;font-size:.7rem;margin:0 .2rem}
 """
+COMPARE_STYLE = """.compare{display:flex;gap:.6rem;align-items:stretch}
+.compare>.column{flex:1;min-width:0;border:1px solid #ddd;border-radius:6px;padding:.4rem}
+.compare>.column.winner{border-color:#3a3}.compare h3{margin:.2rem 0;font-size:1rem}
+"""  # only in a page with a comparison, so a page without one reads as before them
 
 
 def _html(text: object) -> str:
@@ -228,18 +304,39 @@ def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
     return out + ["</table>"]
 
 
+def _html_comparison(bundle: Bundle, c: Comparison) -> list[str]:
+    """A comparison's replies side by side: a flex row, one column per strategy."""
+    e = _html
+    turn = f"turn {c.turn + 1}" if c.turn >= 0 else "no turn recorded"
+    out = [f"<h2>Comparison <code>{e(c.id)}</code> · {turn} · base seed {e(c.base_seed)}</h2>",
+           f'<div class="user">{e(c.prompt)}</div>', '<div class="compare">']
+    for col in c.columns:
+        won = _won(c, col.index)
+        run = col.run
+        meta = "not recorded" if run is None else (
+            f"run <code>{e(run.id)}</code> · {e(_outcome(run))} · {e(_stat(run, 'tokens_generated'))} tokens "
+            f"generated · guide reward {e(_num(run.stats.get('final_reward')) if run.stats else '–')}")
+        out += [f'<div class="column{" winner" if won else ""}"><h3>{e(col.index + 1)}. {e(col.spec)}</h3>',
+                f'<p class="meta">{meta}{" · won: " + e(won) if won else ""}</p>',
+                f'<div class="reply">{e(reply_of(run, bundle.events_of(run.id))) if run else ""}</div></div>']
+    out.append("</div>")
+    return out + [f'<p class="meta">{e(line)}</p>' for line in c.verdict_lines()]
+
+
 def to_html(bundle: Bundle) -> str:
     s = bundle.session
+    style = HTML_STYLE + (COMPARE_STYLE if bundle.comparisons else "")
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_html(s.title)}</title><style>{HTML_STYLE}</style></head><body>",
+        f"<title>{_html(s.title)}</title><style>{style}</style></head><body>",
         f"<h1>{_html(s.title)}</h1>",
         f'<p class="meta">session <code>{_html(s.id)}</code> · {_html(s.created_at)} · {_html(counts(bundle))}</p>',
         *([f'<div class="system">system prompt: {_html(s.system_prompt)}</div>'] if s.system_prompt else []),
     ]
-    for run, events in bundle.runs:
-        out += _html_run(run, events)
+    for run, comparison in bundle.placed():
+        out += _html_comparison(bundle, comparison) if comparison is not None else _html_run(
+            run, bundle.events_of(run.id)) if run is not None else []
     return "\n".join(out + ["</body></html>"]) + "\n"
 
 
@@ -262,6 +359,8 @@ CSV_COLUMNS = (
     "text",
     "system_prompt",
     "rubric",
+    "comparison_id",
+    "comparison_column",
 )
 
 
@@ -320,6 +419,8 @@ def to_csv(bundle: Bundle) -> str:
                     a.text,
                     run.system_prompt,
                     rubric_label(run.rubric),
+                    run.comparison_id,
+                    run.comparison_column + 1 if run.comparison_id else None,  # from 1; empty: not a column
                 ])
             )
     return buffer.getvalue()
@@ -419,7 +520,8 @@ def run_bundle(store: Store, run_id: str) -> Bundle:
 
 def session_bundle(store: Store, session_id: str) -> Bundle:
     runs = store.runs_of(session_id)
-    return Bundle(store.session(session_id), [(run, store.run_events(run.id)) for run in runs])
+    return Bundle(store.session(session_id), [(run, store.run_events(run.id)) for run in runs],
+                  comparisons_of(store, session_id))
 
 
 def export_run(store: Store, run_id: str, fmt: str | None, path: Path, force: bool = False) -> Path:

@@ -12,6 +12,7 @@ escapes them anyway). A line longer than ``MAX_LINE_BYTES`` is refused.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import msgspec
 from ..bounded_read import open_regular
 from ..errors import StarsError
 from ..events import Event, RunFailed, RunFinished
+from .comparisons import SEED_RANGE, ComparisonLine, checked_columns, insert_comparison
 from .connect import begin
 from .event_check import RunChecker, checked_event_json, decode, decode_line, timestamp_problem
 from .export import JSONL_FORMAT, JSONL_VERSION
@@ -53,6 +55,8 @@ class RunLine(msgspec.Struct):
     id: str = ""
     status: str = ""
     finished_at: str | None = None
+    comparison_id: str = ""  # absent: not a column of a comparison
+    comparison_column: int = -1
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Checked:
     identity: tuple[int, int, int]  # inode, size, mtime: the file the check read
     sessions: list[str]
     runs: list[str]
+    comparisons: list[str] = field(default_factory=list)
 
 
 def _open(path: Path):
@@ -130,9 +135,40 @@ def _run_header(raw: bytes) -> dict[str, Any]:
     problem = (_id_problem(line.id, "run")
                or (f"unknown run status {line.status!r:.40}" if line.status not in RUN_STATUSES else None)
                or timestamp_problem(line.finished_at, "finished_at"))
+    if not problem and line.comparison_id:
+        problem = _id_problem(line.comparison_id, "comparison id of the run") or (
+            "comparison_column must be 0 or more" if line.comparison_column < 0 else None)
+    elif not problem and line.comparison_column != -1:
+        problem = "comparison_column without a comparison_id"
     if problem:
         raise StarsError(problem)
-    return {"id": line.id, "status": line.status, "finished_at": line.finished_at}
+    return {"id": line.id, "status": line.status, "finished_at": line.finished_at,
+            "comparison_id": line.comparison_id, "comparison_column": line.comparison_column}
+
+
+def _comparison(raw: bytes, links: dict[str, tuple[str, int]]) -> tuple[dict[str, Any], list[Any]]:
+    """A comparison line's row and columns, checked against the session's run lines before it (``links``:
+    run id -> the comparison and column its run line names), so the write pass cannot be refused."""
+    line = decode(raw, ComparisonLine)
+    problem = (_id_problem(line.id, "comparison")
+               or timestamp_problem(line.created_at, "created_at")
+               or (None if SEED_RANGE[0] <= line.base_seed <= SEED_RANGE[1] else "base_seed out of range")
+               or (None if line.turn >= -1 else "turn must be -1 or more"))
+    if problem:
+        raise StarsError(problem)
+    columns = checked_columns([(c.column, c.spec, c.run_id) for c in line.columns])
+    for index, _, run_id in columns:
+        if run_id is None:
+            continue
+        if run_id not in links:
+            raise StarsError(f"comparison {line.id} column {index}: no run {run_id} before it in this session")
+        if links[run_id] != (line.id, index):
+            raise StarsError(f"comparison {line.id} column {index}: run {run_id}'s line names "
+                             f"comparison {links[run_id][0] or '(none)'} column {links[run_id][1]}")
+    row = {"id": line.id, "turn": line.turn, "prompt": line.prompt, "base_seed": line.base_seed,
+           "created_at": line.created_at, "summary": json.dumps(line.summary, ensure_ascii=False)
+           if line.summary else ""}
+    return row, columns
 
 
 def _closed_as(status: str, last: Event | None) -> str | None:
@@ -147,11 +183,20 @@ def _closed_as(status: str, last: Event | None) -> str | None:
 
 
 def _items(path: Path) -> Iterator[tuple[str, Any]]:
-    """("session", header) / ("run", header) / ("event", Event) / ("end", run header): every line checked."""
+    """("session", header) / ("run", header) / ("event", Event) / ("end", run header) /
+    ("comparison", (row, columns)): every line checked."""
     session = run = None
     order = RunChecker()
     last: Event | None = None
     number = 0
+    links: dict[str, tuple[str, int]] = {}  # the session's runs so far -> the comparison and column they name
+    claimed: set[str] = set()  # runs a comparison line of the session has linked
+
+    def end_session() -> None:
+        unclaimed = next((r for r, (c, _) in links.items() if c and r not in claimed), None)
+        if unclaimed is not None:
+            raise StarsError(f"{path}: run {unclaimed} names comparison {links[unclaimed][0]}, "
+                             "which no comparison line of its session holds")
 
     def end_run() -> Iterator[tuple[str, Any]]:
         if run is None:
@@ -168,14 +213,23 @@ def _items(path: Path) -> Iterator[tuple[str, Any]]:
             number = line_number
             if kind == "session":
                 yield from end_run()
+                end_session()
                 session, run = _session_header(raw), None
+                links, claimed = {}, set()
                 yield "session", session
             elif session is None:
                 raise StarsError("expected a session line first")
             elif kind == "run":
                 yield from end_run()
                 run, order, last = _run_header(raw), RunChecker(), None
+                links[run["id"]] = (run["comparison_id"], run["comparison_column"])
                 yield "run", run
+            elif kind == "comparison":
+                yield from end_run()
+                run = None
+                row, columns = _comparison(raw, links)
+                claimed.update(r for _, _, r in columns if r is not None)
+                yield "comparison", ({**row, "session_id": session["id"]}, columns)
             elif run is None:
                 raise StarsError("an event before any run line")
             else:
@@ -187,6 +241,7 @@ def _items(path: Path) -> Iterator[tuple[str, Any]]:
             raise
         raise StarsError(f"{path} line {number}: {exc}") from None
     yield from end_run()
+    end_session()
     if session is None:
         raise StarsError(f"{path} holds no session")
 
@@ -196,6 +251,7 @@ def check(path: Path) -> Checked:
     path = Path(path)
     sessions: list[str] = []
     runs: list[str] = []
+    comparisons: list[str] = []
     with _open(path) as f:
         identity = _identity(os.fstat(f.fileno()))
     for kind, item in _items(path):
@@ -203,11 +259,13 @@ def check(path: Path) -> Checked:
             sessions.append(item["id"])
         elif kind == "run":
             runs.append(item["id"])
-    for ids, what in ((sessions, "session"), (runs, "run")):
+        elif kind == "comparison":
+            comparisons.append(item[0]["id"])
+    for ids, what in ((sessions, "session"), (runs, "run"), (comparisons, "comparison")):
         twice = next((i for i in ids if ids.count(i) > 1), None) if len(set(ids)) != len(ids) else None
         if twice is not None:
             raise StarsError(f"{path}: {what} {twice} appears twice")
-    return Checked(path, identity, sessions, runs)
+    return Checked(path, identity, sessions, runs, comparisons)
 
 
 def parse(path: Path) -> list[_Session]:
@@ -253,7 +311,8 @@ class _Batches:
 
 
 def _refuse_present(store: Store, checked: Checked) -> None:
-    for table, ids, what in (("sessions", checked.sessions, "session"), ("runs", checked.runs, "run")):
+    for table, ids, what in (("sessions", checked.sessions, "session"), ("runs", checked.runs, "run"),
+                             ("comparisons", checked.comparisons, "comparison")):
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             row = store.db.execute(f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
@@ -284,6 +343,8 @@ def _write(store: Store, checked: Checked, written: list[str]) -> None:
                 writer.write(item, at=run["finished_at"] if last else None)
             elif kind == "end" and run["status"] in OPEN_STATUSES:
                 db.execute("UPDATE runs SET status = 'interrupted', pid = NULL WHERE id = ?", [writer.run_id])
+            elif kind == "comparison":
+                insert_comparison(db, *item)
             batch.tick()
         _updated_at(db, head)
 

@@ -140,5 +140,37 @@ def _system_rubric_removed(db: Database) -> None:
     db["runs"].add_column("removed", str, not_null_default="")  # "", "deleted" or "edited"
 
 
-SCHEMA_VERSION = 6
+@migrations(name="0007_comparisons")
+def _comparisons(db: Database) -> None:
+    """A comparison (``stars compare``, the compare screen) as one record linking its runs.
+
+    ``columns`` is JSON: ``[[column index, spec label], ...]`` in column order (a column whose run
+    never started has no run to carry its spec). ``summary`` is the compare's JSON summary (verdict
+    lines, winners), "" when it produced none. ``turn`` is the turn the comparison answered, -1 when
+    none of its columns was recorded. A run points at its comparison: ``comparison_id`` ("" : not part
+    of one) and ``comparison_column`` (its column index, -1 when not part of one; -1 rather than NULL
+    so every reader gets an int).
+    """
+    db["comparisons"].create(
+        {
+            "id": str,
+            "session_id": str,
+            "turn": int,
+            "prompt": str,
+            "base_seed": int,
+            "created_at": str,
+            "columns": str,
+            "summary": str,
+        },
+        pk="id",
+        not_null={"id", "session_id", "turn", "prompt", "base_seed", "created_at", "columns", "summary"},
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["comparisons"].create_index(["session_id"])
+    db["runs"].add_column("comparison_id", str, not_null_default="")
+    db["runs"].add_column("comparison_column", int, not_null_default=-1)
+    db["runs"].create_index(["comparison_id"])
+
+
+SCHEMA_VERSION = 7
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations.pending(Database(memory=True)))

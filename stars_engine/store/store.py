@@ -38,6 +38,7 @@ class SessionInfo:
     statuses: tuple[str, ...] = ()  # each run's, oldest first: finished, cancelled, failed, interrupted, running
     turns: int = 0  # user prompts answered (a turn run again counts once; a removed turn not at all)
     system_prompt: str = ""  # "" : none
+    comparisons: int = 0  # comparisons recorded in it (each links 2-4 of its runs)
 
     def status_summary(self) -> str:
         """``finished`` when every run is, else counts such as ``2 finished, 1 interrupted``."""
@@ -66,6 +67,8 @@ class RunInfo:
     attempts: int
     rubric: dict[str, Any] = field(default_factory=dict)  # the rubric it was scored with; {} for none
     system_prompt: str = ""  # the system message it was given
+    comparison_id: str = ""  # the comparison it is a column of; "" : none
+    comparison_column: int = -1  # its column there (from 0); -1 : not part of a comparison
 
     @property
     def reward_label(self) -> str:
@@ -99,20 +102,22 @@ SESSION_COLUMNS = (
     "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id), "
     f"(SELECT group_concat(status, ',') FROM (SELECT {RUN_STATUS} AS status FROM runs r "
     "WHERE r.session_id = s.id ORDER BY r.turn)), "
-    "(SELECT count(DISTINCT turn) FROM runs r WHERE r.session_id = s.id AND r.removed = ''), s.system_prompt"
+    "(SELECT count(DISTINCT turn) FROM runs r WHERE r.session_id = s.id AND r.removed = ''), s.system_prompt, "
+    "(SELECT count(*) FROM comparisons c WHERE c.session_id = s.id)"
 )
 
 
 def _session_info(row: tuple[Any, ...]) -> SessionInfo:
-    *head, statuses, turns, system_prompt = row
+    *head, statuses, turns, system_prompt, comparisons = row
     data = dict(zip(("id", "title", "created_at", "updated_at", "runs"), head, strict=True))
     data["statuses"] = statuses.split(",") if isinstance(statuses, str) and statuses else []
-    data["turns"], data["system_prompt"] = turns, system_prompt
+    data["turns"], data["system_prompt"], data["comparisons"] = turns, system_prompt, comparisons
     return typed(data, SessionInfo, f"session {head[0]!r:.40}")
 
 
 RUN_FIELDS = (*dict.fromkeys([f.name for f in fields(RunStarted)] + ["id", "session_id", "turn", "status",
-              "finished_at", "stop_reason", "final_text", "stats", "error"]),)
+              "finished_at", "stop_reason", "final_text", "stats", "error",
+              "comparison_id", "comparison_column"]),)
 RUN_COLUMNS = ", ".join(RUN_FIELDS) + ", (SELECT count(*) FROM attempts a WHERE a.run_id = runs.id) AS attempt_count"
 
 
@@ -122,7 +127,7 @@ def _run_info(row: dict[str, Any]) -> RunInfo:
     stats = loads(row["stats"], f"{what} stats") if row["stats"] is not None else None
     data = {name: row[name] for name in ("id", "session_id", "turn", "status", "strategy", "policy_id",
                                          "reward_id", "started_at", "finished_at", "stop_reason",
-                                         "final_text", "error")}
+                                         "final_text", "error", "comparison_id", "comparison_column")}
     data["started_at"] = data["started_at"] or ""
     data["stats"] = None if stats is None else typed(stats, RunStats, f"{what} stats").to_dict()
     data["rubric"] = loads(row["rubric"], f"{what} rubric") if row["rubric"] else {}
@@ -149,12 +154,13 @@ def reading(method: Callable[..., T]) -> Callable[..., T]:
 
 
 def delete_rows(db: Any, session_id: str) -> None:
-    """Delete a session with its runs, their steps and its messages, in one transaction."""
+    """Delete a session with its runs, their steps, its messages and comparisons, in one transaction."""
     runs = "SELECT id FROM runs WHERE session_id = ?"
     with write(db):
         for table in STEP_TABLES:
             db.execute(f"DELETE FROM {table} WHERE run_id IN ({runs})", [session_id])
         db.execute("DELETE FROM messages WHERE session_id = ?", [session_id])
+        db.execute("DELETE FROM comparisons WHERE session_id = ?", [session_id])
         db.execute("DELETE FROM runs WHERE session_id = ?", [session_id])
         db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
 

@@ -45,6 +45,13 @@ from stars_engine.store import (
     open_store,
     pace,
 )
+from stars_engine.store.comparisons import (
+    Comparison,
+    comparison_events,
+    comparisons_of,
+    load_comparison,
+    pace_together,
+)
 from stars_engine.store.export import CHOICES, PAIRS, is_stdout
 from stars_engine.store.importer import check, import_checked, parse
 from stars_engine.store.pairs import export_pairs
@@ -89,12 +96,15 @@ def list_command(
     if not sessions:
         console.print("no sessions yet: `stars run PROMPT` or `stars chat` records one")
         return
-    table = Table("id", "title", "turns", "runs", "status", "last active", box=None)
+    compared = any(s.comparisons for s in sessions)  # the column only when it says something: titles keep the room
+    table = Table("id", "title", "turns", "runs", *(["compared"] if compared else []), "status", "last active",
+                  box=None)
     for s in sessions:
         s = visible_fields(s)
         last = s.updated_at[:16].replace("T", " ")  # to the minute: the title keeps the room (--json has it all)
         title = Text(s.title) + (Text(f"\nsystem: {shorten(s.system_prompt, 40)}", "dim") if s.system_prompt else "")
-        table.add_row(s.id, title, str(s.turns), str(s.runs), s.status_summary(), last)
+        table.add_row(s.id, title, str(s.turns), str(s.runs), *([str(s.comparisons)] if compared else []),
+                      s.status_summary(), last)
     console.print(table)
 
 
@@ -109,8 +119,10 @@ def show_command(
         info = store.session(store.session_id(session))
         runs = store.runs_of(info.id)
         removed = removed_runs(store, info.id)  # runs whose turn was deleted or edited in the app
+        comparisons = comparisons_of(store, info.id)
     if as_json:
-        _print_json({**asdict(info), "runs": [{**asdict(r), "removed": removed.get(r.id, "")} for r in runs]})
+        _print_json({**asdict(info), "runs": [{**asdict(r), "removed": removed.get(r.id, "")} for r in runs],
+                     "comparisons": [_comparison_json(c) for c in comparisons]})
         return
     info, runs = visible_fields(info), [visible_fields(r) for r in runs]
     console.print(f"[bold]{escape(info.title)}[/]  session {info.id} · {info.created_at} · "
@@ -135,6 +147,43 @@ def show_command(
             )
         else:  # interrupted, failed or still running: what was recorded before it stopped
             console.print(f"[dim]{run.attempts} attempts recorded[/]")
+    for comparison in comparisons:
+        _show_comparison(comparison)
+
+
+def _comparison_json(comparison: Comparison) -> dict:
+    """A comparison for ``--json``: its columns name their runs by id (the runs are listed beside it)."""
+    data = asdict(comparison)
+    data["columns"] = [{"column": c.index, "spec": c.spec, "run_id": c.run.id if c.run else None}
+                       for c in comparison.columns]
+    data["winners"] = [{"what": what, "column": column} for what, column in comparison.winners()]
+    return data
+
+
+def _show_comparison(comparison: Comparison) -> None:
+    """One comparison: its prompt (literally), then a line per column: spec, run, tokens, guide reward, what it won."""
+    c = visible_fields(comparison)  # the prompt and the summary's text; each spec below
+    turn = f"turn {c.turn + 1}" if c.turn >= 0 else "no turn recorded"
+    console.print(Text(f"\ncomparison {c.id} · {turn} · base seed {c.base_seed} · {len(c.columns)} columns",
+                       "bold"))
+    console.print(Text("user: ", style="cyan") + Text(c.prompt))
+    won = c.winners()
+    for column in c.columns:
+        run = column.run
+        stats = (run.stats or {}) if run else {}
+        tokens = stats.get("tokens_generated")
+        guide = stats.get("final_reward")
+        what = ", ".join(w for w, index in won if index == column.index)
+        line = Text(f"  {column.index + 1}. ", "bold") + Text(visible_controls(column.spec)) + Text(
+            f" · run {run.id} · {'–' if tokens is None else tokens} tok · guide "
+            f"{'–' if guide is None else f'{guide:.3f}'}" if run else " · not recorded")
+        if run is not None and run.status != "finished":
+            line.append(f" · {run.status}", "yellow")
+        if what:
+            line.append(f" · won: {what}", "green")
+        console.print(line)
+    for verdict in c.verdict_lines():
+        console.print(Text(f"  {verdict}", "dim"))
 
 
 def _outcome(run) -> str:
@@ -252,8 +301,12 @@ def _parsed(path: Path):
         raise StarsError(f"{path}: a line holds JSON nested too deeply") from None
 
 
-def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Event]]]:
-    """(title, events) per run: a run id in the database, or every run of a JSONL export."""
+Compared = tuple[Comparison, list[list[Event]]]  # a comparison and each column's events
+
+
+def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Event]]] | Compared:
+    """(title, events) per run: a run id in the database, or every run of a JSONL export;
+    or a comparison with its columns' events."""
     path = Path(store_or_file)
     if path.suffix == ".jsonl" and path.is_file():
         return [
@@ -262,7 +315,10 @@ def _load_replay(store_or_file: str, db: Path | None) -> list[tuple[str, list[Ev
             for run in session.runs
         ]
     with _store(db) as store:
-        kind, ident = store.resolve(store_or_file)
+        kind, ident = store.resolve(store_or_file, ("run", "session", "comparison"))
+        if kind == "comparison":
+            comparison = load_comparison(store, ident)
+            return comparison, comparison_events(store, comparison)
         run_ids = [ident] if kind == "run" else [r.id for r in store.runs_of(ident)]
         return [(f"run {r}", store.run_events(r)) for r in run_ids]
 
@@ -278,7 +334,10 @@ def _checked_speed(speed: float) -> float:
 
 def replay_command(
     run: str = typer.Argument(
-        ..., metavar="RUN|SESSION|FILE", help="Run id or session id (a unique prefix), or a JSONL export file."
+        ..., metavar="RUN|SESSION|COMPARISON|FILE",
+        help="Run, session or comparison id (a unique prefix), or a JSONL export file. A comparison "
+             "(its id is in `stars sessions show`) replays its columns side by side, all at once, each "
+             "event at its recorded time.",
     ),
     db: DbOption = None,
     plain: bool = typer.Option(False, "--plain", help="Print in the terminal (the default when not on a terminal)."),
@@ -287,8 +346,11 @@ def replay_command(
         help=f"With --plain: 1 = the recorded pace, 2 = twice as fast ({MIN_SPEED:g} to {MAX_SPEED:g}), 0 = at once.",
     ),
 ) -> None:
-    """Show a recorded run again, attempt by attempt (no model needed)."""
+    """Show a recorded run again, attempt by attempt (no model needed); a comparison's columns side by side."""
     runs = _load_replay(run, db)
+    if isinstance(runs, tuple):
+        replay_comparison(*runs, plain=plain or not sys.stdout.isatty(), speed=speed)
+        return
     if not plain and sys.stdout.isatty():
         replay_app(runs).run()
         return
@@ -298,6 +360,22 @@ def replay_command(
             line = render(visible_fields(event))
             if line is not None:
                 console.print(line)
+
+
+def replay_comparison(comparison: Comparison, columns: list[list[Event]], plain: bool, speed: float) -> None:
+    """The columns together: side by side on the replay screen, or with --plain one line per event, each
+    tagged with its column, in the order of their recorded times."""
+    if not plain:
+        from ..screens.compare_replay import CompareReplayApp
+
+        CompareReplayApp(comparison, columns).run()
+        return
+    tags = [f"[{c.index + 1} {visible_controls(c.spec)}] " for c in comparison.columns]
+    console.rule(escape(f"comparison {comparison.id} · {len(tags)} columns"))
+    for position, event in pace_together(columns, speed or None):
+        line = render(visible_fields(event))
+        if line is not None:
+            console.print(Text(tags[position], "bold") + (line if isinstance(line, Text) else Text(line)))
 
 
 def replay_app(runs: list[tuple[str, list[Event]]]):

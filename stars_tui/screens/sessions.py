@@ -11,7 +11,9 @@ its marks turned into highlighted spans of a literal ``Text``, cut around the
 first match so it stays in sight in a narrow column; the line under the list
 shows the highlighted session's whole snippet, its system prompt, and its
 turns and runs counted apart (a run taken out of the conversation is marked
-in the runs table, ``deleted`` or ``edited``).
+in the runs table, ``deleted`` or ``edited``). A session's comparisons are
+counted beside its runs; replaying a run that is a comparison's column
+(``p``, Enter) opens the comparison, its columns side by side.
 """
 
 from __future__ import annotations
@@ -82,30 +84,39 @@ def snippet_text(snippet: str, width: int | None = None) -> Text:
 
 def _row(session, snippet: str) -> tuple:
     """Date first, so it is whole however narrow the screen (the id, which tells little, last)."""
-    return (session.updated_at[:16].replace("T", " "), literal(shorten(session.title, 40)), str(session.runs),
+    runs = f"{session.runs} · {session.comparisons} cmp" if session.comparisons else str(session.runs)
+    return (session.updated_at[:16].replace("T", " "), literal(shorten(session.title, 40)), runs,
             snippet_text(snippet, 50), session.id[:8])
 
 
-def run_rows(store, session_id: str) -> list[tuple[str, tuple]]:
+def run_rows(store, session_id: str) -> tuple[list[tuple[str, tuple]], dict[str, str]]:
+    """The runs table's rows, and run id -> the comparison it is a column of (for the runs that are one)."""
     removed = removed_runs(store, session_id)
-    return [
+    runs = store.runs_of(session_id)
+    rows = [
         (run.id, (str(run.turn + 1), run.id[:8], literal(_status(run, removed.get(run.id))), run.strategy,
                   number((run.stats or {}).get("final_reward")), literal(shorten(run.prompt, 40))))
-        for run in store.runs_of(session_id)
+        for run in runs
     ]
+    return rows, {run.id: run.comparison_id for run in runs if run.comparison_id}
 
 
 def _status(run, removed: str | None) -> str:
-    """The run's outcome, and ``· deleted`` / ``· edited`` for a run taken out of the conversation."""
-    return f"{run_status(run)} · {removed}" if removed else run_status(run)
+    """The run's outcome, ``· deleted`` / ``· edited`` for a run taken out of the conversation, and
+    ``· column N`` for a comparison's column."""
+    parts = [run_status(run), removed or "", f"column {run.comparison_column + 1}" if run.comparison_id else ""]
+    return " · ".join(filter(None, parts))
 
 
-def session_detail(store, session_id: str, snippet: str) -> Text:
-    """The line under the sessions list: turns and runs counted apart, the system prompt, the whole match."""
+def session_detail(store, session_id: str, snippet: str, compared: int = 0) -> Text:
+    """The line under the sessions list: turns and runs counted apart (and the ``compared`` comparisons),
+    the system prompt, the whole match."""
     counts = session_counts(store, session_id)
     text = Text(f"{counts.turns} turn{'s' * (counts.turns != 1)} · {counts.runs} run{'s' * (counts.runs != 1)}")
     if counts.removed_runs:
         text.append(f" ({counts.removed_runs} taken out of the conversation)")
+    if compared:
+        text.append(f" · {compared} comparison{'s' * (compared != 1)} (p on a column's run replays it side by side)")
     text.append(" · system prompt: ", style="dim")
     text.append(printable(shorten(" ".join(counts.system_prompt.split()), 200)) or "(none)")
     if snippet:
@@ -135,6 +146,8 @@ class SessionsScreen(Screen):
         self.titles: dict[str, str] = {}
         self.snippets: dict[str, str] = {}
         self.loading_rows = True
+        self.compared: dict[str, str] = {}  # the shown session's runs that are a comparison's column
+        self.comparison_counts: dict[str, int] = {}  # each listed session's comparisons
         self._store = None
         self._lock = threading.Lock()
 
@@ -194,6 +207,7 @@ class SessionsScreen(Screen):
         table.clear()
         self.titles = {session.id: session.title for session, _ in rows}
         self.snippets = {session.id: snippet for session, snippet in rows}
+        self.comparison_counts = {session.id: session.comparisons for session, _ in rows}
         for session, snippet in rows:
             table.add_row(*_row(session, snippet), key=session.id)
         title = f"sessions matching {query!r}" if query else "sessions"
@@ -204,14 +218,17 @@ class SessionsScreen(Screen):
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self, session_id: str) -> None:
         snippet = self.snippets.get(session_id, "")
+        count = self.comparison_counts.get(session_id, 0)
         ok, found = self._use_store(lambda store: (run_rows(store, session_id),
-                                                   session_detail(store, session_id, snippet)))
-        rows, detail = found if ok else ([], Text())
-        self.app.call_from_thread(self._show_runs, session_id, rows, detail)
+                                                   session_detail(store, session_id, snippet, count)))
+        (rows, compared), detail = found if ok else (([], {}), Text())
+        self.app.call_from_thread(self._show_runs, session_id, rows, detail, compared)
 
-    def _show_runs(self, session_id: str, rows: list[tuple[str, tuple]], detail: Text) -> None:
+    def _show_runs(self, session_id: str, rows: list[tuple[str, tuple]], detail: Text,
+                   compared: dict[str, str] | None = None) -> None:
         if session_id != self.session_id:
             return  # the highlight moved on meanwhile
+        self.compared = compared or {}
         self.query_one("#session-detail", Static).update(detail)
         table = self.query_one("#runs", DataTable)
         table.clear()
@@ -303,8 +320,32 @@ class SessionsScreen(Screen):
             self.app.call_from_thread(self.reload)
 
     def action_replay(self) -> None:
-        if self.run_id is not None:
+        """The highlighted run; a comparison's column opens the comparison, its columns side by side."""
+        if self.run_id is None:
+            return
+        comparison = self.compared.get(self.run_id)
+        if comparison:
+            self.open_comparison(comparison)
+        else:
             self.app.open_replay(self.run_id)
+
+    @work(thread=True, exclusive=True, group="compare-replay", exit_on_error=False)
+    def open_comparison(self, comparison_id: str) -> None:
+        """Read the comparison and its columns' events here, off the event loop; then open the replay."""
+        from stars_engine.store.comparisons import comparison_events, load_comparison
+
+        def read(store):
+            comparison = load_comparison(store, comparison_id)
+            return comparison, comparison_events(store, comparison)
+
+        ok, found = self._use_store(read)
+        if ok:
+            self.app.call_from_thread(self._show_comparison, *found)
+
+    def _show_comparison(self, comparison, columns) -> None:
+        from .compare_replay import CompareReplayScreen
+
+        self.app.push_screen(CompareReplayScreen(comparison, columns))
 
     def action_export_session(self) -> None:
         if self.session_id is not None:

@@ -11,8 +11,10 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from stars_engine.bench.strategies import StrategySpec
 from stars_engine.compare import Column
 from stars_engine.display.controls import one_line, visible_controls
+from stars_engine.params import Params
 from stars_engine.run_state import RunState
 
 
@@ -32,6 +34,12 @@ def tally_line(state: RunState, passes: int, seconds: float) -> str:
     guide = "-" if reward is None else f"{reward:.3f}"
     return (f"{state.tokens_generated} tok · {state.tokens_accepted} kept · {state.reward_calls} rw · "
             f"{passes} fwd · {seconds:.1f} s · guide {guide}")
+
+
+def recorded_column(index: int, spec: str, seed: int) -> Column:
+    """A column as a comparison recorded it (the spec's label, the seed its run drew), for a replay to draw
+    with ``CompareColumn``: only the label and seed are read, so the spec is not parsed again."""
+    return Column(index, StrategySpec(spec, ()), Params(seed=seed))
 
 
 class CompareColumn(VerticalScroll):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,39 @@ def record_events(db: Path, events: list[Event], title: str | None = None) -> Re
     for _ in recorder.record(events):
         pass
     return recorder
+
+
+def record_compared(
+    db: Path,
+    policy,
+    reward,
+    specs: str = "vanilla,bon-2",
+    prompt: str = "be kind and clear",
+    base_seed: int = 3,
+    max_new_tokens: int = 12,
+    judges: dict | None = None,
+):
+    """Run a comparison as ``stars compare`` does (one Recorder, each column a run of one session), then
+    record it; returns (comparison id, session id, the engine's ``Comparison`` with each column's run id)."""
+    from stars_engine.compare import Comparison, plan, summarize, verdict_lines
+    from stars_engine.store.comparisons import record_comparison
+
+    comparison = Comparison(plan(specs, Params(max_new_tokens=max_new_tokens), base_seed),
+                            [{"role": "user", "content": prompt}])
+    recorder = Recorder(db)
+
+    def record(stream):
+        recorder.run_id = None
+        return recorder.record(stream)
+
+    def ended(outcome) -> None:
+        outcome.run_id = recorder.run_id
+
+    for _ in comparison.events(policy, reward, threading.Event(), record, ended):
+        pass
+    summary = summarize(comparison, judges or {}, base_seed)
+    summary["verdict_lines"] = verdict_lines(summary)
+    columns = [(o.column.index, o.column.spec.label, o.run_id) for o in comparison.outcomes]
+    assert recorder.session_id is not None
+    comparison_id = record_comparison(db, recorder.session_id, None, comparison.prompt, base_seed, columns, summary)
+    return comparison_id, recorder.session_id, comparison
