@@ -126,7 +126,8 @@ def to_jsonl(bundle: Bundle) -> str:
     for run, events in bundle.runs:
         link = {"comparison_id": run.comparison_id, "comparison_column": run.comparison_column}
         lines.append({"type": "run", "id": run.id, "status": run.status, "finished_at": run.finished_at,
-                      **(link if bundle.linked(run) else {})})  # absent: not a column, as before comparisons
+                      **(link if bundle.linked(run) else {}),  # absent: not a column, as before comparisons
+                      **({"removed": bundle.removed[run.id]} if run.id in bundle.removed else {})})  # absent: kept
         lines += [event.to_dict() for event in events]
     lines += [to_line(c) for c in bundle.comparisons]  # after the runs they link
     return "".join(_json_line(line) for line in lines)
@@ -369,7 +370,6 @@ CSV_COLUMNS = (
     "run_id",
     "turn",
     "strategy",
-    "removed",  # "deleted" or "edited": the turn left the conversation (the row stays, as the record)
     "segment",
     "attempt",
     "verdict",
@@ -385,7 +385,8 @@ CSV_COLUMNS = (
     "rubric",
     "comparison_id",
     "comparison_column",
-)
+    "removed",  # "deleted" or "edited": the turn left the conversation (the row stays, as the record)
+)  # a new column goes at the end, so a reader that counts columns keeps working
 
 
 FORMULA_STARTS = ("=", "+", "-", "@")
@@ -430,7 +431,6 @@ def to_csv(bundle: Bundle) -> str:
                     run.id,
                     run.turn + 1,  # numbered from 1, as everywhere a person reads them
                     run.strategy,
-                    bundle.removed.get(run.id),  # empty: still in the conversation
                     a.segment + 1,
                     a.attempt + 1,
                     a.verdict,
@@ -446,6 +446,7 @@ def to_csv(bundle: Bundle) -> str:
                     rubric_label(run.rubric),
                     run.comparison_id,
                     run.comparison_column + 1 if run.comparison_id else None,  # from 1; empty: not a column
+                    bundle.removed.get(run.id),  # empty: still in the conversation
                 ])
             )
     return buffer.getvalue()

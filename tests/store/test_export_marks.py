@@ -13,15 +13,17 @@ import io
 import sqlite3
 from pathlib import Path
 
+import pytest
 from fakes import ScriptedPolicy, ScriptedReward
 
 from stars_engine.decoding import labels
 from stars_engine.engine import run
+from stars_engine.errors import StarsError
 from stars_engine.events import ParamsChanged
 from stars_engine.params import Params
 from stars_engine.run_state import describe_changes
 from stars_engine.store import Recorder, export_run, export_session, import_jsonl, open_store
-from stars_engine.store.turns import remove_turns
+from stars_engine.store.turns import remove_turns, removed_runs
 
 DELETED = "*(deleted from the conversation; kept for the record)*"
 EDITED = "*(edited out of the conversation; kept for the record)*"
@@ -120,6 +122,19 @@ def test_jsonl_with_removed_runs_imports_back_to_the_same_bytes(tmp_path):
         again = export_session(store, imported, "jsonl", tmp_path / "again.jsonl").read_bytes().decode()
     assert again == first
     assert sum('"type": "run"' in line for line in first.splitlines()) == 4  # removed runs are exported
+    with open_store(db) as store, open_store(again_db) as imported_store:
+        assert removed_runs(imported_store, imported) == removed_runs(store, session) != {}
+
+
+def test_an_unknown_removal_in_a_jsonl_run_line_is_refused_and_adds_nothing(tmp_path):
+    db = tmp_path / "s.db"
+    session, runs = session_with_removed_turns(db)
+    text = export(db, session, "jsonl", tmp_path).replace('"removed": "deleted"', '"removed": "vanished"')
+    (tmp_path / "bad.jsonl").write_text(text)
+    with open_store(tmp_path / "fresh.db") as store:
+        with pytest.raises(StarsError, match="unknown removal 'vanished'"):
+            import_jsonl(store, tmp_path / "bad.jsonl")
+        assert store.list_sessions() == []
 
 
 def test_a_hand_edited_removal_is_shown_literally(tmp_path):
