@@ -51,9 +51,12 @@ class Part:
     text: str
 
 
-def describe_changes(event: ParamsChanged) -> str:
-    """``threshold 0.15→0.3, segment_tokens 16→8`` for the transcript marker."""
-    return ", ".join(f"{name} {old}→{new}" for name, (old, new) in event.changes.items())
+def describe_changes(event: ParamsChanged, labels: dict[str, str] | None = None) -> str:
+    """``threshold 0.15→0.3, segment 16→8``: each field by its knob's label in ``labels``
+    (``decoding.labels()``; the strategy registry sits above this module, so a caller passes it),
+    by its field name where none is given."""
+    named = labels or {}
+    return ", ".join(f"{named.get(name, name)} {old}→{new}" for name, (old, new) in event.changes.items())
 
 
 class RunState:

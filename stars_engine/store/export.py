@@ -28,12 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..decoding import labels
 from ..display.controls import visible_controls
 from ..errors import StarsError
 from ..events import AttemptScored, Event, ParamsChanged, rubric_label
 from ..run_state import RunState, SegmentView, describe_changes
 from .comparisons import Comparison, comparisons_of, to_line
 from .store import RunInfo, SessionInfo, Store
+from .turns import removed_runs
 
 JSONL_FORMAT = "stars-session"
 JSONL_VERSION = 2  # the newest this code reads: 2 adds comparison lines
@@ -45,6 +47,7 @@ class Bundle:
     session: SessionInfo
     runs: list[tuple[RunInfo, list[Event]]]
     comparisons: list[Comparison] = field(default_factory=list)  # a session's; a run's export has none
+    removed: dict[str, str] = field(default_factory=dict)  # run id -> "deleted" or "edited" (turns.py)
 
     def linked(self, run: RunInfo) -> bool:
         """Whether the run is a column of a comparison this bundle holds (its link is exported with it)."""
@@ -78,6 +81,12 @@ def _num(value: float | None) -> str:
 def reply_of(run: RunInfo, events: list[Event]) -> str:
     """The run's reply: its final text, else the segments it had accepted when it stopped."""
     return run.final_text or "".join(v.accepted.text for v in segments_of(events) if v.accepted)
+
+
+def removal_note(how: str) -> str:
+    """Why a run is no longer part of the conversation, in words; it stays in the export as the record."""
+    said = {"deleted": "deleted from the conversation", "edited": "edited out of the conversation"}
+    return f"{said.get(how, f'taken out of the conversation ({how})')}; kept for the record"
 
 
 def _outcome(run: RunInfo) -> str:
@@ -117,7 +126,8 @@ def to_jsonl(bundle: Bundle) -> str:
     for run, events in bundle.runs:
         link = {"comparison_id": run.comparison_id, "comparison_column": run.comparison_column}
         lines.append({"type": "run", "id": run.id, "status": run.status, "finished_at": run.finished_at,
-                      **(link if bundle.linked(run) else {})})  # absent: not a column, as before comparisons
+                      **(link if bundle.linked(run) else {}),  # absent: not a column, as before comparisons
+                      **({"removed": bundle.removed[run.id]} if run.id in bundle.removed else {})})  # absent: kept
         lines += [event.to_dict() for event in events]
     lines += [to_line(c) for c in bundle.comparisons]  # after the runs they link
     return "".join(_json_line(line) for line in lines)
@@ -213,8 +223,14 @@ def counts(bundle: Bundle) -> str:
     return f"{len({run.turn for run, _ in bundle.runs})} turn(s), {len(bundle.runs)} run(s)"
 
 
+def _md_change(change: ParamsChanged, named: dict[str, str]) -> str:
+    """A mid-run parameter change, each field by the label the app shows for it."""
+    return f"_params changed before segment {change.segment + 1}: {_md_inline(describe_changes(change, named))}_\n"
+
+
 def to_markdown(bundle: Bundle) -> str:
     s = bundle.session
+    named = labels()
     out = [f"# {_md_inline(s.title)}", "",
            f"Session {_md_inline(s.id)} · {_md_inline(s.created_at)} · {counts(bundle)}", ""]
     if s.system_prompt:
@@ -227,6 +243,8 @@ def to_markdown(bundle: Bundle) -> str:
         events = bundle.events_of(run.id)
         out += [f"## Turn {run.turn + 1} · run {_md_inline(run.id)} · {_md_inline(run.strategy)} · "
                 f"{_md_inline(_outcome(run))}", ""]
+        if run.id in bundle.removed:  # the turn was deleted or edited: the chat no longer holds this reply
+            out += [f"*({_md_inline(removal_note(bundle.removed[run.id]))})*", ""]
         out += [f"_{_md_inline(run.policy_id)} · reward {_md_inline(run.reward_label)}_", ""]
         if run.system_prompt != s.system_prompt:  # the run was given another one than the session has now
             out += ["**System**", "", _quote(run.system_prompt or "(none)"), ""]
@@ -242,12 +260,10 @@ def to_markdown(bundle: Bundle) -> str:
         out += ["### Segments", ""]
         changes = [e for e in events if isinstance(e, ParamsChanged)]
         for view in segments_of(events):
-            out += [f"_params changed before segment {c.segment + 1}: {_md_inline(describe_changes(c))}_\n"
-                    for c in changes if c.segment == view.index]
+            out += [_md_change(c, named) for c in changes if c.segment == view.index]
             out += _md_segment(view)
         drawn = {view.index for view in segments_of(events)}
-        out += [f"_params changed before segment {c.segment + 1}: {_md_inline(describe_changes(c))}_\n"
-                for c in changes if c.segment not in drawn]  # the run ended before that segment was drawn
+        out += [_md_change(c, named) for c in changes if c.segment not in drawn]  # the run ended before it was drawn
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -268,6 +284,8 @@ COMPARE_STYLE = """.compare{display:flex;gap:.6rem;align-items:stretch}
 .compare>.column{flex:1;min-width:0;border:1px solid #ddd;border-radius:6px;padding:.4rem}
 .compare>.column.winner{border-color:#3a3}.compare h3{margin:.2rem 0;font-size:1rem}
 """  # only in a page with a comparison, so a page without one reads as before them
+REMOVED_STYLE = """.removed{color:#777}p.removed{font-style:italic}
+"""  # only in a page with a run taken out of the conversation, likewise
 
 
 def _html(text: object) -> str:
@@ -275,7 +293,11 @@ def _html(text: object) -> str:
     return html.escape(visible_controls(str(text)))
 
 
-def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
+REMOVED_CLASS = ' class="removed"'
+
+
+def _html_run(run: RunInfo, events: list[Event], removed: str | None = None) -> list[str]:
+    """One run; ``removed`` (how its turn left the conversation) marks its heading and says so under it."""
     e = _html
     views = segments_of(events)
     spans = "".join(
@@ -286,7 +308,9 @@ def _html_run(run: RunInfo, events: list[Event]) -> list[str]:
         if v.accepted
     )
     out = [
-        f"<h2>Turn {run.turn + 1} · run <code>{e(run.id)}</code> · {e(run.strategy)} · {e(_outcome(run))}</h2>",
+        f"<h2{REMOVED_CLASS if removed is not None else ''}>Turn {run.turn + 1} · run <code>{e(run.id)}</code>"
+        f" · {e(run.strategy)} · {e(_outcome(run))}</h2>",
+        *([f'<p class="removed">({e(removal_note(removed))})</p>'] if removed is not None else []),
         *([f'<div class="system">system: {e(run.system_prompt)}</div>'] if run.system_prompt else []),
         f'<div class="user">{e(run.prompt)}</div>',
         f'<p class="meta">{e(run.policy_id)} · reward {e(run.reward_label)}</p>',
@@ -325,7 +349,7 @@ def _html_comparison(bundle: Bundle, c: Comparison) -> list[str]:
 
 def to_html(bundle: Bundle) -> str:
     s = bundle.session
-    style = HTML_STYLE + (COMPARE_STYLE if bundle.comparisons else "")
+    style = HTML_STYLE + (COMPARE_STYLE if bundle.comparisons else "") + (REMOVED_STYLE if bundle.removed else "")
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -336,7 +360,7 @@ def to_html(bundle: Bundle) -> str:
     ]
     for run, comparison in bundle.placed():
         out += _html_comparison(bundle, comparison) if comparison is not None else _html_run(
-            run, bundle.events_of(run.id)) if run is not None else []
+            run, bundle.events_of(run.id), bundle.removed.get(run.id)) if run is not None else []
     return "\n".join(out + ["</body></html>"]) + "\n"
 
 
@@ -361,7 +385,8 @@ CSV_COLUMNS = (
     "rubric",
     "comparison_id",
     "comparison_column",
-)
+    "removed",  # "deleted" or "edited": the turn left the conversation (the row stays, as the record)
+)  # a new column goes at the end, so a reader that counts columns keeps working
 
 
 FORMULA_STARTS = ("=", "+", "-", "@")
@@ -421,6 +446,7 @@ def to_csv(bundle: Bundle) -> str:
                     rubric_label(run.rubric),
                     run.comparison_id,
                     run.comparison_column + 1 if run.comparison_id else None,  # from 1; empty: not a column
+                    bundle.removed.get(run.id),  # empty: still in the conversation
                 ])
             )
     return buffer.getvalue()
@@ -515,13 +541,14 @@ def write_text(path: Path, text: str, force: bool = False) -> None:
 
 def run_bundle(store: Store, run_id: str) -> Bundle:
     run = store.get_run(run_id)
-    return Bundle(store.session(run.session_id), [(run, store.run_events(run.id))])
+    removed = {k: v for k, v in removed_runs(store, run.session_id).items() if k == run.id}
+    return Bundle(store.session(run.session_id), [(run, store.run_events(run.id))], removed=removed)
 
 
 def session_bundle(store: Store, session_id: str) -> Bundle:
     runs = store.runs_of(session_id)
     return Bundle(store.session(session_id), [(run, store.run_events(run.id)) for run in runs],
-                  comparisons_of(store, session_id))
+                  comparisons_of(store, session_id), removed_runs(store, session_id))
 
 
 def export_run(store: Store, run_id: str, fmt: str | None, path: Path, force: bool = False) -> Path:

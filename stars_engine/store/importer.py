@@ -31,6 +31,7 @@ from .event_check import RunChecker, checked_event_json, decode, decode_line, ti
 from .export import JSONL_FORMAT, JSONL_VERSION
 from .recorder import RunWriter
 from .store import Store, delete_rows
+from .turns import REMOVED_AS
 
 OPEN_STATUSES = ("running", "interrupted")
 RUN_STATUSES = ("finished", "failed", *OPEN_STATUSES)
@@ -57,6 +58,7 @@ class RunLine(msgspec.Struct):
     finished_at: str | None = None
     comparison_id: str = ""  # absent: not a column of a comparison
     comparison_column: int = -1
+    removed: str = ""  # absent: still in the conversation; else how its turn left it (turns.REMOVED_AS)
 
 
 @dataclass
@@ -134,7 +136,8 @@ def _run_header(raw: bytes) -> dict[str, Any]:
     line = decode(raw, RunLine)
     problem = (_id_problem(line.id, "run")
                or (f"unknown run status {line.status!r:.40}" if line.status not in RUN_STATUSES else None)
-               or timestamp_problem(line.finished_at, "finished_at"))
+               or timestamp_problem(line.finished_at, "finished_at")
+               or (f"unknown removal {line.removed!r:.40}" if line.removed not in ("", *REMOVED_AS) else None))
     if not problem and line.comparison_id:
         problem = _id_problem(line.comparison_id, "comparison id of the run") or (
             "comparison_column must be 0 or more" if line.comparison_column < 0 else None)
@@ -143,7 +146,8 @@ def _run_header(raw: bytes) -> dict[str, Any]:
     if problem:
         raise StarsError(problem)
     return {"id": line.id, "status": line.status, "finished_at": line.finished_at,
-            "comparison_id": line.comparison_id, "comparison_column": line.comparison_column}
+            "comparison_id": line.comparison_id, "comparison_column": line.comparison_column,
+            "removed": line.removed}
 
 
 def _comparison(raw: bytes, links: dict[str, tuple[str, int]]) -> tuple[dict[str, Any], list[Any]]:
@@ -341,8 +345,11 @@ def _write(store: Store, checked: Checked, written: list[str]) -> None:
             elif kind == "event":
                 last = isinstance(item, RunFinished | RunFailed)
                 writer.write(item, at=run["finished_at"] if last else None)
-            elif kind == "end" and run["status"] in OPEN_STATUSES:
-                db.execute("UPDATE runs SET status = 'interrupted', pid = NULL WHERE id = ?", [writer.run_id])
+            elif kind == "end":
+                if run["status"] in OPEN_STATUSES:
+                    db.execute("UPDATE runs SET status = 'interrupted', pid = NULL WHERE id = ?", [writer.run_id])
+                if run["removed"]:
+                    db.execute("UPDATE runs SET removed = ? WHERE id = ?", [run["removed"], writer.run_id])
             elif kind == "comparison":
                 insert_comparison(db, *item)
             batch.tick()

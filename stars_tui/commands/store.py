@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from stars_engine.decoding import labels
 from stars_engine.display.controls import json_text, visible_controls, visible_fields
 from stars_engine.display.format import shorten
 from stars_engine.errors import StarsError
@@ -283,7 +284,7 @@ def render(event: Event) -> Text | str | None:
         note = " (exhausted: best taken)" if event.exhausted else ""
         return Text(f"✓ segment {event.segment + 1}{note}: ", "green bold") + Text(event.text)
     if isinstance(event, ParamsChanged):
-        return Text(f"params changed before segment {event.segment + 1}: {describe_changes(event)}", "yellow")
+        return Text(f"params changed before segment {event.segment + 1}: {describe_changes(event, labels())}", "yellow")
     if isinstance(event, RunFinished):
         from .run import summary
 

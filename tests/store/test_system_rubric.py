@@ -96,7 +96,8 @@ def test_system_prompt_and_rubric_survive_export_and_import(tmp_path, capsys):
     assert "Be &lt;b&gt;brief&lt;/b&gt;." in html and all(label in html for label in labels)
     csv_text = (tmp_path / "a.csv").read_text()
     header = csv_text.splitlines()[0]
-    assert header.endswith(",text,system_prompt,rubric,comparison_id,comparison_column") and labels[1] in csv_text
+    assert header.endswith(",text,system_prompt,rubric,comparison_id,comparison_column,removed")
+    assert labels[1] in csv_text
     with open_store(tmp_path / "b.db") as store:
         import_jsonl(store, tmp_path / "a.jsonl")
         assert store.session_system_prompt(first.session_id) == "Be <b>brief</b>."

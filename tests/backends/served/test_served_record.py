@@ -61,9 +61,11 @@ def test_a_database_from_before_served_backends_gets_the_columns_with_in_process
     db = tmp_path / "old.db"
     recorder = record(ScriptedPolicy(), db)
     with sqlite3.connect(db) as conn:  # take it back to schema 2: no served columns, no steps after 0002
+        conn.execute("DROP INDEX idx_runs_comparison_id")
         for column in ("backend", "server_url", "served_model", "reward_server_url", "served_reward",
-                       "rubric", "removed"):
+                       "rubric", "removed", "comparison_id", "comparison_column"):
             conn.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        conn.execute("DROP TABLE comparisons")
         conn.execute("ALTER TABLE sessions DROP COLUMN system_prompt")
         for column in ("cut_entropy", "round"):
             conn.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
