@@ -24,7 +24,7 @@ from ..events import Event, RunFailed, RunFinished, RunStats, last_user_message
 from ..params import Params
 from ..policy.base import Policy
 from ..reward.base import Reward
-from .schedule import IN_TURN, Together, merged, schedule_of
+from .schedule import IN_TURN, Together, check_schedule, merged
 
 MIN_COLUMNS, MAX_COLUMNS = 2, 4
 SEED_LIMIT = 2**63 - 1  # Params' own bound on a seed
@@ -133,12 +133,13 @@ class Comparison:
         cancel: threading.Event,
         wrap: ColumnWrapper | None = None,
         on_column_end: Callable[[Outcome], None] | None = None,
+        schedule: str | None = None,
     ) -> Iterator[tuple[Column, Event]]:
-        """Every column's events, tagged with it, in one stream, as the policy's schedule runs them
-        (``schedule``). ``wrap`` sees each column's run stream (its store recorder); after ``cancel``
-        every running column stops within a token, and a column not yet started is left with the
-        error "not run"."""
-        self.schedule = schedule_of(policy)
+        """Every column's events, tagged with it, in one stream, run as ``schedule`` says (None: as the
+        policy allows; a benchmark sets it to measure one against another). ``wrap`` sees each
+        column's run stream (its store recorder); after ``cancel`` every running column stops within
+        a token, and a column not yet started is left with the error "not run"."""
+        self.schedule = check_schedule(policy, schedule)
         siblings = self.schedule != IN_TURN
         self.policies = [cast(Together, policy).sibling() for _ in self.columns] if siblings else [policy] * len(
             self.columns)

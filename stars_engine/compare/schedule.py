@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
+from ..errors import StarsError
 from ..policy.base import Policy
 
 AT_ONCE, INTERLEAVED, IN_TURN = "at once", "interleaved", "in turn"
@@ -49,6 +50,19 @@ def schedule_of(policy: Any) -> str:
     together = getattr(policy, "together", IN_TURN)
     able = all(callable(getattr(policy, name, None)) for name in ("sibling", "release"))
     return together if together in SCHEDULES and able else IN_TURN
+
+
+def check_schedule(policy: Any, schedule: str | None) -> str:
+    """``schedule`` if this policy can run it (any policy runs its columns in turn), else a StarsError;
+    None: the policy's own."""
+    own = schedule_of(policy)
+    if schedule is None:
+        return own
+    if schedule not in SCHEDULES:
+        raise StarsError(f"unknown schedule {schedule!r}: use {', '.join(SCHEDULES)}")
+    if schedule != IN_TURN and own == IN_TURN:
+        raise StarsError(f"the columns cannot run {schedule} on {policy.model_id}: it holds one run at a time")
+    return schedule
 
 
 def merged(schedule: str, streams: Sequence[Stream[T]], cancel: threading.Event) -> Iterator[tuple[int, T]]:
