@@ -257,7 +257,7 @@ class CompareScreen(Screen):
         elif self.cancel.is_set():
             self.say("stopped: what was written is kept; nothing was judged")
         else:
-            self.say("done: Tab to a column and alt+u to use its reply")
+            self.say(f"done ({self.comparison.schedule}): Tab to a column and alt+u to use its reply")
         self.lines = message.lines
         self.query_one("#compare-verdict", Static).update(Text("\n".join(one_line(line) for line in message.lines)))
         self.app.chat_screen.refresh_chat_list()
