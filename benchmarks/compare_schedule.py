@@ -5,12 +5,12 @@
 
 Four columns, ``vanilla,bon-4,stars,specrej:n=8``, on one prompt with a fixed
 base seed, on the bundled model and the default reward (in this process). For
-each backend, in one run and alternating the sides within every repeat:
-
-- alone: each column's run by itself (``engine.run``), wall seconds summed;
-- each schedule: the wall seconds of the whole comparison (``Comparison.events``);
-  in-process ``in turn`` and ``interleaved``, through vLLM (``--server``) ``at once``
-  and ``in turn``.
+each backend, in one run, the wall seconds of the whole comparison
+(``Comparison.events``) under each of its schedules, their order alternating
+from repeat to repeat: in-process ``in turn`` and ``interleaved``, through vLLM
+(``--server``) ``at once`` and ``in turn``. In turn, each column runs alone on
+the model: the sum of those columns' own wall seconds (``RunStats.wall_seconds``)
+is that repeat's "sum of the four runs alone".
 
 The figure is whole / sum alone: 1.0 costs nothing extra, below 1 the schedule
 shares work (the server batching the columns), above 1 it costs. Each
@@ -33,7 +33,6 @@ from typing import Any
 
 from stars_engine.compare import AT_ONCE, IN_TURN, INTERLEAVED, Comparison, plan
 from stars_engine.engine import run
-from stars_engine.events import RunFinished
 from stars_engine.params import Params
 
 SPECS = "vanilla,bon-4,stars,specrej:n=8"
@@ -45,55 +44,46 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def alone(policy: Any, reward: Any, tokens: int, seed: int) -> tuple[float, list[str]]:
-    """Each column's run by itself, one after another: the summed wall seconds and the replies."""
-    total, texts = 0.0, []
-    for column in plan(SPECS, Params(max_new_tokens=tokens), seed):
-        started = time.perf_counter()
-        end = list(run(policy, reward, PROMPT, column.params))[-1]
-        total += time.perf_counter() - started
-        if not isinstance(end, RunFinished):
-            raise SystemExit(f"column {column.spec.label} failed alone: {end}")
-        texts.append(end.text)
-    return total, texts
-
-
-def whole(policy: Any, reward: Any, tokens: int, seed: int, schedule: str) -> tuple[float, list[str]]:
-    """The whole comparison under ``schedule``: its wall seconds and the columns' replies."""
+def whole(policy: Any, reward: Any, tokens: int, seed: int, schedule: str) -> dict[str, Any]:
+    """The whole comparison under ``schedule``: its wall seconds, each column's own, and the replies."""
     comparison = Comparison(plan(SPECS, Params(max_new_tokens=tokens), seed), PROMPT)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in comparison.events(policy, reward, threading.Event(), schedule=schedule):
         pass
-    seconds = time.perf_counter() - started
-    failed = [o.error for o in comparison.outcomes if o.error]
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    failed = [o.error for o in comparison.outcomes if o.error or o.stats is None]
     if failed:
         raise SystemExit(f"a column failed under {schedule}: {failed}")
-    return seconds, [o.text for o in comparison.outcomes]
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "texts": [o.text for o in comparison.outcomes],
+            "columns": [round(o.stats.wall_seconds, 2) for o in comparison.outcomes if o.stats is not None],
+            "load": load()}
 
 
 def measure(name: str, policy: Any, reward: Any, repeats: int, tokens: int, seed: int) -> dict[str, Any]:
-    """Alone and every schedule of ``name``, alternating their order per repeat."""
-    whole(policy, reward, 8, seed + 1000, IN_TURN)  # warm up: first torch calls, the server's caches
-    sides = ["alone", *SCHEDULES[name]]
+    """Every schedule of ``name``, their order alternating per repeat; "alone" is the in-turn columns' sum."""
+    list(run(policy, reward, PROMPT, Params(max_new_tokens=4)))  # warm up: first torch calls, the server's caches
+    sides = SCHEDULES[name]
     rows: list[dict[str, Any]] = []
     for repeat in range(repeats):
-        order = sides[repeat % len(sides):] + sides[:repeat % len(sides)]
+        order = list(sides[repeat % 2:] + sides[:repeat % 2])
         row: dict[str, Any] = {"repeat": repeat, "order": order, "load_before": load()}
         for side in order:
-            seconds, texts = (alone(policy, reward, tokens, seed) if side == "alone"
-                              else whole(policy, reward, tokens, seed, side))
-            row[side] = {"seconds": round(seconds, 2), "texts": texts, "load": load()}
-        for schedule in SCHEDULES[name]:
-            row[schedule]["ratio"] = round(row[schedule]["seconds"] / row["alone"]["seconds"], 3)
-            row[schedule]["same_replies"] = row[schedule]["texts"] == row[IN_TURN]["texts"]
+            row[side] = whole(policy, reward, tokens, seed, side)
+        row["alone"] = round(sum(row[IN_TURN]["columns"]), 2)
+        for side in sides:
+            row[side]["ratio"] = round(row[side]["seconds"] / row["alone"], 3)
+            row[side]["same_replies"] = row[side]["texts"] == row[IN_TURN]["texts"]
         rows.append(row)
-        print(f"{name} repeat {repeat}: alone {row['alone']['seconds']:.1f} s; " + "; ".join(
+        print(f"{name} repeat {repeat} ({' then '.join(order)}): sum alone {row['alone']:.1f} s; " + "; ".join(
             f"{s} {row[s]['seconds']:.1f} s = {row[s]['ratio']:.2f}x (same replies: {row[s]['same_replies']})"
-            for s in SCHEDULES[name]) + f"; load {row['load_before']:.1f}-{max(row[s]['load'] for s in sides):.1f}",
-            flush=True)
-    medians = {s: statistics.median(r[s]["ratio"] for r in rows) for s in SCHEDULES[name]}
+            for s in sides) + f"; load average {row['load_before']:.1f} -> "
+            + " -> ".join(f"{row[s]['load']:.1f}" for s in order), flush=True)
+    medians = {s: statistics.median(r[s]["ratio"] for r in rows) for s in sides}
+    other = next(s for s in sides if s != IN_TURN)
+    cpu = statistics.median(r[other]["cpu_seconds"] / r[IN_TURN]["cpu_seconds"] for r in rows)
     loads = [r["load_before"] for r in rows] + [r[s]["load"] for r in rows for s in sides]
-    return {"rows": rows, "median_ratio": medians, "load_range": [min(loads), max(loads)]}
+    return {"rows": rows, "median_ratio": medians, "load_range": [min(loads), max(loads)],
+            f"cpu_seconds_{other}_over_in_turn": round(cpu, 3)}
 
 
 def main() -> None:
@@ -122,9 +112,11 @@ def main() -> None:
             [policy] = served_policies([args.server])
         report[name] = measure(name, policy, reward, args.repeats, args.tokens, args.seed)
         low, high = report[name]["load_range"]
+        cpu = next((k, v) for k, v in report[name].items() if k.startswith("cpu_seconds_"))
         print(f"{name}: whole / sum alone, median of {args.repeats}: " + ", ".join(
-            f"{s} {r:.2f}x" for s, r in report[name]["median_ratio"].items()) + f" (load average {low:.1f}-{high:.1f}"
-            f" on {os.cpu_count()} cores)", flush=True)
+            f"{s} {r:.2f}x" for s, r in report[name]["median_ratio"].items())
+            + f"; this process's CPU seconds, {cpu[0].removeprefix('cpu_seconds_').replace('_', ' ')}: {cpu[1]:.2f}x"
+            + f" (load average {low:.1f}-{high:.1f} on {os.cpu_count()} cores)", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
