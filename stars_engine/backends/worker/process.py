@@ -194,8 +194,12 @@ class ProcessPolicy:
 
     def release(self) -> None:
         """Let the worker forget this sibling (its cache); the loaded policy itself stays."""
-        if self.handle and not self.worker.closed:
+        if not self.handle or self.worker.closed:
+            return
+        try:
             self._call("release")
+        except RuntimeError:  # the worker has ended: nothing is left to free, and the run's own error stands
+            pass
 
     def start(self, messages: list[dict[str, str]], seed: int) -> int:
         return self._call("start", messages, seed)
