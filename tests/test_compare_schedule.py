@@ -207,3 +207,44 @@ def test_the_command_says_and_records_the_schedule(capsys, tmp_path):
         runs = store.runs_of(session.id)
     assert sorted(r.id for r in runs) == sorted(c["run_id"] for c in summary["columns"])
     assert {r.status for r in runs} == {"finished"}
+
+
+AT_ONCE_STARS = """
+import sys
+sys.path.insert(0, {tests!r})
+from fakes import ScriptedReward, SiblingPolicy
+from stars_engine import backends
+from stars_engine.backends import Backend
+from stars_tui import cli
+backends.register(Backend("local", lambda spec, count: ([SiblingPolicy("at once", delay=0.01)], ScriptedReward())))
+cli.main()
+"""
+
+
+def test_ctrl_c_stops_columns_running_at_once_and_keeps_both_runs_as_cancelled(tmp_path):
+    """The main thread waits on the columns' threads; Ctrl-C still reaches it and stops them all."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    db = tmp_path / "s.db"
+    script = AT_ONCE_STARS.format(tests=str(Path(__file__).resolve().parent))
+    proc = subprocess.Popen([sys.executable, "-c", script, "compare", "hi", "--strategies", "vanilla,stars:seg=4",
+                             "--json", "--judge", "none", "--max-new-tokens", "400", "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    seen = set()
+    while seen != {0, 1}:  # both columns are decoding
+        event = json.loads(proc.stdout.readline())
+        if event["type"] != "RunStarted":
+            seen.add(event["column"])
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["schedule"] == "at once"
+    assert [c["stop_reason"] for c in summary["columns"]] == ["cancelled", "cancelled"]
+    with open_store(db) as store:
+        (session,) = store.list_sessions()
+        assert session.statuses == ("cancelled", "cancelled")
