@@ -12,10 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..events import Event
 from ..store import Recorder
-from .columns import Column
+from ..store.comparisons import record_comparison
+from .columns import Column, Comparison
+from .ranking import verdict_lines
 
 
 class ColumnRecorders:
@@ -55,3 +58,14 @@ class ColumnRecorders:
         with self.lock:
             self.recorders[column.index] = recorder
         return recorder.record(stream)
+
+    def link(self, comparison: Comparison, summary: dict[str, Any] | None) -> str | None:
+        """Record the comparison as one row linking its columns' runs, with its summary and verdict
+        lines; returns its id (None when no column was recorded). A refusal is a StarsError."""
+        session = self.session_id
+        if session is None:
+            return None
+        columns = [(c.index, c.spec.label, self.run_id(c)) for c in comparison.columns]
+        full = {**summary, "verdict_lines": verdict_lines(summary)} if summary else None
+        return record_comparison(self.db_path, session, self.turn, comparison.prompt,
+                                 comparison.columns[0].seed, columns, full)

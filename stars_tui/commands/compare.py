@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from stars_engine import backends
-from stars_engine.display.controls import json_text, one_line
+from stars_engine.display.controls import error_line, json_text, one_line
 from stars_engine.errors import StarsError
 from stars_engine.events import Event
 
@@ -170,16 +170,24 @@ def compare_command(
         if not cancel.is_set():
             for line in verdict_lines(summary):
                 print(one_line(line))
+    linked = True
     if recorders is not None and recorders.session_id:
         runs = ", ".join(o.run_id for o in comparison.outcomes if o.run_id)
-        print(f"saved runs {runs} in session {recorders.session_id}", file=sys.stderr)
+        try:
+            comparison_id = recorders.link(comparison, summary)
+            print(f"saved comparison {comparison_id} (runs {runs}) in session {recorders.session_id}",
+                  file=sys.stderr)
+        except StarsError as exc:  # the runs are saved; only the link between them is missing
+            linked = False
+            print(f"saved runs {runs} in session {recorders.session_id}", file=sys.stderr)
+            print(f"error: the comparison was not recorded: {error_line(exc)}", file=sys.stderr)
     for outcome in comparison.outcomes:
         if outcome.error and outcome.error != "not run":
             print(f"error: column {outcome.column.index + 1} ({one_line(outcome.column.spec.label)}): "
                   f"{one_line(outcome.error)}", file=sys.stderr)
     if cancel.is_set():
         raise typer.Exit(EXIT_CANCELLED)
-    if any(o.error for o in comparison.outcomes):
+    if any(o.error for o in comparison.outcomes) or not linked:
         raise typer.Exit(1)
 
 

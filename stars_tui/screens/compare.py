@@ -203,10 +203,14 @@ class CompareScreen(Screen):
                 self.pumps[pump].passes = comparison.passes(column)
                 pump.put(event)
                 self.post_message(EventsReady(pump))
+            base_seed = comparison.columns[0].seed  # column i runs with base + i
+            judges = {} if cancel.is_set() else self.make_judges(policy, reward)
+            summary = summarize(comparison, judges, base_seed)
             if not cancel.is_set():
-                summary = summarize(comparison, self.make_judges(policy, reward), 0)
                 lines = verdict_lines(summary)
                 winner = summary["guide"] and summary["guide"]["winner"]
+            if recorders is not None:
+                recorders.link(comparison, summary)  # one record linking the columns' runs
         except Exception as exc:  # noqa: BLE001 - shown in one line, never raised into the UI
             error = error_line(exc)
         run_ids = [o.run_id for o in comparison.outcomes]

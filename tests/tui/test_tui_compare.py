@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 from stars_engine.bench.judge import RewardJudge
 from stars_engine.params import Params
 from stars_engine.store import open_store
+from stars_engine.store.comparisons import comparisons_of
 from stars_tui.app import StarsApp
 from stars_tui.screens.compare import CompareScreen
 from stars_tui.widgets.transcript import AssistantTurn, UserTurn
@@ -74,8 +75,13 @@ async def test_the_columns_fill_and_are_ranked_and_recorded(db):
         assert verdict.startswith("guide reward: ") and "rubric judge: " in verdict
         with open_store(db) as store:
             runs = [store.get_run(run_id) for run_id in screen.run_ids]
+            (comparison,) = comparisons_of(store, app.chat.session_id)
         assert [r.final_text for r in runs] == [first.state.text, second.state.text]
         assert {r.prompt for r in runs} == {"be kind"} and app.chat.session_id is not None
+        # one record links both runs, at the turn a reply taken from it becomes, with its verdict
+        assert [(c.index, c.run.id) for c in comparison.columns] == [(0, runs[0].id), (1, runs[1].id)]
+        assert (comparison.base_seed, comparison.turn) == (5, runs[0].turn)
+        assert comparison.verdict_lines() == verdict.splitlines()
 
 
 async def test_interleaved_columns_each_record_their_own_run_and_the_note_names_the_schedule(db):
