@@ -81,8 +81,8 @@ def parse_judges(text: str) -> list[str]:
     if names == ["none"]:
         return []
     if not names or not all(_known(name) for name in names):
-        raise StarsError(f"--judge must be a comma list of {', '.join(JUDGE_NAMES)}, {RM_PREFIX}REF or {RM_PREFIX}URL "
-                         f"(or just none); got {text!r}")
+        raise StarsError(f"--judge must be a comma list of chat, rubric or {RM_PREFIX}REF (a model folder, a cached "
+                         f"hub id or a vLLM pooling server's URL), or harm (or just none); got {text!r}")
     if len(set(names)) != len(names):
         raise StarsError(f"--judge lists a judge twice: {text!r}")
     return names
@@ -96,13 +96,14 @@ def check_judges(names: list[str], allow_download: bool = False) -> None:
     from .judge_served import check_served_ref, is_url
 
     for name in names:
-        ref = name[len(RM_PREFIX):].strip()
         if name == "harm":
             model_files()
-        elif name.startswith(RM_PREFIX) and is_url(ref):
-            check_served_ref(ref)
         elif name.startswith(RM_PREFIX):
-            check_model(ref, "judge reward model", allow_download)
+            ref = name[len(RM_PREFIX):].strip()
+            if is_url(ref):
+                check_served_ref(ref)
+            else:
+                check_model(ref, "judge reward model", allow_download)
 
 
 class HeldOutRubricJudge:
@@ -162,13 +163,13 @@ def build_judges(
         from .judge_harm import HarmJudge
         from .judge_served import ServedChatJudge, is_url, served_rm_judge
 
-        ref = name[len(RM_PREFIX):].strip()
         if name == "chat":  # on a served policy, the served model: the in-process one is not loaded
             return ServedChatJudge(policy) if getattr(policy, "server_url", "") else chat_judge_for(policy)
         if name == "rubric":
             return rubric_judge(_embedder_for(reward), prompts)
         if name == "harm":
             return HarmJudge()
+        ref = name[len(RM_PREFIX):].strip()
         if is_url(ref):
             return served_rm_judge(ref, allow_download)
         return rm_judge(ref, device, allow_download)

@@ -85,3 +85,14 @@ def test_another_release_or_none_is_refused_with_the_install_command(monkeypatch
     assert install in refusal(monkeypatch, VERSION="9.9")
     message = refusal(monkeypatch, DISTRIBUTION="no-such-wheel-here")
     assert "--judge harm needs the no-such-wheel-here wheel" in message
+
+
+def test_the_bench_refuses_a_harm_judge_it_cannot_load_before_any_model(monkeypatch, capsys):
+    from stars_tui import cli
+
+    monkeypatch.setattr(judge_harm, "VERSION", "9.9")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "--judge", "rubric,harm"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("error: --judge harm needs alt-profanity-check 9.9, found 1.9.1")

@@ -156,3 +156,13 @@ def test_an_rm_url_judge_that_cannot_score_is_one_line(cards, message):
 def test_a_malformed_rm_url_is_refused_before_any_request():
     with pytest.raises(StarsError, match="is not a server URL"):
         check_judges(["rm:http://"])
+
+
+def test_the_bench_refuses_a_malformed_rm_url_in_one_line_with_exit_2(capsys):
+    from stars_tui import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "--judge", "chat,rm:https://:80"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err == "error: --judge rm: 'https://:80' is not a server URL: use " \
+                                               "http://HOST:PORT or https://HOST:PORT"
