@@ -120,6 +120,27 @@ class ScriptedPolicy:
         self.branches = None
 
 
+class SiblingPolicy(ScriptedPolicy):
+    """A scripted policy that holds several runs alive at once, as the real backends do: ``sibling()``
+    is a fresh scripted policy with the same options, ``together`` how a comparison runs them
+    ("interleaved" as in-process, "at once" as served). Siblings made and released are kept, to check."""
+
+    def __init__(self, together: str = "interleaved", **options) -> None:
+        super().__init__(**options)
+        self.together = together
+        self.options = options
+        self.siblings: list[SiblingPolicy] = []
+        self.released = False
+
+    def sibling(self) -> SiblingPolicy:
+        twin = type(self)(self.together, **self.options)
+        self.siblings.append(twin)
+        return twin
+
+    def release(self) -> None:
+        self.released = True
+
+
 class ScriptedReward:
     """Reward = share of "good" words in the reply, so rejection has something to do."""
 

@@ -19,6 +19,7 @@ from stars_engine.compare import Comparison, column_seeds, plan, summarize, verd
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
 from stars_engine.store import open_store
+from stars_engine.store.comparisons import comparisons_of
 from stars_tui import cli
 
 FAKE_STARS = Path(__file__).resolve().parent / "fake_stars.py"
@@ -114,9 +115,15 @@ def test_table_shows_every_column_and_records_each_run_in_one_session(fake_model
     with open_store(db) as store:
         (session,) = store.list_sessions()
         runs = store.runs_of(session.id)
+        (comparison,) = comparisons_of(store, session.id)
     assert [r.strategy for r in runs] == ["vanilla", "best-of-n", "stars"]
     assert all(r.status == "finished" and r.prompt == "hello [bold]x[/bold]" for r in runs)
-    assert f"saved runs {', '.join(r.id for r in runs)} in session {session.id}" in err
+    assert f"saved comparison {comparison.id} (runs {', '.join(r.id for r in runs)}) in session {session.id}" in err
+    # one record links the columns' runs, in column order, with the base seed and the verdict
+    assert [(c.index, c.spec, c.run.id) for c in comparison.columns] == [
+        (0, "vanilla", runs[0].id), (1, "bon-2", runs[1].id), (2, "stars:seg=4", runs[2].id)]
+    assert (comparison.prompt, comparison.base_seed) == ("hello [bold]x[/bold]", 7)
+    assert comparison.verdict_lines()[0].startswith("guide reward: ")
 
 
 def test_json_tags_every_event_by_its_column_and_ends_with_the_summary(fake_models, capsys, tmp_path):

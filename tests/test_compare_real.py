@@ -49,3 +49,25 @@ def test_compare_vanilla_and_bon2_records_both_runs_and_names_a_winner(tmp_path)
         result = judged["result"]
         # one pair: a win names its winner, a tie names both columns
         assert result["spec"] in ("vanilla", "bon-2") if pair["outcome_for_a"] != "tie" else result["winner"] is None
+
+
+def test_a_seed_gives_each_column_the_same_reply_in_turn_and_interleaved(real_policy, real_reward):
+    """Siblings of the real policy keep their own caches, branches and generators: two columns
+    interleaved event by event decode exactly what they decode one after another."""
+    import threading
+
+    from stars_engine.compare import IN_TURN, INTERLEAVED, Comparison, plan, schedule_of
+    from stars_engine.params import Params
+
+    assert schedule_of(real_policy) == INTERLEAVED
+    messages = [{"role": "user", "content": "Give me one tip for sleeping well."}]
+    replies = {}
+    for schedule in (IN_TURN, INTERLEAVED):
+        comparison = Comparison(plan("stars:seg=8,specrej:n=4", Params(max_new_tokens=16), 3), messages)
+        order = [c.index for c, _ in comparison.events(real_policy, real_reward, threading.Event(), schedule=schedule)]
+        assert (order[:4] == [0, 1, 0, 1]) == (schedule == INTERLEAVED)
+        assert all(o.error is None and o.stats is not None for o in comparison.outcomes)
+        replies[schedule] = [(o.text, o.stats.tokens_generated, o.stats.policy_forward_passes)
+                             for o in comparison.outcomes]
+    assert all(any(ch.isalpha() for ch in text) for text, _, _ in replies[IN_TURN])
+    assert replies[INTERLEAVED] == replies[IN_TURN]

@@ -144,8 +144,8 @@ def run_cells(
         try:
             for i, cell in enumerate(cells):
                 key = cell.key(policy, reward.reward_id)
-                if finished(done.get(key)):
-                    records[i] = done[key]
+                if finished(done.get(key)):  # reused under this run's label: the key is the settings
+                    records[i] = {**done[key], "strategy": cell.spec.label}
                     if on_cell:
                         on_cell(cell, records[i], True)
                     continue

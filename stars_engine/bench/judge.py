@@ -9,6 +9,9 @@ tie only when that mean is within the judge's ``tie_margin`` of zero. (The
 first round required a win in both orders; SmolLM2-135M always answered "A",
 so that rule called every pair a tie and measured nothing.) Half the
 difference of the two log-odds is the position bias, kept in every verdict.
+On a served chat model the same question is asked of the server and the two
+letters' log-probabilities are read from its reply (judge_served.py); their
+difference is the same logit difference.
 
 Why that is fair: the guide reward (an embedding rubric) is what STARS and
 Best-of-N optimise, so it cannot also grade them; the chat model never saw a
@@ -35,6 +38,27 @@ JUDGE_PROMPT = (
     "User message: {prompt}\n\nReply A: {a}\n\nReply B: {b}\n\n"
     "Answer with a single letter, A or B."
 )
+
+
+LETTERS = ("A", "B")  # the two answers JUDGE_PROMPT asks for, in its order
+CHAT_TIE_MARGIN = 0.1
+
+
+def judge_messages(prompt: str, first: str, second: str) -> list[dict[str, str]]:
+    """The one chat message the chat judge is asked, in-process and served alike."""
+    text = JUDGE_PROMPT.format(prompt=prompt, a=first.strip() or "(empty)", b=second.strip() or "(empty)")
+    return [{"role": "user", "content": text}]
+
+
+def chat_judge_id(model_id: str, tie_margin: float) -> str:
+    return f"pairwise chat judge ({model_id}), mean log-odds of both orders, tie below {tie_margin}"
+
+
+def single_token(ids: list[int], letter: str) -> int:
+    """The one token id ``letter`` encodes to; the judge cannot read a letter split over tokens."""
+    if len(ids) != 1:
+        raise StarsError(f"the judge needs {letter!r} to be one token in the chat model's vocabulary")
+    return ids[0]
 
 
 class PairJudge(Protocol):
@@ -85,25 +109,19 @@ class ChatJudge:
     debiased log-odds SmolLM2-135M gave in the first round (sd 0.17).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, model_id: str = "chat-model", tie_margin: float = 0.1):
+    def __init__(self, model: Any, tokenizer: Any, model_id: str = "chat-model", tie_margin: float = CHAT_TIE_MARGIN):
         self.model = model
         self.tokenizer = tokenizer
         self.tie_margin = tie_margin
-        self.judge_id = f"pairwise chat judge ({model_id}), mean log-odds of both orders, tie below {tie_margin}"
-        self.letters = [self._single_token(letter) for letter in ("A", "B")]
-
-    def _single_token(self, letter: str) -> int:
-        ids = self.tokenizer.encode(letter, add_special_tokens=False)
-        if len(ids) != 1:
-            raise StarsError(f"the judge needs {letter!r} to be one token in the chat model's vocabulary")
-        return ids[0]
+        self.judge_id = chat_judge_id(model_id, tie_margin)
+        self.letters = [single_token(self.tokenizer.encode(letter, add_special_tokens=False), letter)
+                        for letter in LETTERS]
 
     def prefer(self, prompt: str, first: str, second: str) -> float:
         import torch
 
-        text = JUDGE_PROMPT.format(prompt=prompt, a=first.strip() or "(empty)", b=second.strip() or "(empty)")
         chat = chat_template.apply(
-            self.tokenizer, [{"role": "user", "content": text}], "judge", add_generation_prompt=True, tokenize=False
+            self.tokenizer, judge_messages(prompt, first, second), "judge", add_generation_prompt=True, tokenize=False
         )
         inputs = self.tokenizer(chat, return_tensors="pt", add_special_tokens=False)
         device = next(self.model.parameters()).device

@@ -5,8 +5,10 @@ Headless like the rest of the engine; the CLI draws the table.
 
 from .columns import MAX_COLUMNS, MIN_COLUMNS, Column, Comparison, Outcome, column_seeds, plan, random_seed
 from .ranking import guide_winner, judge_pairs, summarize, verdict_lines
+from .schedule import AT_ONCE, IN_TURN, INTERLEAVED, schedule_of
 
 __all__ = [
-    "MAX_COLUMNS", "MIN_COLUMNS", "Column", "Comparison", "Outcome", "column_seeds", "guide_winner",
-    "judge_pairs", "plan", "random_seed", "summarize", "verdict_lines",
+    "AT_ONCE", "IN_TURN", "INTERLEAVED", "MAX_COLUMNS", "MIN_COLUMNS", "Column", "Comparison", "Outcome",
+    "column_seeds", "guide_winner", "judge_pairs", "plan", "random_seed", "schedule_of", "summarize",
+    "verdict_lines",
 ]

@@ -67,6 +67,7 @@ def summarize(comparison: Comparison, judges: dict[str, PairJudge], base_seed: i
         "type": "CompareSummary",
         "prompt": comparison.prompt,
         "base_seed": base_seed,
+        "schedule": comparison.schedule,
         "columns": [o.to_dict() for o in comparison.outcomes],
         "guide": guide_winner(comparison.outcomes),
         "judges": {name: judge_pairs(judge, comparison.prompt, comparison.outcomes) for name, judge in judges.items()},

@@ -95,9 +95,11 @@ def bench_command(
         "--out", help="Output folder; run again with the same folder to resume.")] = DEFAULT_OUT,
     judge: Annotated[str, typer.Option(
         "--judge", help="Held-out judges, comma-separated: chat (the chat model, pairwise, debiased over "
-                        "both orders), rubric (a held-out embedding rubric, no relevance credit on decline "
-                        "prompts), rm:REF (a one-logit sequence-classification reward model, a local folder, "
-                        "in-process), or none.")] = "chat,rubric",
+                        "both orders; on --server the served model's log-probabilities), rubric (a held-out "
+                        "embedding rubric, no relevance credit on decline prompts), harm (a trained "
+                        "offensive-language classifier: the less offensive reply wins), rm:REF (a one-logit "
+                        "sequence-classification reward model, a local folder, in-process), rm:URL (such a "
+                        "model on a vLLM pooling server), or none.")] = "chat,rubric",
     db: Annotated[Path | None, typer.Option(
         "--db", help="Also record every run into this session database.")] = None,
     concurrency: Annotated[int, typer.Option(

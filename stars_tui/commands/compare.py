@@ -1,23 +1,24 @@
 """``stars compare PROMPT --strategies A,B,…``: 2-4 strategies on one prompt, side by side, headless.
 
-The columns run in-process one after another on the models loaded once
-(interleaving their rounds is a later step); each is recorded as an ordinary
-run of one session. The engine side is ``stars_engine.compare``; this module
-parses the options, prints the stream or the table, and names the winners.
+The columns run side by side on the models loaded once: at once on a served
+model (a thread each; the server batches them), interleaved in-process (one
+event of each in turn), as the policy allows (``stars_engine.compare.schedule``);
+each is recorded as an ordinary run of one session, by a recorder of its own.
+The engine side is ``stars_engine.compare``; this module parses the options,
+prints the stream or the table, and names the winners.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from stars_engine import backends
-from stars_engine.display.controls import json_text, one_line
+from stars_engine.display.controls import error_line, json_text, one_line
 from stars_engine.errors import StarsError
 from stars_engine.events import Event
 
@@ -53,7 +54,8 @@ def compare_table(summary: dict[str, Any]):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text("stars compare"), show_lines=True)
+    schedule = summary.get("schedule")
+    table = Table(title=Text(f"stars compare ({schedule})" if schedule else "stars compare"), show_lines=True)
     table.add_column(Text(""), justify="left", no_wrap=True)
     for column in summary["columns"]:
         table.add_column(Text(f"{column['column'] + 1}. {one_line(column['spec'])}"), justify="left")
@@ -97,11 +99,12 @@ def compare_command(
 ) -> None:
     """Run 2-4 strategies on one prompt and compare them: tally, guide reward, held-out judges.
 
-    The columns run in-process one after another on the models loaded once, each recorded as a run
-    of one session; Ctrl-C stops (what was written is kept, as cancelled).
+    The columns run side by side on the models loaded once (at once on --server, interleaved
+    in-process), each recorded as a run of one session; Ctrl-C stops every column (what was written
+    is kept, as cancelled).
     """
     from stars_engine.bench.heldout import build_judges, parse_judges
-    from stars_engine.compare import Comparison, Outcome, plan, random_seed, summarize, verdict_lines
+    from stars_engine.compare import Comparison, Outcome, plan, random_seed, schedule_of, summarize, verdict_lines
     from stars_engine.params import Params
 
     judge_list = parse_judges(judge)
@@ -118,30 +121,25 @@ def compare_command(
     models = ModelChoice(**model_kwargs)
     kinds = tuple(c.spec.strategy for c in columns)
     backends.check(models, kinds)  # before the database is touched: a bad option changes nothing
-    recorder = None
+    recorders = None
     if not no_save:  # opened first, so a bad --db fails before the slow model load
-        from stars_engine.store import Recorder
+        from stars_engine.compare.recording import ColumnRecorders
 
-        recorder = Recorder(db_path(db))
+        recorders = ColumnRecorders(db_path(db))
     [policy], reward = load_models(models, 1, kinds)
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
         {"role": "user", "content": text}]
     policy.check_prompt(messages, max_new_tokens)
     held_out = build_judges(judge_list, policy, reward)
     seeds = ", ".join(f"{one_line(c.spec.label)} {c.seed}" for c in columns)
-    print(f"base seed {base_seed} (columns: {seeds})", file=sys.stderr)
+    print(f"base seed {base_seed} (columns: {seeds}); the columns run {schedule_of(policy)}", file=sys.stderr)
 
     comparison = Comparison(columns, messages)
     cancel = threading.Event()
 
-    def record(stream: Iterator[Event]) -> Iterator[Event]:
-        assert recorder is not None
-        recorder.run_id = None  # set again once this column's RunStarted is written
-        return recorder.record(stream)
-
     def column_done(outcome: Outcome) -> None:
-        if recorder is not None:
-            outcome.run_id = recorder.run_id
+        if recorders is not None:
+            outcome.run_id = recorders.run_id(outcome.column)
         if not as_json:  # the table waits for every column: say each one as it ends
             c = outcome.column
             stats = outcome.stats
@@ -150,7 +148,8 @@ def compare_command(
 
     reader_stayed = True
     with ctrl_c_cancels(cancel):
-        for column, event in comparison.events(policy, reward, cancel, record if recorder else None, column_done):
+        wrap = recorders.wrap if recorders else None
+        for column, event in comparison.events(policy, reward, cancel, wrap, column_done):
             if not as_json or not reader_stayed:
                 continue
             try:
@@ -171,16 +170,24 @@ def compare_command(
         if not cancel.is_set():
             for line in verdict_lines(summary):
                 print(one_line(line))
-    if recorder is not None and recorder.session_id:
+    linked = True
+    if recorders is not None and recorders.session_id:
         runs = ", ".join(o.run_id for o in comparison.outcomes if o.run_id)
-        print(f"saved runs {runs} in session {recorder.session_id}", file=sys.stderr)
+        try:
+            comparison_id = recorders.link(comparison, summary)
+            print(f"saved comparison {comparison_id} (runs {runs}) in session {recorders.session_id}",
+                  file=sys.stderr)
+        except StarsError as exc:  # the runs are saved; only the link between them is missing
+            linked = False
+            print(f"saved runs {runs} in session {recorders.session_id}", file=sys.stderr)
+            print(f"error: the comparison was not recorded: {error_line(exc)}", file=sys.stderr)
     for outcome in comparison.outcomes:
         if outcome.error and outcome.error != "not run":
             print(f"error: column {outcome.column.index + 1} ({one_line(outcome.column.spec.label)}): "
                   f"{one_line(outcome.error)}", file=sys.stderr)
     if cancel.is_set():
         raise typer.Exit(EXIT_CANCELLED)
-    if any(o.error for o in comparison.outcomes):
+    if any(o.error for o in comparison.outcomes) or not linked:
         raise typer.Exit(1)
 
 

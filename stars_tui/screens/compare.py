@@ -1,16 +1,17 @@
 """Compare 2-4 strategies on one prompt in the workbench (alt+c), side by side.
 
 The engine side is ``stars_engine.compare`` (the same columns and ranking as
-``stars compare``). The columns run one after another in one thread worker,
-on the app's models (the worker process the chat uses), so each column's
-wall seconds are its own; each column's events cross to the UI thread through
-its own ``EventPump``. When every column has finished, the held-out judges
+``stars compare``). The columns run side by side from one thread worker, on
+the app's models, as the policy allows: interleaved on the worker process the
+chat uses (one event of each column in turn), at once on a served model (a
+thread each), else in turn; the say-line names which. Each column's events
+cross to the UI thread through its own ``EventPump``. When every column has finished, the held-out judges
 rank the replies in the same worker. Which judges: the chat judge needs the
 chat model in this process (a transformers policy with its model and
 tokenizer); the workbench's models live in a worker process, so there only the
 held-out rubric judges, on the guide's MiniLM (or one loaded here, once, when
 the reward has no encoder in this process). Each column is recorded as a run
-of the chat's session, as the turn after its last; "Use this reply" (alt+u)
+of the chat's session (a recorder each), as the turn after its last; "Use this reply" (alt+u)
 puts the prompt and the focused column's reply into the chat, which goes on
 from it.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -32,17 +33,17 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
-from stars_engine.compare import Comparison, Outcome, plan, random_seed, summarize, verdict_lines
+from stars_engine.compare import Comparison, Outcome, plan, random_seed, schedule_of, summarize, verdict_lines
 from stars_engine.display.controls import error_line, one_line
 from stars_engine.errors import StarsError
-from stars_engine.events import Event, RunStarted
+from stars_engine.events import RunStarted
 
 from ..pump import EventPump, EventsReady
 from ..widgets.compare_columns import CompareColumn
 from ..widgets.inspector import SegmentInspector
 
 PRESETS = ("vanilla,bon-4,stars", "vanilla,stars", "bon-4,stars,specrej:n=8", "vanilla,bon-4,stars,specrej:n=8")
-NOTE = "columns run one after another in a worker; Enter runs, Esc stops, Tab picks a column, alt+u uses its reply"
+NOTE = "columns run side by side; Enter runs, Esc stops them all, Tab picks a column, alt+u uses its reply"
 
 JudgeMaker = Callable[[Any, Any], dict[str, Any]]
 
@@ -173,50 +174,47 @@ class CompareScreen(Screen):
         self.pumps = {EventPump(): col for col in self.columns}
         self.cancel = threading.Event()
         self.running = True
-        self.say(f"base seed {seed}: {len(columns)} columns, one after another in a worker; Esc stops")
+        self.say(f"base seed {seed}: {len(columns)} columns, {schedule_of(app.policy)}; Esc stops them all")
         self.query_one(SegmentInspector).reset(self.columns[0].state)
         self.call_after_refresh(self.compare, self.comparison, list(self.pumps), self.cancel)
 
     @work(thread=True, group="compare", exit_on_error=False)
     def compare(self, comparison: Comparison, pumps: list[EventPump], cancel: threading.Event) -> None:
-        """Every column in turn through the engine (and the recorder), then the judges: off the UI thread."""
+        """The columns through the engine (each with its own recorder), then the judges: off the UI thread."""
+        from stars_engine.compare.recording import ColumnRecorders
+
         app = self.app
         policy, reward, chat = app.policy, app.reward, app.chat
-        recorder = None
+        recorders = None
         lines: list[str] = []
         winner = error = None
         try:
             policy.check_prompt(comparison.messages, max(c.params.max_new_tokens for c in comparison.columns))
             if chat.db_path is not None:
-                from stars_engine.store import Recorder
-
                 turn = chat.next_number if chat.reuse is None else chat.reuse  # the number "Use this reply" adds
-                recorder = Recorder(chat.db_path, session_id=chat.session_id, turn=turn)
-            base = [policy.forward_passes]
-
-            def record(stream: Iterator[Event]) -> Iterator[Event]:
-                base[0] = policy.forward_passes
-                if recorder is None:
-                    return stream
-                recorder.run_id = None
-                return recorder.record(stream)
+                recorders = ColumnRecorders(chat.db_path, session_id=chat.session_id, turn=turn)
 
             def ended(outcome: Outcome) -> None:
-                outcome.run_id = recorder.run_id if recorder is not None else None
+                outcome.run_id = recorders.run_id(outcome.column) if recorders is not None else None
 
-            for column, event in comparison.events(policy, reward, cancel, record, ended):
+            wrap = recorders.wrap if recorders is not None else None
+            for column, event in comparison.events(policy, reward, cancel, wrap, ended):
                 pump = pumps[column.index]
-                self.pumps[pump].passes = policy.forward_passes - base[0]
+                self.pumps[pump].passes = comparison.passes(column)
                 pump.put(event)
                 self.post_message(EventsReady(pump))
+            base_seed = comparison.columns[0].seed  # column i runs with base + i
+            judges = {} if cancel.is_set() else self.make_judges(policy, reward)
+            summary = summarize(comparison, judges, base_seed)
             if not cancel.is_set():
-                summary = summarize(comparison, self.make_judges(policy, reward), 0)
                 lines = verdict_lines(summary)
                 winner = summary["guide"] and summary["guide"]["winner"]
+            if recorders is not None:
+                recorders.link(comparison, summary)  # one record linking the columns' runs
         except Exception as exc:  # noqa: BLE001 - shown in one line, never raised into the UI
             error = error_line(exc)
         run_ids = [o.run_id for o in comparison.outcomes]
-        self.post_message(CompareDone(lines, winner, error, run_ids, recorder.session_id if recorder else None))
+        self.post_message(CompareDone(lines, winner, error, run_ids, recorders.session_id if recorders else None))
 
     # -- drawing ----------------------------------------------------------
 
@@ -263,7 +261,7 @@ class CompareScreen(Screen):
         elif self.cancel.is_set():
             self.say("stopped: what was written is kept; nothing was judged")
         else:
-            self.say("done: Tab to a column and alt+u to use its reply")
+            self.say(f"done ({self.comparison.schedule}): Tab to a column and alt+u to use its reply")
         self.lines = message.lines
         self.query_one("#compare-verdict", Static).update(Text("\n".join(one_line(line) for line in message.lines)))
         self.app.chat_screen.refresh_chat_list()
@@ -277,7 +275,7 @@ class CompareScreen(Screen):
     # -- actions ----------------------------------------------------------
 
     def action_stop(self) -> None:
-        """Esc: stop every column (the one running ends within a token, later ones do not start); else back."""
+        """Esc: stop every column (a running one ends within a token, one not started does not start); else back."""
         if self.running:
             self.cancel.set()
             self.say("stopping…")

@@ -67,6 +67,17 @@ def test_resume_skips_finished_cells(tmp_path):
     assert sum(not skipped for _, skipped in second) == len(first)
 
 
+def test_a_reused_cell_takes_the_label_it_is_run_under_now(tmp_path):
+    """The key is the settings; the label only names them, so a renamed spec reuses its cells."""
+    run_bench(ScriptedPolicy(), ScriptedReward(), None, plan(tmp_path, "stars:seg=2", (0,)))
+    seen = []
+    summary = run_bench(ScriptedPolicy(), ScriptedReward(), None,
+                        plan(tmp_path, "stars:segment_tokens=2", (0,)), counting_hooks(seen))
+    assert seen and all(skipped for _, skipped in seen)
+    assert [s["strategy"] for s in summary["strategies"]] == ["stars:segment_tokens=2"]
+    assert summary["strategies"][0]["cells"] == len(seen)
+
+
 def test_changed_params_are_not_reused(tmp_path):
     seen = []
     run_bench(ScriptedPolicy(), ScriptedReward(), None, plan(tmp_path, "vanilla", (0,)))

@@ -1,21 +1,23 @@
-"""The compare screen (alt+c): columns fill one after another, Esc stops them, a reply is taken into the chat."""
+"""The compare screen (alt+c): columns fill (in turn, or interleaved on a policy that holds several runs),
+Esc stops them, a reply is taken into the chat."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-from fakes import ScriptedReward
+from fakes import ScriptedReward, SiblingPolicy
 from textual.widgets import Input, Static
 
 from stars_engine.bench.judge import RewardJudge
 from stars_engine.params import Params
 from stars_engine.store import open_store
+from stars_engine.store.comparisons import comparisons_of
 from stars_tui.app import StarsApp
 from stars_tui.screens.compare import CompareScreen
 from stars_tui.widgets.transcript import AssistantTurn, UserTurn
 
-from .helpers import SIZE, FrozenClock, GatedPolicy, chat, keys, make_app, ready, wait_until
+from .helpers import FAST, SIZE, FrozenClock, GatedPolicy, chat, keys, make_app, ready, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -73,8 +75,49 @@ async def test_the_columns_fill_and_are_ranked_and_recorded(db):
         assert verdict.startswith("guide reward: ") and "rubric judge: " in verdict
         with open_store(db) as store:
             runs = [store.get_run(run_id) for run_id in screen.run_ids]
+            (comparison,) = comparisons_of(store, app.chat.session_id)
         assert [r.final_text for r in runs] == [first.state.text, second.state.text]
         assert {r.prompt for r in runs} == {"be kind"} and app.chat.session_id is not None
+        # one record links both runs, at the turn a reply taken from it becomes, with its verdict
+        assert [(c.index, c.run.id) for c in comparison.columns] == [(0, runs[0].id), (1, runs[1].id)]
+        assert (comparison.base_seed, comparison.turn) == (5, runs[0].turn)
+        assert comparison.verdict_lines() == verdict.splitlines()
+
+
+async def test_interleaved_columns_each_record_their_own_run_and_the_note_names_the_schedule(db):
+    policy = SiblingPolicy("interleaved")
+    app = make_app(policy=policy, db_path=db)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot, specs="vanilla,bon-2,stars")
+        await run_columns(pilot, screen)
+        assert note(screen) == "done (interleaved): Tab to a column and alt+u to use its reply"
+        assert len(policy.siblings) == 3 and all(s.released for s in policy.siblings)
+        with open_store(db) as store:
+            runs = [store.get_run(run_id) for run_id in screen.run_ids]
+        assert len({r.id for r in runs}) == 3 and {r.session_id for r in runs} == {app.chat.session_id}
+        assert len({r.turn for r in runs}) == 1  # one turn: the one a reply taken from here becomes
+        assert [r.final_text for r in runs] == [c.state.text for c in screen.columns]
+        for column, sibling in zip(screen.columns, policy.siblings):
+            assert column.state.finished.stats.policy_forward_passes == sibling.forward_passes  # its own count
+            assert f"{sibling.forward_passes} fwd" in str(column.query(Static)[1].render())
+
+
+async def test_escape_stops_every_interleaved_column_keeping_what_each_wrote(db):
+    policy = SiblingPolicy("interleaved", delay=0.005)
+    app = make_app(policy=policy, db_path=db, params=dataclasses.replace(FAST, max_new_tokens=400))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.columns and all(c.state.tokens_generated for c in screen.columns),
+                         "both columns to be decoding")
+        assert note(screen) == "base seed 5: 2 columns, interleaved; Esc stops them all"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not screen.running, "the columns to stop")
+        assert [c.state.finished.stop_reason for c in screen.columns] == ["cancelled", "cancelled"]
+        with open_store(db) as store:
+            runs = [store.get_run(run_id) for run_id in screen.run_ids]
+        assert [(r.status, r.stop_reason) for r in runs] == [("finished", "cancelled")] * 2
+        assert [r.final_text for r in runs] == [c.state.text for c in screen.columns]
 
 
 async def test_a_focused_column_is_shown_in_the_inspector(db):

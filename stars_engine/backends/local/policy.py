@@ -21,10 +21,18 @@ in lockstep, so the cache stays rectangular); ``keep`` selects cache rows,
 never re-encoding. ``_cut`` is a hook on the logits ``sample`` computes:
 ``sample_until_unsure`` sets it to stop a round before a token whose
 distribution's entropy reaches a threshold (CARDS).
+
+Several runs alive at once (``stars compare`` interleaving its columns): every
+piece of a run's state above (cache, pending token, branches, generator, pass
+count) lives on the policy object, so each run needs its own; ``sibling()`` is
+another object on the same model and tokenizer (nothing copied). One thread
+advances them in turns (``together = "interleaved"``): on a CPU the model's
+calls would only contend for the cores.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import threading
 from typing import Any
@@ -46,6 +54,7 @@ class TransformersPolicy:
     backend = "transformers"
     server_url = ""
     served_model = ""
+    together = "interleaved"  # how runs of siblings proceed side by side: one thread, in turns
 
     def __init__(self, model, tokenizer, model_id: str, runtime: Runtime | None = None):
         self.model = model.eval()
@@ -67,6 +76,17 @@ class TransformersPolicy:
         self.cache_kwarg = "cache" if "cache" in params else "past_key_values"  # this transformers' name for it
         self._last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self._reset()
+
+    def sibling(self) -> TransformersPolicy:
+        """A policy for another run alive beside this one's: the same model and tokenizer, its own
+        cache, prefix, branches, generator and forward-pass count."""
+        twin = copy.copy(self)
+        twin.forward_passes = 0
+        twin._reset()
+        return twin
+
+    def release(self) -> None:
+        """Nothing to free by hand: a sibling's cache goes with it."""
 
     def _as_given(self) -> Runtime:
         """A model handed in ready-made (tests, benchmarks): record how it already runs."""

@@ -23,10 +23,16 @@ CARDS is refused: it cuts a segment where the next-token entropy is high, and a
 server cannot stop a request on that, so every candidate would be drawn to
 ``max_segment_tokens`` and cut afterwards (paying up to 64 tokens for a 4-token
 segment), with the entropy estimated from the top-20 logprobs only.
+
+Several runs at once (``stars compare``'s columns): a run's prefix, round count
+and request sent ahead live on the policy, so each run takes a ``sibling()``
+(the same pooled client, its own tokenizer copy) and runs in its own thread
+(``together = "at once"``): every call waits on the server, which batches them.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 from collections.abc import Sequence
@@ -52,6 +58,10 @@ class LocalCodec:
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
+    def twin(self) -> LocalCodec:
+        """A codec for another thread: a tokenizer is not safe to share between threads."""
+        return LocalCodec(copy.deepcopy(self.tokenizer))
+
 
 class ServerCodec:
     """Prompt and text with the server's own tokenizer (``/tokenize``, ``/detokenize``)."""
@@ -69,6 +79,10 @@ class ServerCodec:
             return ""
         return self.client.post("/detokenize", {"model": self.served_model, "tokens": list(ids)}, Detokenized).prompt
 
+    def twin(self) -> ServerCodec:
+        """The same codec: the pooled client is safe to share between threads."""
+        return self
+
 
 def round_seed(seed: int, round_no: int) -> int:
     """A per-round seed from the run's seed: fixed for a seed, different for every round."""
@@ -81,6 +95,7 @@ class ServedPolicy:
 
     backend = "vllm"
     runtime: dict = {}  # the server decides how the model runs; stars cannot see it
+    together = "at once"  # how runs of siblings proceed side by side: each in its own thread
 
     def __init__(
         self, client: ServerClient, served_model: str, codec: LocalCodec | ServerCodec, context_length: int = 0,
@@ -109,6 +124,15 @@ class ServedPolicy:
         self._reply_text = ""
         self._branches: list[list[int]] | None = None  # each live branch's ids since fork
         self._last: list[Candidate] = []
+
+    def sibling(self) -> ServedPolicy:
+        """A policy for another run in flight beside this one's, on the same server and client."""
+        return ServedPolicy(self.client, self.served_model, self.codec.twin(), self.context_length,
+                            self.vocab_size, self.ahead)
+
+    def release(self) -> None:
+        """Drop a request sent ahead that no round will take (its tokens count as wasted)."""
+        self._drop_ahead()
 
     def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
         return check_fits(len(self.codec.encode_chat(messages)), max_new_tokens, self.context_length)

@@ -16,6 +16,7 @@ import msgspec
 TokenId = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]  # vLLM's ids are int32
 Count = Annotated[int, msgspec.Meta(ge=0)]
 ContextLength = Annotated[int, msgspec.Meta(ge=0, lt=2**31)]  # positions are int32 in vLLM too
+LogProb = Annotated[float, msgspec.Meta(le=0.0)]  # a log-probability; vLLM writes -inf as -9999.0
 
 
 class ModelCard(msgspec.Struct):
@@ -51,6 +52,30 @@ class Choice(msgspec.Struct):
 
 class Completion(msgspec.Struct):
     choices: list[Choice]
+
+
+class TopLogprobs(msgspec.Struct):
+    """The ``logprobs`` of a completion asked with ``logprobs=K``: per generated token, its K most
+    likely tokens, keyed ``token_id:N`` (with ``return_tokens_as_token_ids``)."""
+
+    top_logprobs: list[dict[str, LogProb]]
+
+
+class PromptLogprob(msgspec.Struct):
+    logprob: LogProb
+
+
+class ScoredChoice(msgspec.Struct):
+    """A choice read for its log-probabilities: the top list of the token it generated, and with
+    ``prompt_logprobs`` each prompt token's own (keyed by its id; the first position is null)."""
+
+    index: Count = 0
+    logprobs: TopLogprobs | None = None
+    prompt_logprobs: list[dict[str, PromptLogprob] | None] | None = None
+
+
+class ScoredCompletion(msgspec.Struct):
+    choices: list[ScoredChoice]
 
 
 class Score(msgspec.Struct):

@@ -12,6 +12,11 @@ Cancel crosses the pipe as a shared flag: while ``sample`` waits for the
 worker it polls the caller's ``threading.Event`` and raises the flag, which the
 worker's token loop reads between tokens.
 
+Several runs alive at once (``stars compare`` interleaving its columns): the
+worker keeps its loaded policy as handle 0 and each ``sibling()`` under a new
+number (``release`` forgets it); every policy request names its handle, and
+the reply carries that policy's own forward-pass count.
+
 Shutting down: ``close`` (called by the app as it ends, and at interpreter exit
 for any worker still open) stops a call in flight, closes the pipe so the worker
 returns from its loop and exits normally, joins it, and lets the shared flag go
@@ -23,6 +28,7 @@ now and then warned of a leaked semaphore after a quit.
 from __future__ import annotations
 
 import atexit
+import itertools
 import multiprocessing
 import multiprocessing.util  # registers its exit handler before ours, so ours runs first
 import os
@@ -31,6 +37,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from ...display.controls import error_line
@@ -90,12 +97,13 @@ class _Worker:
     def __init__(self, process, conn, flag) -> None:
         self.process, self.conn, self.flag = process, conn, flag
         self.lock = threading.Lock()
-        self.forward_passes = 0
+        self.passes: dict[int, int] = {0: 0}  # forward passes of each policy handle, as last reported
         self.exitcode: int | None = None
         self.closed = False
         _OPEN.add(self)
 
-    def call(self, target: str, method: str, *args: Any, cancel: threading.Event | None = None) -> Any:
+    def call(self, target: str | int, method: str, *args: Any, cancel: threading.Event | None = None) -> Any:
+        """``target``: "reward", or a policy's handle (0: the one loaded)."""
         with self.lock:
             if self.closed:
                 raise RuntimeError("the model process has ended")
@@ -107,15 +115,16 @@ class _Worker:
             while cancel is not None and not self.conn.poll(POLL_SECONDS):
                 if cancel.is_set():
                     self.flag.set()
-            return self.reply()
+            return self.reply(target)
 
-    def reply(self) -> Any:
+    def reply(self, target: str | int = "reward") -> Any:
         try:
             status, value, passes = self.conn.recv()
         except (EOFError, OSError):
             code = self.process.exitcode if self.process is not None else self.exitcode
             raise RuntimeError(f"the model process ended unexpectedly (exit code {code})") from None
-        self.forward_passes = passes
+        if isinstance(target, int) and passes is not None:
+            self.passes[target] = passes
         if status == "ok":
             return value
         raise StarsError(value) if status == "refused" else RuntimeError(value)
@@ -163,48 +172,67 @@ class ProcessPolicy:
     backend = "transformers"
     server_url = ""
     served_model = ""
+    together = "interleaved"  # the worker runs one call at a time: siblings' runs go in turns
 
-    def __init__(self, worker: _Worker, info: dict[str, Any]) -> None:
+    def __init__(self, worker: _Worker, info: dict[str, Any], handle: int = 0) -> None:
         self.worker = worker
+        self.info = info
+        self.handle = handle  # which of the worker's policies this one stands for
         self.model_id: str = info["model_id"]
         self.runtime: dict[str, Any] = {**info["runtime"], "process": "worker"}
 
     @property
     def forward_passes(self) -> int:
-        return self.worker.forward_passes
+        return self.worker.passes.get(self.handle, 0)
+
+    def _call(self, method: str, *args: Any, cancel: threading.Event | None = None) -> Any:
+        return self.worker.call(self.handle, method, *args, cancel=cancel)
+
+    def sibling(self) -> ProcessPolicy:
+        """A policy for another run alive beside this one's: a sibling of the worker's policy, there."""
+        return ProcessPolicy(self.worker, self.info, self._call("sibling"))
+
+    def release(self) -> None:
+        """Let the worker forget this sibling (its cache); the loaded policy itself stays."""
+        if not self.handle or self.worker.closed:
+            return
+        try:
+            self._call("release")
+        except RuntimeError:  # the worker has ended: nothing is left to free, and the run's own error stands
+            pass
 
     def start(self, messages: list[dict[str, str]], seed: int) -> int:
-        return self.worker.call("policy", "start", messages, seed)
+        return self._call("start", messages, seed)
 
     def sample(
         self, n: int, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None
     ) -> list[Candidate]:
-        return self.worker.call("policy", "sample", n, max_tokens, sampling, cancel=cancel or threading.Event())
+        return self._call("sample", n, max_tokens, sampling, cancel=cancel or threading.Event())
 
     def commit(self, candidate: Candidate) -> None:
-        self.worker.call("policy", "commit", candidate)
+        self._call("commit", candidate)
 
     def sample_until_unsure(
         self, max_tokens: int, min_tokens: int, entropy_threshold: float, sampling: Sampling,
         cancel: threading.Event | None = None,
     ) -> Candidate:
-        return self.worker.call("policy", "sample_until_unsure", max_tokens, min_tokens, entropy_threshold, sampling,
+        return self._call("sample_until_unsure", max_tokens, min_tokens, entropy_threshold, sampling,
                                 cancel=cancel or threading.Event())
 
     def fork(self, n: int) -> None:
-        self.worker.call("policy", "fork", n)
+        self._call("fork", n)
 
     def grow(self, max_tokens: int, sampling: Sampling, cancel: threading.Event | None = None) -> list[Candidate]:
-        return self.worker.call("policy", "grow", max_tokens, sampling, cancel=cancel or threading.Event())
+        return self._call("grow", max_tokens, sampling, cancel=cancel or threading.Event())
 
     def keep(self, rows: list[int]) -> None:
-        self.worker.call("policy", "keep", rows)
+        self._call("keep", rows)
 
     def discard(self) -> None:
-        self.worker.call("policy", "discard")
+        self._call("discard")
 
     def check_prompt(self, messages: list[dict[str, str]], max_new_tokens: int) -> int:
-        return self.worker.call("policy", "check_prompt", messages, max_new_tokens)
+        return self._call("check_prompt", messages, max_new_tokens)
 
     def close(self) -> None:
         """End the worker (it also ends with this process)."""
@@ -254,21 +282,44 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
             "has_rubric": reward.rubric is not None, "reward_server_url": reward.server_url,
             "served_reward": reward.served_model}
     conn.send(("ok", info, 0))
-    methods = {"get_rubric": lambda: reward.rubric, "set_rubric": lambda r: setattr(reward, "rubric", r)}
+    policies = {0: policy}  # the loaded policy and its siblings, by handle
+    handles = itertools.count(1)
+
+    def sibling(handle: int) -> int:
+        number = next(handles)
+        policies[number] = policies[handle].sibling()
+        return number
+
     while True:
         try:
             target, method, args = conn.recv()
         except (EOFError, OSError):
             return
+        chosen = policies.get(target) if isinstance(target, int) else None
         try:
             if method in CANCELLABLE:  # the caller's cancel event arrives as the shared flag
                 args = (*args, flag)
-            call = methods.get(method) or getattr(policy if target == "policy" else reward, method)
-            conn.send(("ok", call(*args), policy.forward_passes))
+            if target == "reward":
+                call = {"get_rubric": lambda: reward.rubric,
+                        "set_rubric": lambda r: setattr(reward, "rubric", r)}.get(method) or getattr(reward, method)
+            elif chosen is None:
+                raise RuntimeError(f"no policy {target} in the model process")
+            elif method == "sibling":
+                call = partial(sibling, target)
+            elif method == "release":
+                call = partial(policies.pop, target)
+            else:
+                call = getattr(chosen, method)
+            conn.send(("ok", call(*args), _passes(chosen)))
         except StarsError as exc:
-            conn.send(("refused", str(exc), policy.forward_passes))
+            conn.send(("refused", str(exc), _passes(chosen)))
         except Exception as exc:  # noqa: BLE001 - the parent raises it as one line
-            conn.send(("failed", error_line(exc), policy.forward_passes))
+            conn.send(("failed", error_line(exc), _passes(chosen)))
+
+
+def _passes(policy: Any) -> int | None:
+    """A policy's forward passes for the reply (None for the reward's requests)."""
+    return None if policy is None else policy.forward_passes
 
 
 def _lower_priority(step: int) -> None:

@@ -49,6 +49,34 @@ def test_a_run_in_the_worker_equals_the_same_run_in_process(worker_models, real_
     assert remote[-1].stats.policy_forward_passes == local[-1].stats.policy_forward_passes > 0
 
 
+def test_siblings_in_the_worker_keep_their_own_runs_side_by_side(worker_models, real_policy, real_reward):
+    """Two siblings' runs interleaved in the worker, round by round, give each the run it gives alone
+    in process, with its own forward-pass count; a released sibling is gone from the worker."""
+    policy, reward = worker_models
+    params = [Params(seed=4, segment_tokens=4, max_new_tokens=12, max_attempts=3, candidates_per_round=2),
+              Params(seed=5, strategy="specrej", initial_n=4, max_new_tokens=12)]
+    siblings = [policy.sibling(), policy.sibling()]
+    streams = [run(s, reward, MESSAGES, p) for s, p in zip(siblings, params)]
+    remote: list[list] = [[], []]
+    while any(streams):
+        for i, stream in enumerate(streams):
+            event = next(stream, None) if stream is not None else None
+            if event is None:
+                streams[i] = None
+            else:
+                remote[i].append(event)
+    for events, p, sibling in zip(remote, params, siblings):
+        local = list(run(real_policy, real_reward, MESSAGES, p))
+        assert comparable(events) == comparable(local)
+        assert sibling.forward_passes == events[-1].stats.policy_forward_passes > 0
+    assert siblings[0].handle != siblings[1].handle != policy.handle == 0
+    siblings[0].release()
+    with pytest.raises(RuntimeError, match=f"no policy {siblings[0].handle} in the model process"):
+        siblings[0].start(MESSAGES, 1)
+    siblings[1].release()
+    assert list(run(policy, reward, MESSAGES, params[0]))[-1].stats.policy_forward_passes > 0  # handle 0 stays
+
+
 def test_cancel_reaches_the_worker_mid_round(worker_models):
     policy, reward = worker_models
     cancel = threading.Event()
