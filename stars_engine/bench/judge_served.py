@@ -20,6 +20,7 @@ on this machine (or in its hub cache).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ..display.controls import one_line
@@ -30,9 +31,16 @@ URL_SCHEMES = ("http://", "https://")
 
 
 class ServedChatJudge:
-    """The chat judge on a served policy's model: logprob("A") - logprob("B") after the judging prompt."""
+    """The chat judge on a served policy's model: logprob("A") - logprob("B") after the judging prompt.
+
+    ``concurrent``: the bench keeps several verdicts in flight (each one waits on the server); the
+    local tokenizer is shared, so encoding takes a lock.
+    """
+
+    concurrent = True
 
     def __init__(self, policy: Any, tie_margin: float = CHAT_TIE_MARGIN):
+        self.encoding = threading.Lock()
         self.client = policy.client
         self.served_model = policy.served_model
         self.codec = policy.codec
@@ -53,7 +61,8 @@ class ServedChatJudge:
     def prefer(self, prompt: str, first: str, second: str) -> float:
         from ..backends.served.logprobs import next_token_logprobs
 
-        ids = self.codec.encode_chat(judge_messages(prompt, first, second))
+        with self.encoding:
+            ids = self.codec.encode_chat(judge_messages(prompt, first, second))
         found = next_token_logprobs(self.client, self.served_model, ids, self.letters)
         a, b = (found[token] for token in self.letters)
         return a - b

@@ -9,6 +9,7 @@ theirs: Best-of-N "at similar compute".
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
@@ -88,28 +89,39 @@ def judge_pairs(
     pairs: list[Pair],
     log: JsonlLog,
     on_pair: Callable[[Pair, bool], None] | None = None,
+    in_flight: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """Have every judge judge each pair not already in ``log``; return {verdict key: record}.
 
     A verdict's key is the judge's id and the two replies, never the decoding
     settings, so changing or adding a judge re-judges without re-decoding.
     Pairs with the same prompt and replies share one verdict; its strategy and
-    opponent fields name the first pair that asked.
+    opponent fields name the first pair that asked. A judge that declares
+    ``concurrent`` (one on a server: each verdict is requests that wait, not
+    work here) judges up to ``in_flight`` pairs at once; the log is written in
+    pair order by this thread either way.
     """
     verdicts = log.load()
     for name, judge in judges.items():
+        todo: dict[str, Pair] = {}  # the pairs to judge, by verdict key, in the order they are first asked
         for pair in pairs:
-            key = pair.key(judge.judge_id)
-            skipped = key in verdicts
-            if not skipped:
-                v = compare(judge, pair.prompt, pair.reply, pair.other)
-                verdicts[key] = {
-                    "key": key, "judge": name, "judge_id": judge.judge_id, "tie_margin": judge.tie_margin,
-                    "strategy": pair.strategy, "opponent": pair.opponent, "prompt_id": pair.prompt_id,
-                    "seed": pair.seed, "outcome": v.outcome, "margin": v.margin, "as_first": v.as_first,
-                    "as_second": v.as_second, "position_bias": v.position_bias,
-                }
-                log.append(verdicts[key])
-            if on_pair:
-                on_pair(pair, skipped)
+            if pair.key(judge.judge_id) not in verdicts:
+                todo.setdefault(pair.key(judge.judge_id), pair)
+        threads = max(1, in_flight) if getattr(judge, "concurrent", False) else 1
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench-judge") as executor:
+            answers = executor.map(lambda p, j=judge: compare(j, p.prompt, p.reply, p.other), todo.values())
+            for pair in pairs:
+                key = pair.key(judge.judge_id)
+                skipped = key in verdicts
+                if not skipped:
+                    v = next(answers)  # the answers come in todo's order, which is this loop's order
+                    verdicts[key] = {
+                        "key": key, "judge": name, "judge_id": judge.judge_id, "tie_margin": judge.tie_margin,
+                        "strategy": pair.strategy, "opponent": pair.opponent, "prompt_id": pair.prompt_id,
+                        "seed": pair.seed, "outcome": v.outcome, "margin": v.margin, "as_first": v.as_first,
+                        "as_second": v.as_second, "position_bias": v.position_bias,
+                    }
+                    log.append(verdicts[key])
+                if on_pair:
+                    on_pair(pair, skipped)
     return verdicts

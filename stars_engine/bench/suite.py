@@ -83,7 +83,7 @@ def run_bench(
     judges = judges or {}
     pairs = plan_pairs(records) if judges else []
     hooks.pairs_total(len(pairs) * len(judges))
-    verdicts = judge_pairs(judges, pairs, JsonlLog(out / VERDICTS), hooks.pair_done) if judges else {}
+    verdicts = judge_pairs(judges, pairs, JsonlLog(out / VERDICTS), hooks.pair_done, 1 + len(workers)) if judges else {}
     summary = summarize(records, pairs, verdicts, {name: j.judge_id for name, j in judges.items()})
     summary["config"] = {
         **plan.config,

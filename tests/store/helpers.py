@@ -64,27 +64,20 @@ def record_compared(
     max_new_tokens: int = 12,
     judges: dict | None = None,
 ):
-    """Run a comparison as ``stars compare`` does (one Recorder, each column a run of one session), then
-    record it; returns (comparison id, session id, the engine's ``Comparison`` with each column's run id)."""
-    from stars_engine.compare import Comparison, plan, summarize, verdict_lines
-    from stars_engine.store.comparisons import record_comparison
+    """Run a comparison as ``stars compare`` does (a recorder per column, one session, then the linking
+    record); returns (comparison id, session id, the engine's ``Comparison`` with each column's run id)."""
+    from stars_engine.compare import Comparison, plan, summarize
+    from stars_engine.compare.recording import ColumnRecorders
 
     comparison = Comparison(plan(specs, Params(max_new_tokens=max_new_tokens), base_seed),
                             [{"role": "user", "content": prompt}])
-    recorder = Recorder(db)
-
-    def record(stream):
-        recorder.run_id = None
-        return recorder.record(stream)
+    recorders = ColumnRecorders(db)
 
     def ended(outcome) -> None:
-        outcome.run_id = recorder.run_id
+        outcome.run_id = recorders.run_id(outcome.column)
 
-    for _ in comparison.events(policy, reward, threading.Event(), record, ended):
+    for _ in comparison.events(policy, reward, threading.Event(), recorders.wrap, ended):
         pass
-    summary = summarize(comparison, judges or {}, base_seed)
-    summary["verdict_lines"] = verdict_lines(summary)
-    columns = [(o.column.index, o.column.spec.label, o.run_id) for o in comparison.outcomes]
-    assert recorder.session_id is not None
-    comparison_id = record_comparison(db, recorder.session_id, None, comparison.prompt, base_seed, columns, summary)
-    return comparison_id, recorder.session_id, comparison
+    comparison_id = recorders.link(comparison, summarize(comparison, judges or {}, base_seed))
+    assert comparison_id is not None and recorders.session_id is not None
+    return comparison_id, recorders.session_id, comparison
