@@ -26,6 +26,7 @@ def test_compare_vanilla_and_bon2_records_both_runs_and_names_a_winner(tmp_path)
     assert {(e["column"], e["spec"]) for e in events} == {(0, "vanilla"), (1, "bon-2")}
     finished = [e for e in events if e["type"] == "RunFinished"]
     assert sorted(e["column"] for e in finished) == [0, 1]  # each once; interleaved, either may end first
+    finished.sort(key=lambda e: e["column"])
     assert all(any(ch.isalpha() for ch in e["text"]) for e in finished)
     assert summary["type"] == "CompareSummary" and summary["base_seed"] == 4
     columns = summary["columns"]
