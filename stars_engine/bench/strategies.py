@@ -40,6 +40,19 @@ DEFAULT_STRATEGIES = (
 
 
 
+# The values every recorded bench ran with, for the fields a spec leaves unset. Pinned, so that the
+# app's defaults can move without changing what ``bon-4`` or ``smc:particles=4`` means or stranding
+# recorded cells (a cell's key hashes its Params). A ``stars`` spec starts from the app's STARS
+# defaults instead (its strategy's ``bench_defaults``), so a bare ``stars`` is what a user gets.
+BENCH_BASE: dict[str, Any] = {"segment_tokens": 16, "threshold": 0.45, "threshold_mode": "schedule",
+                              "candidates_per_round": 4}
+
+
+def bench_base(**fields: Any) -> Params:
+    """The Params a bench's specs start from: ``BENCH_BASE`` and the run's own fields."""
+    return Params(**{**BENCH_BASE, **fields})
+
+
 def spec_help() -> str:
     """How to name each registered strategy in ``--strategies``."""
     forms = [s.bench if s.bench != "family" else f"{s.name}[:key=value...]" for s in decoding.all_strategies()]

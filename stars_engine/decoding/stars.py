@@ -85,4 +85,7 @@ STRATEGY = Strategy(
              "per round", "k"),
     ),
     reads=("temperature",),
+    # a bench spec ``stars[:…]`` starts from what a user gets, not from the bench's pinned base
+    bench_defaults={f: getattr(Params(), f)
+                    for f in ("segment_tokens", "threshold", "threshold_mode", "candidates_per_round")},
 )

@@ -113,7 +113,7 @@ def bench_command(
     """Run strategies over a prompt set and compare reward against compute (resumable)."""
     from stars_engine.bench import DEFAULT_STRATEGIES, BenchPlan, load_prompts, parse_seeds, parse_specs, take
     from stars_engine.bench.heldout import build_judges, check_judges, parse_judges
-    from stars_engine.params import Params
+    from stars_engine.bench.strategies import bench_base
 
     from .run import load_models
 
@@ -127,7 +127,7 @@ def bench_command(
     if out.exists() and not out.is_dir():
         raise StarsError(f"--out {out} exists and is not a folder")
     try:
-        base = Params(max_new_tokens=max_new_tokens)
+        base = bench_base(max_new_tokens=max_new_tokens)
     except StarsError as exc:
         raise StarsError(f"--max-new-tokens: {exc}") from None
     chosen = take(load_prompts(prompts), limit)

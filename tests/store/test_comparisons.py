@@ -42,7 +42,7 @@ def compared(tmp_path):
     """A real file holding one comparison of three columns (vanilla, bon-2, stars) on the scripted models."""
     db = tmp_path / "c.db"
     comparison_id, session_id, engine_side = record_compared(
-        db, ScriptedPolicy(eos_after=10), ScriptedReward(), "vanilla,bon-2,stars:seg=3", PROMPT, base_seed=11)
+        db, ScriptedPolicy(eos_after=10), ScriptedReward(), "vanilla,bon-2,stars:seg=3:k=4", PROMPT, base_seed=11)
     return db, comparison_id, session_id, engine_side
 
 
@@ -55,7 +55,7 @@ def test_a_recorded_comparison_reads_back_in_column_order_with_its_runs(compared
         assert store.session(session_id).comparisons == 1
         assert [s.comparisons for s in store.list_sessions()] == [1]
     assert (c.session_id, c.prompt, c.base_seed) == (session_id, PROMPT, 11)
-    assert [(col.index, col.spec) for col in c.columns] == [(0, "vanilla"), (1, "bon-2"), (2, "stars:seg=3")]
+    assert [(col.index, col.spec) for col in c.columns] == [(0, "vanilla"), (1, "bon-2"), (2, "stars:seg=3:k=4")]
     assert [col.run.id for col in c.columns] == [o.run_id for o in engine_side.outcomes]
     assert [col.run.final_text for col in c.columns] == [o.text for o in engine_side.outcomes]
     # stars compare records each column as a turn of its own: the comparison answered the first
@@ -180,7 +180,7 @@ def test_exports_show_the_columns_side_by_side_and_import_brings_the_comparison_
         for fmt, path in files.items():
             export_session(store, session_id, fmt, path)
     md = files["md"].read_text()
-    assert "| 1\\. vanilla | 2\\. bon-2 | 3\\. stars:seg=3 |" in md
+    assert "| 1\\. vanilla | 2\\. bon-2 | 3\\. stars:seg=3:k=4 |" in md
     reply_row = next(line for line in md.splitlines() if line.startswith("| reply |"))
     assert reply_row.count(" | ") == 3  # one cell per column
     assert "> be kind \\| and \\<b\\>clear\\</b\\>\\\\x1b\\[31m" in md and "\x1b" not in md

@@ -114,7 +114,8 @@ async def test_the_workbench_shows_a_server_error_and_stays_usable(tmp_path):
 
     with fake_server(vllm_like(completions)) as (url, _):
         [policy] = served_policies([url])
-        params = Params(seed=1, candidates_per_round=2, max_attempts=2, max_new_tokens=8)
+        params = Params(seed=1, candidates_per_round=2, max_attempts=2, max_new_tokens=8, segment_tokens=16,
+                        threshold=0.45, threshold_mode="schedule")
         app = StarsApp(lambda: policy, ScriptedReward, db_path=tmp_path / "runs.db", params=params)
         async with app.run_test(size=SIZE) as pilot:
             await chat(pilot, "hello")

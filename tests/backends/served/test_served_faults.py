@@ -61,7 +61,8 @@ def test_the_cli_runs_a_reply_through_the_server(vllm_url, tmp_path):
 def test_a_server_killed_mid_run_fails_cleanly_and_keeps_the_attempts(real_reward, tmp_path):
     """The run ends with one RunFailed line naming the server; every attempt scored before is saved."""
     db = tmp_path / "runs.db"
-    params = Params(seed=2, segment_tokens=8, max_new_tokens=64, candidates_per_round=2, max_attempts=4)
+    params = Params(seed=2, segment_tokens=8, max_new_tokens=64, candidates_per_round=2, max_attempts=4,
+                    threshold=0.45, threshold_mode="schedule")
     messages = [{"role": "user", "content": "Describe a quiet morning."}]
     with policy_server(["--enforce-eager"]) as server:  # no compile: this server lives for one short run
         [policy] = served_policies([server.url])

@@ -16,7 +16,8 @@ from .servers import POLICY_NAME
 pytestmark = [pytest.mark.served, pytest.mark.real]
 
 MESSAGES = [{"role": "user", "content": "Give one tip for staying focused while studying."}]
-STARS = Params(seed=11, strategy="stars", segment_tokens=8, max_new_tokens=32, candidates_per_round=2, max_attempts=4)
+STARS = Params(seed=11, strategy="stars", segment_tokens=8, max_new_tokens=32, candidates_per_round=2,
+               max_attempts=4, threshold=0.45, threshold_mode="schedule")
 
 
 def attempts(events) -> list[tuple]:

@@ -102,7 +102,8 @@ def test_the_reward_server_killed_mid_run_fails_cleanly_and_keeps_the_attempts(
     served.score = score_then_kill
     db = tmp_path / "s.db"
     recorder = Recorder(db)
-    params = Params(seed=5, segment_tokens=4, max_new_tokens=32, candidates_per_round=2, max_attempts=2)
+    params = Params(seed=5, segment_tokens=4, max_new_tokens=32, candidates_per_round=2, max_attempts=2,
+                    threshold=0.45, threshold_mode="schedule")
     events = list(recorder.record(run(real_policy, served, [{"role": "user", "content": PROMPT}], params)))
     failed = events[-1]
     assert isinstance(failed, RunFailed)
@@ -141,7 +142,8 @@ def stars_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_a_stars_run_with_both_models_served_records_a_well_formed_stream(tmp_path, rubric_server, vllm_url):
     db = tmp_path / "both.db"
-    params = Params(seed=4, segment_tokens=8, max_new_tokens=24, candidates_per_round=2, max_attempts=3)
+    params = Params(seed=4, segment_tokens=8, max_new_tokens=24, candidates_per_round=2, max_attempts=3,
+                    threshold=0.45, threshold_mode="schedule")
     result = stars_cli(
         "run", PROMPT, "--json", "--db", str(db), "--server", vllm_url, "--reward-server", rubric_server.url,
         "--seed", "4", "--segment-tokens", "8", "--max-new-tokens", "24", "--candidates-per-round", "2",

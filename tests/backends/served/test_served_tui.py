@@ -22,7 +22,8 @@ def anyio_backend() -> str:
 async def test_the_workbench_shows_scored_attempts_live_and_names_the_server(vllm_url, real_reward, tmp_path):
     [policy] = served_policies([vllm_url])
     db = tmp_path / "runs.db"
-    params = Params(seed=4, segment_tokens=8, max_new_tokens=48, candidates_per_round=2, max_attempts=4)
+    params = Params(seed=4, segment_tokens=8, max_new_tokens=48, candidates_per_round=2, max_attempts=4,
+                    threshold=0.45, threshold_mode="schedule")
     app = StarsApp(lambda: policy, lambda: real_reward, db_path=db, params=params)
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "Name three fruits.")
