@@ -21,6 +21,24 @@ from stars_engine.bench.log import JsonlLog
 from stars_engine.bench.metrics import summarize
 from stars_engine.bench.prompts import load_prompts, take
 from stars_engine.bench.report import markdown_table
+from stars_engine.bench.strategies import parse_specs
+from stars_engine.params import Params
+
+
+def relabelled(records: list[dict], config: dict) -> list[dict]:
+    """The cells of the last run's strategies, each under the label that run gave it: a cell is reused by
+    its settings, so one recorded under another label (a renamed spec) counts for the spec with its Params."""
+    base = Params.from_dict(config["base_params"])
+    labels = {}
+    for spec in parse_specs(",".join(config["strategies"]), base):
+        labels[json.dumps({**spec.params(base, 0).to_dict(), "seed": None}, sort_keys=True)] = spec.label
+    kept = []
+    for r in records:
+        settings = Params.from_dict(r["params"]).to_dict()  # a cell recorded before a field existed has its default
+        label = labels.get(json.dumps({**settings, "seed": None}, sort_keys=True))
+        if label is not None:
+            kept.append({**r, "strategy": label})
+    return kept
 
 
 def main() -> None:
@@ -34,8 +52,8 @@ def main() -> None:
     records = [r for r in JsonlLog(args.out / "cells.jsonl").load().values() if r["prompt_id"] not in in_sample]
     written = args.out / "summary.json"
     if written.is_file():  # the log may hold cells of strategies a later run of the folder dropped
-        planned = set(json.loads(written.read_text(encoding="utf-8"))["config"]["strategies"])
-        records = [r for r in records if r["strategy"] in planned]
+        config = json.loads(written.read_text(encoding="utf-8"))["config"]
+        records = relabelled(records, config)
     verdicts = JsonlLog(args.out / "verdicts.jsonl").load()
     judge_ids = {v["judge"]: v["judge_id"] for v in verdicts.values()}
     summary = summarize(records, plan_pairs(records) if judge_ids else [], verdicts, judge_ids)
