@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from tmux_screen import REPO, TmuxScreen, models_ready
-from tui_latency import LETTERS, MARK, Bench, percentile
+from tui_latency import Bench, percentile
 
 SPECS = "vanilla,bon-4,stars,specrej:n=8"
 PROMPT = "Write a long, detailed story about a lighthouse keeper, a storm and a ship in trouble."
@@ -40,22 +40,6 @@ class CompareBench(Bench):
         self.app.wait_for(lambda s: PROMPT[-12:] in s, self.timeout)  # the box shows the prompt's end
         self.app.keys("Enter")
         return self.app.wait_for(lambda s: RUNNING in s and DONE not in s, 60) is not None
-
-    def typing(self, count: int) -> None:
-        import random
-
-        self.app.keys(MARK, literal=True)
-        self.app.wait_for(lambda s: MARK in s, self.timeout)
-        typed = MARK
-        for _ in range(count):
-            now = typed + random.choice(LETTERS)
-            self.measure("type", (now[-1],), lambda s, now=now: now in s, literal=True)
-            typed = now
-        while len(typed) > len(MARK):
-            gone, typed = typed, typed[:-1]
-            self.measure("backspace", ("BSpace",), lambda s, gone=gone, left=typed: left in s and gone not in s)
-        self.app.keys("BSpace", "BSpace")
-        self.app.wait_for(lambda s: MARK not in s, self.timeout)
 
 
 def main() -> None:
