@@ -215,19 +215,26 @@ def test_compare_screen_snapshot(snap_compare, size):
 
 
 @pytest.mark.real
-async def test_two_real_columns_of_sixteen_tokens(real_policy, real_reward, db):
-    """The real default models, in this process: both judges rank the replies."""
+@pytest.mark.parametrize("size", [(80, 24), SIZE])
+async def test_two_real_columns_of_sixteen_tokens(real_policy, real_reward, db, size):
+    """The real default models, in this process: both judges rank the replies; at 80x24 too, where both
+    columns and the verdict are on screen."""
     from stars_tui.screens.compare import workbench_judges
 
     params = Params(seed=3, segment_tokens=8, max_new_tokens=16, max_attempts=3, candidates_per_round=2)
     app = StarsApp(lambda: real_policy, lambda: real_reward, db_path=db, params=params)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         screen = await open_compare(pilot, prompt="Name a fruit.", specs="vanilla,stars", judges=workbench_judges)
         await pilot.press("enter")
         await wait_until(pilot, lambda: screen.columns and not screen.running, "both columns", limit=300)
         assert all(c.state.failed is None and c.state.text.strip() for c in screen.columns), note(screen)
         assert all(c.state.finished.stats.tokens_accepted <= 16 for c in screen.columns)
         assert [line.split(":")[0] for line in screen.lines] == ["guide reward", "chat judge", "rubric judge"]
+        await pilot.pause()
+        shown = [screen.region] + [c.region for c in screen.columns]
+        verdict = screen.query_one("#compare-verdict").region
+        assert all(r.width > 10 and r.height > 2 and shown[0].contains_region(r) for r in shown[1:]), shown
+        assert verdict.height >= 3 and shown[0].contains_region(verdict)
 
 
 async def test_the_palette_offers_it(db):
