@@ -29,12 +29,12 @@ from stars_engine.store.comparisons import Comparison, timeline
 
 from ..literal import LiteralNotifications, literal
 from ..widgets.compare_columns import CompareColumn, recorded_column
-from .replay import SPEEDS
+from .replay import Playback
 
 TICK_S = 0.05  # how often the clock moves and the columns redraw while playing
 
 
-class CompareReplayScreen(Screen):
+class CompareReplayScreen(Playback, Screen):
     """Play, pause, step and change the speed of a comparison's columns, side by side."""
 
     DEFAULT_CSS = """
@@ -135,6 +135,10 @@ class CompareReplayScreen(Screen):
 
     # -- playing ------------------------------------------------------------
 
+    def _play(self) -> None:
+        self._last_tick = time.monotonic()
+        self._timer = self.set_interval(TICK_S, self._tick)
+
     def _tick(self) -> None:
         if not self.playing:
             return
@@ -142,41 +146,18 @@ class CompareReplayScreen(Screen):
         elapsed, self._last_tick = now - self._last_tick, now
         self.advance(self.clock + elapsed * self.speed)
 
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def action_toggle_play(self) -> None:
-        if self.finished and not self.playing:
-            self.restart()
-        self.playing = not self.playing
-        self._stop_timer()
-        if self.playing:
-            self._last_tick = time.monotonic()
-            self._timer = self.set_interval(TICK_S, self._tick)
-        self.redraw()
 
     def action_step(self) -> None:
         """Pause, and move the clock to the next attempt (in whichever column comes first)."""
-        self.playing = False
-        self._stop_timer()
+        self.stop_playing()
         upcoming = next((at for at, _, e in self.timeline[self.position:] if isinstance(e, AttemptScored)), None)
         if upcoming is None:  # no attempt left: to the end
             upcoming = self.timeline[-1][0] if self.timeline else self.clock
         self.advance(max(upcoming, self.clock))
 
-    def action_faster(self) -> None:
-        self.speed = next((s for s in SPEEDS if s > self.speed), self.speed)
-        self.redraw()
-
-    def action_slower(self) -> None:
-        self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), self.speed)
-        self.redraw()
 
     def action_restart(self) -> None:
-        self.playing = False
-        self._stop_timer()
+        self.stop_playing()
         self.restart()
 
     def action_replay_column(self) -> None:
@@ -192,18 +173,9 @@ class CompareReplayScreen(Screen):
         if recorded.run is None:
             self.notify("That column was not recorded.")
             return
-        self.playing = False
-        self._stop_timer()
+        self.stop_playing()
         self.app.push_screen(ReplayScreen(self.column_events[position], title=f"run {recorded.run.id[:8]}"))
 
-    def action_back(self) -> None:
-        """Back to the screen below, or out of a replay-only app."""
-        self.playing = False
-        self._stop_timer()
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit()
 
 
 class CompareReplayApp(LiteralNotifications, App):

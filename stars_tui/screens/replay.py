@@ -29,7 +29,51 @@ from ..widgets.transcript import AssistantTurn, Transcript
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 16.0, 64.0)
 
 
-class ReplayScreen(Screen):
+class Playback:
+    """The play / pause / speed / back keys both replay screens share. A screen sets ``playing``,
+    ``speed`` and ``_timer``, and gives ``finished``, ``restart``, ``redraw`` and ``_play`` (start its timer)."""
+
+    playing: bool
+    speed: float
+    _timer: Timer | None
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def stop_playing(self) -> None:
+        self.playing = False
+        self._stop_timer()
+
+    def action_toggle_play(self) -> None:
+        if self.finished and not self.playing:  # type: ignore[attr-defined]
+            self.restart()  # type: ignore[attr-defined]
+        self.playing = not self.playing
+        self._stop_timer()
+        if self.playing:
+            self._play()  # type: ignore[attr-defined]
+        self.redraw()  # type: ignore[attr-defined]
+
+    def action_faster(self) -> None:
+        self.speed = next((s for s in SPEEDS if s > self.speed), self.speed)
+        self.redraw()  # type: ignore[attr-defined]
+
+    def action_slower(self) -> None:
+        self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), self.speed)
+        self.redraw()  # type: ignore[attr-defined]
+
+    def action_back(self) -> None:
+        """Back to the screen below, or out of a replay-only app."""
+        self.stop_playing()
+        app = self.app  # type: ignore[attr-defined]
+        if len(app.screen_stack) > 1:
+            app.pop_screen()
+        else:
+            app.exit()
+
+
+class ReplayScreen(Playback, Screen):
     """Play, pause, step and change the speed of one recorded run."""
 
     BINDINGS = [
@@ -121,6 +165,9 @@ class ReplayScreen(Screen):
 
     # -- playing ------------------------------------------------------------
 
+    def _play(self) -> None:
+        self._schedule()
+
     def _schedule(self) -> None:
         upcoming = next(
             (e for e in self.events[self.position :] if isinstance(e, AttemptScored)), None
@@ -138,43 +185,13 @@ class ReplayScreen(Screen):
         else:
             self._schedule()
 
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def action_toggle_play(self) -> None:
-        if self.finished and not self.playing:
-            self.restart()
-        self.playing = not self.playing
-        self._stop_timer()
-        if self.playing:
-            self._schedule()
-        self.redraw()
 
     def action_step(self) -> None:
-        self.playing = False
-        self._stop_timer()
+        self.stop_playing()
         self.step()
 
-    def action_faster(self) -> None:
-        self.speed = next((s for s in SPEEDS if s > self.speed), self.speed)
-        self.redraw()
 
-    def action_slower(self) -> None:
-        self.speed = next((s for s in reversed(SPEEDS) if s < self.speed), self.speed)
-        self.redraw()
-
-    def action_back(self) -> None:
-        """Back to the screen below, or out of a replay-only app."""
-        self.playing = False
-        self._stop_timer()
-        if len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        else:
-            self.app.exit()
 
     def action_restart(self) -> None:
-        self.playing = False
-        self._stop_timer()
+        self.stop_playing()
         self.restart()
