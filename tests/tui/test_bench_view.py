@@ -303,3 +303,20 @@ def test_closing_with_two_cells_in_flight_keeps_both(monkeypatch, tmp_path, caps
     lines = [json.loads(line) for line in (tmp_path / "out" / "cells.jsonl").read_text().splitlines()]
     assert len([r for r in lines if not r["error"]]) == 4 and len(app.bench.records) == 4
     assert all(r["error"] == "cancelled" for r in lines if r["error"])
+
+
+def test_the_child_is_the_same_command_with_the_options_as_given(monkeypatch, tmp_path, capsys):
+    """Every option given goes to the child as written (a value that starts with a dash stays a value),
+    the defaults stay out, --tui becomes the progress stream."""
+    shown: list[BenchApp] = []
+    monkeypatch.setattr(bench_command, "show_view", shown.append)
+    db = tmp_path / "s.db"
+    with backends.registered(scripted_backend("local")), pytest.raises(SystemExit):
+        cli.main(bench_args(tmp_path, "--db", str(db), "--concurrency", "2", "--system", "-be brief", "--limit", "1"))
+    argv = shown[0].child.argv
+    assert argv[:4] == [*bench_command.CHILD_COMMAND, "bench"] and argv[-1] == bench_command.CHILD_FLAG
+    assert sorted(argv[4:-1]) == sorted([
+        f"--prompts={prompt_file(tmp_path)}", f"--strategies={STRATEGIES}", "--seeds=0,1", "--max-new-tokens=8",
+        "--judge=none", f"--out={tmp_path / 'out'}", f"--db={db}", "--concurrency=2", "--system=-be brief",
+        "--limit=1"])
+    assert capsys.readouterr().err.strip() == STOPPED  # the view never ran: nothing finished
