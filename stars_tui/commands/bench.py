@@ -151,7 +151,8 @@ def bench_command(
     specs = parse_specs(strategies or DEFAULT_STRATEGIES, base)
     backends.check(models, [s.strategy for s in specs])  # before the database or the output folder is touched
     check_judges(judge_list, models.allow_download)
-    config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]]),
+    given = ["--tui" if arg == CHILD_FLAG else arg for arg in sys.argv[1:]]  # the child of --tui: what was typed
+    config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *given]),
               **({"system": system_prompt} if system_prompt else {})}
     plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config, system=system_prompt)
     wrap = _recorder(db)
@@ -205,14 +206,17 @@ def _stream_progress(policy, reward, held_out, plan, wrap, workers) -> None:
     """The bench with its progress as JSON lines (``stars_engine.bench.progress``), for ``--tui``'s child.
 
     When stdin closes (the view asked, or it is gone) the bench stops after the cells in flight and
-    says so (exit 130). A failure is one line on stderr, whatever raised it."""
+    says so (exit 130). A failure is one line on stderr, whatever raised it. The models run at a lower
+    priority than the view, as the workbench's worker does."""
     import sqlite3
 
+    from stars_engine.backends.priority import BACKGROUND_NICENESS, lower_priority
     from stars_engine.bench import run_bench
     from stars_engine.bench.drain import Drain, StopAsked
     from stars_engine.bench.progress import Finished, ProgressWriter, Stopped
     from stars_engine.display.controls import error_line
 
+    lower_priority(BACKGROUND_NICENESS)
     writer = ProgressWriter(_progress_stream())
     cancel = threading.Event()
     drain = Drain(cancel, wrap)

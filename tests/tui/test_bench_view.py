@@ -18,6 +18,7 @@ from fakes import scripted_backend
 from textual.widgets import ProgressBar
 
 from stars_engine import backends
+from stars_engine.backends.priority import BACKGROUND_NICENESS
 from stars_engine.events import RunStarted
 from stars_tui import cli
 from stars_tui.commands import bench as bench_command
@@ -146,6 +147,8 @@ def test_closing_mid_run_keeps_the_finished_cells_and_a_second_run_resumes_them(
         await wait_until(pilot, lambda: held(gate) == 1 and len(screen.records) == 2, "two cells landed")
         assert screen.query_one(CellsTable).row_count == 2  # they show while the third runs
         assert "ETA" in str(screen.query_one("#bench-head").render())
+        mine = os.getpriority(os.PRIO_PROCESS, 0)  # the child's models yield the cores to the view
+        assert os.getpriority(os.PRIO_PROCESS, screen.process.pid) == min(mine + BACKGROUND_NICENESS, 19)
         await pilot.press("q")
         assert screen.phase == "stopping" and app.is_running  # the cell in flight goes on
         (gate / "open").touch()
