@@ -14,7 +14,8 @@ typist's pace, each key's time from being sent until the screen shows it:
 - ``back``: Esc in the replay, until the bench's head line is back.
 
 A cell landing redraws the table, the plots and the leaders, so these keys
-race the bench's own redraws and the model's compute for the two cores. The
+race the view's own redraws, and the model's compute (in the bench's child
+process, at a lower priority) for the two cores. The
 load average (1 min) is printed beside the figures. Goal: p95 < 100 ms.
 """
 

@@ -32,6 +32,12 @@ EventWrapper = Callable[[Iterator[Event]], Iterator[Event]]
 LATER_FIELDS = ("particles", "smc_temperature", "ess_threshold", "beam_width", "beam_expansions")
 
 
+def messages(prompt: str, system: str = "") -> list[dict[str, str]]:
+    """What a cell sends: its system prompt first (if any), then the prompt (also read back from a record)."""
+    first = [{"role": "system", "content": system}] if system else []
+    return [*first, {"role": "user", "content": prompt}]
+
+
 @dataclass(frozen=True)
 class Cell:
     prompt: BenchPrompt
@@ -41,8 +47,7 @@ class Cell:
     system: str = ""  # the system prompt every cell is given first ("" for none)
 
     def messages(self) -> list[dict[str, str]]:
-        system = [{"role": "system", "content": self.system}] if self.system else []
-        return [*system, {"role": "user", "content": self.prompt.prompt}]
+        return messages(self.prompt.prompt, self.system)
 
     def key(self, policy: Policy, reward_id: str) -> str:
         """The cell's identity. A policy run in another dtype than fp32, or on packed weights, is

@@ -1,17 +1,21 @@
 """``stars bench``: STARS, CARDS, Speculative Rejection, Best-of-N and vanilla at equal compute.
 
 The machinery is headless (``stars_engine.bench``); this module parses the
-options, loads the models once, draws the progress bar (or, with ``--tui``, hands
-the bench to the live view in ``stars_tui.screens.bench``) and the Rich table.
+options, loads the models once, draws the progress bar and the Rich table.
 Every option is checked before a model is loaded, so a typo costs nothing.
+With ``--tui`` the checked options go, as given, to this same command in a child
+process (``--jsonl-progress``: its progress as JSON lines on stdout) and the
+live view in ``stars_tui.screens.bench`` follows it: decoding holds the GIL, so
+in the view's own process it would stall the keys.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -20,7 +24,16 @@ from stars_engine.errors import StarsError
 
 from .options import SYSTEM_HELP, ModelChoice, read_system, with_model_options
 
+try:  # newer Typer carries its own copy of click; older ones use click itself
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    from click.core import ParameterSource
+    from click.globals import get_current_context
+
 DEFAULT_OUT = Path("bench-results")
+CHILD_COMMAND = [sys.executable, "-m", "stars_tui"]  # ``stars`` in the child; tests put a model-free one here
+CHILD_FLAG = "--jsonl-progress"
 
 
 def results_table(summary: dict[str, Any]):
@@ -108,6 +121,10 @@ def bench_command(
     tui: Annotated[bool, typer.Option(
         "--tui", help="Watch it live: cells as they land, progress and ETA, the frontier and the per-budget "
                       "leaders; q stops after the cells in flight (run again to resume).")] = False,
+    jsonl_progress: Annotated[bool, typer.Option(
+        CHILD_FLAG, hidden=True,
+        help="Progress as JSON lines on stdout instead of the bar and the table; stop after the cells in "
+             "flight when stdin closes (the --tui view runs the bench so).")] = False,
     **model_kwargs: Any,
 ) -> None:
     """Run strategies over a prompt set and compare reward against compute (resumable)."""
@@ -134,19 +151,87 @@ def bench_command(
     specs = parse_specs(strategies or DEFAULT_STRATEGIES, base)
     backends.check(models, [s.strategy for s in specs])  # before the database or the output folder is touched
     check_judges(judge_list, models.allow_download)
-    config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *sys.argv[1:]]),
+    given = ["--tui" if arg == CHILD_FLAG else arg for arg in sys.argv[1:]]  # the child of --tui: what was typed
+    config = {"prompt_file": str(prompts or "shipped"), "command": " ".join(["stars", *given]),
               **({"system": system_prompt} if system_prompt else {})}
     plan = BenchPlan(chosen, specs, parse_seeds(seeds), base, out, config=config, system=system_prompt)
     wrap = _recorder(db)
+    if tui:
+        from ..screens.bench import BenchChild
+
+        argv = [*CHILD_COMMAND, "bench", *given_options(drop={"tui"}), CHILD_FLAG]
+        print_results(_watch(BenchChild(argv, out, db, concurrency)), out)
+        return
     (policy, *workers), reward = load_models(models, concurrency, tuple(s.strategy for s in specs))
     held_out = build_judges(judge_list, policy, reward, chosen, models.device, models.allow_download)
-    if tui:
-        from ..screens.bench import BenchJob
+    if jsonl_progress:
+        _stream_progress(policy, reward, held_out, plan, wrap, workers)
+        return
+    print_results(_with_progress(policy, reward, held_out, plan, wrap, workers, out), out)
 
-        summary = _watch(BenchJob(policy, reward, held_out, plan, workers, wrap, db))
-    else:
-        summary = _with_progress(policy, reward, held_out, plan, wrap, workers, out)
-    print_results(summary, out)
+
+def given_options(drop: set[str]) -> list[str]:
+    """The running command's options as they were given (defaults left out, so the child takes its own),
+    less those named in ``drop``: each as ``--name=value``, so no value is read as an option."""
+    ctx = get_current_context()
+    args: list[str] = []
+    for param in ctx.command.params:
+        name = param.name or ""
+        if name in drop or ctx.get_parameter_source(name) in (None, ParameterSource.DEFAULT):
+            continue
+        flag, value = max(param.opts, key=len), ctx.params[name]
+        if getattr(param, "is_flag", False):
+            args += [flag] if value else []
+        else:
+            args += [f"{flag}={v}" for v in (value if param.multiple else [value])]
+    return args
+
+
+def _progress_stream() -> IO[bytes]:
+    """Standard output for the progress lines alone: whatever else would print there (a library's
+    notice) goes to standard error instead of into the stream."""
+    stream = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    return stream
+
+
+def _stop_at_eof(stop: Any) -> None:
+    """Read stdin (the raw descriptor: a buffered reader's lock would trouble the exit) until it closes."""
+    while os.read(0, 4096):
+        pass
+    stop()
+
+
+def _stream_progress(policy, reward, held_out, plan, wrap, workers) -> None:
+    """The bench with its progress as JSON lines (``stars_engine.bench.progress``), for ``--tui``'s child.
+
+    When stdin closes (the view asked, or it is gone) the bench stops after the cells in flight and
+    says so (exit 130). A failure is one line on stderr, whatever raised it. The models run at a lower
+    priority than the view, as the workbench's worker does."""
+    import sqlite3
+
+    from stars_engine.backends.priority import BACKGROUND_NICENESS, lower_priority
+    from stars_engine.bench import run_bench
+    from stars_engine.bench.drain import Drain, StopAsked
+    from stars_engine.bench.progress import Finished, ProgressWriter, Stopped
+    from stars_engine.display.controls import error_line
+
+    lower_priority(BACKGROUND_NICENESS)
+    writer = ProgressWriter(_progress_stream())
+    cancel = threading.Event()
+    drain = Drain(cancel, wrap)
+    threading.Thread(target=_stop_at_eof, args=(drain.stop,), name="bench-stop", daemon=True).start()
+    try:
+        summary = run_bench(policy, reward, held_out, plan, writer.hooks(drain.hooks()), drain.wrap, cancel, workers)
+    except StopAsked:
+        writer.write(Stopped())
+        raise typer.Exit(130) from None
+    except (StarsError, sqlite3.DatabaseError):
+        raise  # one line from the entry point, as the headless bench has them
+    except Exception as exc:  # noqa: BLE001 - the view shows this line; a traceback it could not
+        print(f"error: the bench failed: {error_line(exc)}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    writer.write(Finished(summary))
 
 
 def _with_progress(policy, reward, held_out, plan, wrap, workers, out: Path) -> dict[str, Any]:
@@ -176,23 +261,20 @@ def show_view(app: Any) -> None:
     app.run()
 
 
-def _watch(job: Any) -> dict[str, Any]:
-    """The bench in the live view: its summary when it finished; a stopped bench exits 130, a failed
-    one with its error as one line."""
-    import sqlite3
-
-    from stars_engine.display.controls import error_line
-
+def _watch(child: Any) -> dict[str, Any]:
+    """The bench in the live view, run by a child process: its summary when it finished; a stopped
+    bench exits 130, a failed one with the child's error as one line and its exit status."""
     from ..screens.bench import STOPPED, BenchApp
 
-    app = BenchApp(job)
-    show_view(app)
-    error = app.bench.error
-    if isinstance(error, StarsError | sqlite3.DatabaseError):
-        raise error
-    if error is not None:
-        print(f"error: the bench failed: {error_line(error)}", file=sys.stderr)
-        raise typer.Exit(1)
+    app = BenchApp(child)
+    try:
+        show_view(app)
+    finally:
+        app.bench.end_child()  # however the view ended, the child does not outlive it
+    failure = app.bench.failure
+    if failure is not None:
+        print(f"error: {failure.line}", file=sys.stderr)
+        raise typer.Exit(failure.code)
     if app.bench.phase != "done" or app.bench.summary is None or not app.bench.final:
         print(STOPPED, file=sys.stderr)
         raise typer.Exit(130)

@@ -1,27 +1,34 @@
 """``stars bench --tui``: the same bench (options, out folder, resume) with a live view.
 
-The bench runs in a thread worker and reports each finished cell through its
-``Hooks``; each report crosses to the event loop as a message. The summary
-(``stars_engine.bench.metrics.summarize``, the very numbers ``summary.json``
-gets) is recomputed in another thread worker as cells land, one at a time, and
-feeds the frontier plots and the per-budget leaders table. Closing the view
-stops the bench after the cells in flight: ``cells.jsonl`` already holds every
-finished cell, so the same command resumes. A cell's run opens in the replay
-screen when the bench records into a session database (``--db``); the run is
-found there by what the cell recorded (its messages, seed, models, reply and
-stats), so cells reused from an earlier run with the same ``--db`` open too.
+The bench runs in a child process: ``stars bench`` itself with the view's
+options, its progress as JSON lines on stdout (``stars_engine.bench.progress``).
+Decoding holds the GIL, so in the view's own process it would stall every key;
+here two threads only read the child's pipes and post each fact to the event
+loop as a message. The summary (``stars_engine.bench.metrics.summarize``, the
+very numbers ``summary.json`` gets) is recomputed in a thread worker as cells
+land, one at a time, and feeds the frontier plots and the per-budget leaders
+table. Closing the view closes the child's stdin: it stops after the cells in
+flight (``cells.jsonl`` holds every finished cell, so the same command resumes).
+However the view ends, the child is killed if it still runs. A cell's run opens
+in the replay screen when the bench records into a session database (``--db``);
+the run is found there by what the cell recorded (its messages, seed, models,
+reply and stats), so cells reused from an earlier run with the same ``--db`` open too.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -31,10 +38,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, ProgressBar
 
-from stars_engine.bench import BenchPlan, Hooks, run_bench
-from stars_engine.bench.cells import Cell, EventWrapper
+from stars_engine.bench.cells import messages
 from stars_engine.bench.metrics import summarize
-from stars_engine.display.controls import error_line
+from stars_engine.bench.progress import MAX_LINE, CellDone, Finished, Pairs, Stopped, Total, read_line
+from stars_engine.display.controls import error_line, one_line
 from stars_engine.errors import StarsError
 from stars_engine.events import Event
 from stars_engine.store import open_store
@@ -46,64 +53,42 @@ from .replay import ReplayScreen
 
 NO_DB = "replay needs --db: run the bench with --db FILE to record its cells"
 STOPPED = "stopped; run again to resume"
+STDERR_LINES = 20  # the child's last lines of stderr kept (its error is the last one)
 
 
-@dataclass
-class BenchJob:
-    """What ``stars bench`` loaded and planned: the bench the view runs (``record`` is the ``--db`` recorder)."""
+@dataclass(frozen=True)
+class BenchChild:
+    """The bench the view runs: the child's command line, and what the view shows about it."""
 
-    policy: Any
-    reward: Any
-    judges: dict[str, Any] | None
-    plan: BenchPlan
-    workers: Sequence[Any] = ()
-    record: EventWrapper | None = None
+    argv: list[str]
+    out_dir: Path
     db: Path | None = None
-
-    @property
-    def concurrency(self) -> int:
-        return 1 + len(self.workers)
-
-    def run(self, hooks: Hooks, wrap: EventWrapper, cancel: threading.Event) -> dict[str, Any]:
-        return run_bench(self.policy, self.reward, self.judges, self.plan, hooks, wrap, cancel, self.workers)
+    concurrency: int = 1
 
 
-class Stopped(Exception):
-    """The view was closed: the bench ends before judging (or between two judged pairs)."""
+@dataclass(frozen=True)
+class Failure:
+    """How the child failed: one visible line, and the exit status ``stars bench --tui`` ends with."""
+
+    line: str
+    code: int
 
 
-class Drain:
-    """Stops the bench after the cells in flight, without cancelling them.
-
-    ``run_cells`` has one cancel event for both "start nothing new" and "stop the
-    runs in flight", so the stop is taken at the next cell's start: once asked, a
-    cell about to start waits for those in flight to finish (and be logged),
-    then sets the cancel event, so it ends at once as cancelled (tried again on
-    resume) and the bench starts nothing more.
-    """
-
-    def __init__(self, cancel: threading.Event, inner: EventWrapper | None = None) -> None:
-        self.cancel = cancel
-        self.inner = inner
-        self.stopping = threading.Event()
-        self._changed = threading.Condition()
-        self._in_flight = 0
-
-    def stop(self) -> None:
-        self.stopping.set()
-
-    def wrap(self, stream: Iterator[Event]) -> Iterator[Event]:
-        with self._changed:
-            if self.stopping.is_set():
-                self._changed.wait_for(lambda: self._in_flight == 0)
-                self.cancel.set()
-            self._in_flight += 1
+def failure(code: int, stderr: list[str], broken: str | None) -> Failure | None:
+    """The child's failure from its exit status and last stderr line (None when it did not fail)."""
+    if broken is not None:
+        return Failure(broken, 1)
+    if code in (0, 130):
+        return None
+    last = next((one_line(line) for line in reversed(stderr) if line.strip()), "")
+    last = last.removeprefix("error: ")
+    if code < 0:
         try:
-            yield from (self.inner(stream) if self.inner else stream)
-        finally:
-            with self._changed:
-                self._in_flight -= 1
-                self._changed.notify_all()
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return Failure(last or f"the bench process was killed ({name})", 1)
+    return Failure(last or f"the bench process exited with status {code}", code if code < 126 else 1)
 
 
 def find_run(db: Path, messages: list[dict[str, str]], record: dict[str, Any]) -> str | None:
@@ -139,9 +124,9 @@ class CellsTotal(Message):
 
 
 class CellLanded(Message):
-    def __init__(self, cell: Cell, record: dict[str, Any], reused: bool) -> None:
+    def __init__(self, record: dict[str, Any], reused: bool) -> None:
         super().__init__()
-        self.cell, self.record, self.reused = cell, record, reused
+        self.record, self.reused = record, reused
 
 
 class PairsCounted(Message):
@@ -157,11 +142,11 @@ class SummaryReady(Message):
 
 
 class BenchEnded(Message):
-    """The bench worker returned: with the summary, stopped, or with the exception that ended it."""
+    """The child ended: it said it stopped, or it failed (or sent what is not progress), or it finished."""
 
-    def __init__(self, summary: dict[str, Any] | None, stopped: bool, error: BaseException | None) -> None:
+    def __init__(self, stopped: bool, failure: Failure | None) -> None:
         super().__init__()
-        self.summary, self.stopped, self.error = summary, stopped, error
+        self.stopped, self.failure = stopped, failure
 
 
 class RunLoaded(Message):
@@ -188,13 +173,13 @@ class BenchScreen(Screen):
                 tooltip="Stop the bench after the cells in flight (finished cells are kept) and close"),
     ]
 
-    def __init__(self, job: BenchJob) -> None:
+    def __init__(self, child: BenchChild) -> None:
         super().__init__()
-        self.job = job
-        self.cancel = threading.Event()
-        self.drain = Drain(self.cancel, job.record)
+        self.child = child
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self.stderr_done = threading.Event()
         self.records: list[dict[str, Any]] = []
-        self.cells: list[Cell] = []
         self.total: int | None = None
         self.reused = 0
         self.ran = 0
@@ -205,7 +190,8 @@ class BenchScreen(Screen):
         self.final = False
         self.summarizing = False
         self.stale = False
-        self.error: BaseException | None = None
+        self.failure: Failure | None = None
+        self.killed = False  # the view ended the child itself: how it ended is no failure
 
     def compose(self) -> ComposeResult:
         yield Label("", id="bench-head")
@@ -221,42 +207,72 @@ class BenchScreen(Screen):
 
     def on_mount(self) -> None:
         self.redraw_head()
-        self.run_worker(self.run_bench, thread=True, group="bench", exit_on_error=False)
+        try:
+            self.process = subprocess.Popen(  # its own session: no terminal signal reaches it but ours
+                self.child.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True)
+        except OSError as exc:
+            self.post_message(BenchEnded(False, Failure(f"cannot start the bench: {error_line(exc)}", 1)))
+            return
+        self.run_worker(self.read_stderr, thread=True, group="bench-stderr", exit_on_error=False)
+        self.run_worker(self.follow, thread=True, group="bench", exit_on_error=False)
 
     def on_unmount(self) -> None:
-        self.drain.stop()  # however the app ends, the bench starts no new cell
+        self.end_child()
 
-    # -- the bench, in its thread --------------------------------------------------
-    def run_bench(self) -> None:
-        pairs = [0, 0]
-
-        def pairs_total(n: int) -> None:
-            if self.drain.stopping.is_set():
-                raise Stopped
-            pairs[1] = n
-            self.post_message(PairsCounted(0, n))
-
-        def pair_done(pair: Any, reused: bool) -> None:
-            pairs[0] += 1
-            self.post_message(PairsCounted(pairs[0], pairs[1]))
-            if self.drain.stopping.is_set():
-                raise Stopped
-
-        hooks = Hooks(
-            cells_total=lambda n: self.post_message(CellsTotal(n)),
-            cell_done=lambda cell, record, reused: self.post_message(CellLanded(cell, record, reused)),
-            pairs_total=pairs_total,
-            pair_done=pair_done,
-        )
+    def end_child(self) -> None:
+        """Kill the child (and anything it started) if it still runs; reap it."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        self.killed = True
         try:
-            summary = self.job.run(hooks, self.drain.wrap, self.cancel)
-        except Stopped:
-            self.post_message(BenchEnded(None, True, None))
-        except Exception as exc:  # noqa: BLE001 - shown in the view, raised again when it closes
-            self.post_message(BenchEnded(None, self.drain.stopping.is_set(), exc))
-        else:
-            self.post_message(SummaryReady(summary, final=True))
-            self.post_message(BenchEnded(summary, False, None))
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+    # -- the child, read in two threads --------------------------------------------
+    def read_stderr(self) -> None:
+        process = self.process
+        assert process is not None and process.stderr is not None
+        try:
+            for line in iter(lambda: process.stderr.readline(MAX_LINE), b""):  # type: ignore[union-attr]
+                self.stderr.append(line.decode("utf-8", "replace"))
+        finally:
+            self.stderr_done.set()
+
+    def follow(self) -> None:
+        """Each progress line as a message; at the end, how the child ended."""
+        process = self.process
+        assert process is not None and process.stdout is not None
+        stopped, finished, broken = False, False, None
+        for line in iter(lambda: process.stdout.readline(MAX_LINE + 1), b""):  # type: ignore[union-attr]
+            try:
+                if len(line) > MAX_LINE:
+                    raise ValueError(f"a line over {MAX_LINE} bytes")
+                message = read_line(line)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+                broken = f"the bench sent what is not progress: {error_line(exc)}"
+                self.end_child()
+                self.killed = False  # this end is the child's failure, to show
+                break
+            if isinstance(message, Total):
+                self.post_message(CellsTotal(message.cells))
+            elif isinstance(message, CellDone):
+                self.post_message(CellLanded(message.record, message.reused))
+            elif isinstance(message, Pairs):
+                self.post_message(PairsCounted(message.done, message.total))
+            elif isinstance(message, Finished):
+                finished = True
+                self.post_message(SummaryReady(message.summary, final=True))
+            elif isinstance(message, Stopped):
+                stopped = True
+        code = process.wait()
+        self.stderr_done.wait(5)
+        if broken is None and code == 0 and not finished:
+            broken = "the bench ended without its summary"
+        self.post_message(BenchEnded(stopped or code == 130, failure(code, list(self.stderr), broken)))
 
     def summarize_now(self) -> None:
         """Recompute the summary from the cells so far, in a thread; once more if cells landed meanwhile."""
@@ -274,10 +290,9 @@ class BenchScreen(Screen):
 
     def on_cell_landed(self, message: CellLanded) -> None:
         record = message.record
-        if self.drain.stopping.is_set() and record.get("error") == "cancelled":
+        if self.phase == "stopping" and record.get("error") == "cancelled":
             return  # the cell the stop cancelled at its start: it runs on resume
         self.records.append(record)
-        self.cells.append(message.cell)
         if message.reused:
             self.reused += 1
         elif record.get("stats"):
@@ -310,20 +325,21 @@ class BenchScreen(Screen):
         self.redraw_head()
 
     def on_bench_ended(self, message: BenchEnded) -> None:
-        self.error = message.error
-        if message.stopped:
+        if self.killed:
+            return  # the view is closing already
+        self.failure = message.failure
+        if message.stopped and message.failure is None:
             self.app.exit(STOPPED)
             return
         asked_to_stop = self.phase == "stopping"
-        self.phase = "failed" if message.error is not None else "done"
+        self.phase = "failed" if message.failure is not None else "done"
         if asked_to_stop:
             self.app.exit(self.phase)  # it ended before the stop was taken (a failure, or whole)
             return
-        if message.error is not None:
-            self.note(f"failed: {error_line(message.error)} (q closes)")
+        if message.failure is not None:
+            self.note(f"failed: {message.failure.line} (q closes)")
         else:
-            out = self.job.plan.out_dir
-            self.note(f"wrote {out / 'summary.json'} and the plots; q closes")
+            self.note(f"wrote {self.child.out_dir / 'summary.json'} and the plots; q closes")
         self.redraw_head()
 
     # -- the head line -------------------------------------------------------------
@@ -350,7 +366,7 @@ class BenchScreen(Screen):
         """Seconds left: the cells still to land at the mean wall time of those run this time, spread
         over the cells that run at once."""
         left = (self.total or 0) - len(self.records)
-        return left * (self.ran_seconds / self.ran) / self.job.concurrency
+        return left * (self.ran_seconds / self.ran) / self.child.concurrency
 
     def note(self, text: str) -> None:
         self.query_one("#bench-note", Label).update(literal(text))
@@ -375,13 +391,13 @@ class BenchScreen(Screen):
 
     def open_run(self, index: int) -> None:
         record = self.records[index]
-        if self.job.db is None:
+        if self.child.db is None:
             self.note(NO_DB)
         elif record.get("error"):
             self.note(f"{record['prompt_id']} · {record['strategy']} failed ({record['error']}): nothing to replay")
         else:
             self.note(f"opening {record['prompt_id']} · {record['strategy']} · seed {record['seed']}…")
-            self.load_run(self.job.db, self.cells[index].messages(), record)
+            self.load_run(self.child.db, messages(record["prompt"], record.get("system", "")), record)
 
     @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
     def load_run(self, db: Path, messages: list[dict[str, str]], record: dict[str, Any]) -> None:
@@ -404,11 +420,22 @@ class BenchScreen(Screen):
     def action_close(self) -> None:
         if self.phase in ("done", "failed"):
             self.app.exit(self.phase)
+        elif self.total is None:  # still loading its models: no cell to wait for
+            self.end_child()
+            self.app.exit(STOPPED)
         elif self.phase != "stopping":
             self.phase = "stopping"
-            self.drain.stop()
+            self.ask_to_stop()
             self.note("stopping after the cells in flight; every finished cell is kept")
             self.redraw_head()
+
+    def ask_to_stop(self) -> None:
+        """Close the child's stdin: its sign to stop after the cells in flight."""
+        if self.process is not None and self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass  # it is gone already: its end is on its way to the view
 
 
 class BenchApp(LiteralNotifications, App):
@@ -419,10 +446,10 @@ class BenchApp(LiteralNotifications, App):
     TITLE = "stars bench"
     BINDINGS = [Binding("ctrl+q", "close", "Quit", priority=True, show=False)]
 
-    def __init__(self, job: BenchJob) -> None:
+    def __init__(self, child: BenchChild) -> None:
         super().__init__()
-        self.job = job
-        self.bench = BenchScreen(job)
+        self.child = child
+        self.bench = BenchScreen(child)
 
     def get_default_screen(self) -> Screen:
         return self.bench

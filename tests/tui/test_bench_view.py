@@ -1,22 +1,24 @@
-"""``stars bench --tui`` on the scripted fakes, driven through the command with Textual's pilot:
-cells land in the table, the progress bar reaches 100 %, the leaders and the frontier fill, a cell
-opens in replay (with ``--db``; one line without), and closing mid-run keeps the finished cells for
-a second run to resume."""
+"""``stars bench --tui`` driven through the command with Textual's pilot, its bench in a child
+process: ``tests/fake_stars.py`` (the same command on the scripted models). Cells land in the
+table, the progress bar reaches 100 %, the leaders and the frontier fill, a cell opens in replay
+(with ``--db``; one line without), closing mid-run keeps the finished cells (and the ones in
+flight) for a second run to resume and leaves no child behind, and a child that fails is one line."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from fakes import ScriptedPolicy, ScriptedReward
+from fakes import scripted_backend
 from textual.widgets import ProgressBar
 
 from stars_engine import backends
-from stars_engine.backends import Backend
+from stars_engine.backends.priority import BACKGROUND_NICENESS
 from stars_engine.events import RunStarted
 from stars_tui import cli
 from stars_tui.commands import bench as bench_command
@@ -27,6 +29,7 @@ from stars_tui.widgets.bench_tables import CellsTable, LeadersTable
 
 from .helpers import wait_until
 
+FAKE_STARS = Path(__file__).resolve().parents[1] / "fake_stars.py"
 SIZES = [(80, 24), (120, 40)]
 PARTS = ("#bench-head", "#bench-progress", "#bench-cells", "#bench-leaders", "#bench-plot-tokens",
          "#bench-plot-seconds", "#bench-note")
@@ -71,11 +74,26 @@ def drive_view(monkeypatch, args: list[str], size: tuple[int, int], scenario: Sc
 
 
 def run_view(monkeypatch, args: list[str], size: tuple[int, int], scenario: Scenario,
-             load=None) -> tuple[int | None, BenchApp]:
-    """``drive_view`` with the scripted models (or those ``load`` gives) in place of the real ones."""
-    scripted = load or (lambda spec, count: ([ScriptedPolicy() for _ in range(count)], ScriptedReward()))
-    with backends.registered(Backend("local", scripted, parallel=True)):
+             child: list[str] | None = None) -> tuple[int | None, BenchApp]:
+    """``drive_view`` with the child on the scripted models (``tests/fake_stars.py``, or ``child``)."""
+    monkeypatch.setattr(bench_command, "CHILD_COMMAND", child or [sys.executable, str(FAKE_STARS)])
+    with backends.registered(scripted_backend("local")):  # the view's own checks, model-free too
         return drive_view(monkeypatch, args, size, scenario)
+
+
+def gone(app: BenchApp) -> bool:
+    """The child has ended and been reaped: no process of that id is left."""
+    process = app.bench.process
+    assert process is not None
+    try:
+        os.kill(process.pid, 0)
+    except ProcessLookupError:
+        return process.returncode is not None
+    return False
+
+
+def held(gate: Path) -> int:
+    return len(list(gate.glob("held-*")))
 
 
 async def until_done(pilot, app: BenchApp, limit: float = 60) -> None:
@@ -110,50 +128,39 @@ def test_cells_land_the_bar_fills_and_the_leaders_and_frontier_follow(monkeypatc
         await pilot.press("q")
 
     code, app = run_view(monkeypatch, bench_args(tmp_path), size, scenario)
-    assert code is None and app.return_value == "done"
+    assert code is None and app.return_value == "done" and gone(app)
     out = capsys.readouterr().out
     assert "stars bench (means per reply)" in out and "summary.json" in out
     assert (tmp_path / "out" / "summary.json").is_file()
 
 
-class GatedStart(ScriptedPolicy):
-    """Holds the ``hold``-th reply at its start until ``gate`` opens."""
-
-    def __init__(self, hold: int) -> None:
-        super().__init__()
-        self.hold, self.started = hold, 0
-        self.reached, self.gate = threading.Event(), threading.Event()
-
-    def start(self, messages, seed):
-        self.started += 1
-        if self.started == self.hold:
-            self.reached.set()
-            assert self.gate.wait(30)
-        return super().start(messages, seed)
-
-
 def test_closing_mid_run_keeps_the_finished_cells_and_a_second_run_resumes_them(monkeypatch, tmp_path, capsys):
-    policy = GatedStart(hold=3)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))
+    monkeypatch.setenv("FAKE_STARS_HOLD", "3")
     db = tmp_path / "s.db"
     args = bench_args(tmp_path, "--db", str(db))
 
     async def close_during_the_third(pilot, app: BenchApp) -> None:
         screen = app.bench
-        await wait_until(pilot, lambda: policy.reached.is_set() and len(screen.records) == 2, "two cells landed")
+        await wait_until(pilot, lambda: held(gate) == 1 and len(screen.records) == 2, "two cells landed")
         assert screen.query_one(CellsTable).row_count == 2  # they show while the third runs
         assert "ETA" in str(screen.query_one("#bench-head").render())
+        mine = os.getpriority(os.PRIO_PROCESS, 0)  # the child's models yield the cores to the view
+        assert os.getpriority(os.PRIO_PROCESS, screen.process.pid) == min(mine + BACKGROUND_NICENESS, 19)
         await pilot.press("q")
         assert screen.phase == "stopping" and app.is_running  # the cell in flight goes on
-        policy.gate.set()
+        (gate / "open").touch()
 
-    code, app = run_view(monkeypatch, args, (80, 24), close_during_the_third,
-                         load=lambda spec, count: ([policy], ScriptedReward()))
-    assert code == 130 and app.return_value == STOPPED
+    code, app = run_view(monkeypatch, args, (80, 24), close_during_the_third)
+    assert code == 130 and app.return_value == STOPPED and gone(app)
     assert capsys.readouterr().err.strip().endswith(STOPPED)
     lines = [json.loads(line) for line in (tmp_path / "out" / "cells.jsonl").read_text().splitlines()]
     kept = [r for r in lines if not r["error"]]
     assert len(kept) == 3 and len(app.bench.records) == 3  # the one in flight finished and was kept
     assert all(r["error"] == "cancelled" for r in lines if r["error"])  # the next one never ran
+    monkeypatch.delenv("FAKE_STARS_GATE")
 
     async def resume(pilot, app: BenchApp) -> None:
         await until_done(pilot, app)
@@ -177,6 +184,37 @@ def test_closing_mid_run_keeps_the_finished_cells_and_a_second_run_resumes_them(
     finished = {r["key"] for line in (tmp_path / "out" / "cells.jsonl").read_text().splitlines()
                 if not (r := json.loads(line))["error"]}
     assert len(finished) == 12 and {r["key"] for r in kept} <= finished
+
+
+def test_quitting_while_the_models_load_ends_the_child_at_once(monkeypatch, tmp_path, capsys):
+    """Before the first cell there is nothing to keep: q kills the child without waiting for its models."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))  # the first reply never starts: the bench stays busy
+
+    async def quit_early(pilot, app: BenchApp) -> None:
+        await pilot.press("q")
+
+    code, app = run_view(monkeypatch, bench_args(tmp_path), (80, 24), quit_early)
+    assert code == 130 and app.return_value == STOPPED and gone(app)
+    assert capsys.readouterr().err.strip().endswith(STOPPED)
+
+
+def test_an_app_that_ends_otherwise_kills_its_child(monkeypatch, tmp_path):
+    """The app's exit by any other way (here app.exit mid-cell) leaves no child; the cells logged stay."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))
+    monkeypatch.setenv("FAKE_STARS_HOLD", "2")
+
+    async def exit_mid_cell(pilot, app: BenchApp) -> None:
+        await wait_until(pilot, lambda: held(gate) == 1 and len(app.bench.records) == 1, "a cell landed")
+        app.exit("gone")
+
+    code, app = run_view(monkeypatch, bench_args(tmp_path), (80, 24), exit_mid_cell)
+    assert code == 130 and gone(app)
+    lines = [json.loads(line) for line in (tmp_path / "out" / "cells.jsonl").read_text().splitlines()]
+    assert len(lines) == 1 and not lines[0]["error"]
 
 
 def test_a_point_opens_its_strategys_best_cell_in_replay(monkeypatch, tmp_path):
@@ -215,60 +253,73 @@ def test_without_db_picking_a_cell_says_replay_needs_it(monkeypatch, tmp_path):
     assert code is None
 
 
-def test_a_bench_that_fails_says_so_in_one_line_when_closed(monkeypatch, tmp_path, capsys):
-    from stars_tui.screens import bench as bench_screen
+FAILING_CHILD = """
+import sys
+sys.stdout.write('{"type": "total", "cells": 3}\\n')
+sys.stdout.flush()
+sys.stderr.write('Traceback (most recent call last):\\n  something\\nerror: disk on fire \\x1b[31mred\\n')
+sys.exit(1)
+"""
 
-    def broken(policy, reward, judges, plan, hooks, *rest):
-        hooks.cells_total(3)
-        raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(bench_screen, "run_bench", broken)
+def test_a_child_that_fails_is_one_line_in_the_view_and_after_it(monkeypatch, tmp_path, capsys):
+    async def failed(pilot, app: BenchApp) -> None:
+        await wait_until(pilot, lambda: app.bench.phase == "failed", "the failure shown")
+        note = str(app.bench.query_one("#bench-note").render())
+        assert note == "failed: disk on fire \\x1b[31mred (q closes)"  # its last line, the escape made visible
+        await pilot.press("q")
+
+    code, app = run_view(monkeypatch, bench_args(tmp_path), (80, 24), failed,
+                         child=[sys.executable, "-c", FAILING_CHILD])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err == "error: disk on fire \\x1b[31mred" and gone(app)
+
+
+def test_a_child_that_sends_what_is_not_progress_is_stopped_with_one_line(monkeypatch, tmp_path, capsys):
+    line = json.dumps({"type": "cell", "record": {}, "reused": False})  # a cell without its record's fields
+    liar = [sys.executable, "-c", f"import sys, time; print({line!r}, flush=True); time.sleep(60)"]
 
     async def failed(pilot, app: BenchApp) -> None:
         await wait_until(pilot, lambda: app.bench.phase == "failed", "the failure shown")
-        assert "disk on fire" in str(app.bench.query_one("#bench-note").render())
         await pilot.press("q")
 
-    code, _ = run_view(monkeypatch, bench_args(tmp_path), (80, 24), failed)
+    code, app = run_view(monkeypatch, bench_args(tmp_path), (80, 24), failed, child=liar)
     err = capsys.readouterr().err.strip()
-    assert code == 1 and len(err.splitlines()) == 1 and err.startswith("error: the bench failed: disk on fire")
-
-
-class SharedGate:
-    """Holds every reply from the ``hold``-th started (counted over all policies) until ``gate`` opens."""
-
-    def __init__(self, hold: int) -> None:
-        self.hold, self.started, self.lock = hold, 0, threading.Lock()
-        self.waiting, self.gate = 0, threading.Event()
-
-    def policy(self) -> ScriptedPolicy:
-        shared = self
-
-        class Held(ScriptedPolicy):
-            def start(self, messages, seed):
-                with shared.lock:
-                    shared.started += 1
-                    held = shared.started >= shared.hold
-                    shared.waiting += held
-                if held:
-                    assert shared.gate.wait(30)
-                return super().start(messages, seed)
-
-        return Held()
+    assert code == 1 and len(err.splitlines()) == 1 and gone(app)
+    assert err.startswith("error: the bench sent what is not progress: ") and "key" in err
 
 
 def test_closing_with_two_cells_in_flight_keeps_both(monkeypatch, tmp_path, capsys):
     """With --concurrency 2 (two replicas), q lets both cells in flight finish and be kept; none starts after."""
-    shared = SharedGate(hold=3)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))
+    monkeypatch.setenv("FAKE_STARS_HOLD", "3")
 
     async def close_with_two_running(pilot, app: BenchApp) -> None:
-        await wait_until(pilot, lambda: shared.waiting == 2 and len(app.bench.records) == 2, "two cells held")
+        await wait_until(pilot, lambda: held(gate) == 2 and len(app.bench.records) == 2, "two cells held")
         await pilot.press("q")
-        shared.gate.set()
+        (gate / "open").touch()
 
-    code, app = run_view(monkeypatch, bench_args(tmp_path, "--concurrency", "2"), (80, 24), close_with_two_running,
-                         load=lambda spec, count: ([shared.policy() for _ in range(count)], ScriptedReward()))
-    assert code == 130 and capsys.readouterr().err.strip().endswith(STOPPED)
+    code, app = run_view(monkeypatch, bench_args(tmp_path, "--concurrency", "2"), (80, 24), close_with_two_running)
+    assert code == 130 and capsys.readouterr().err.strip().endswith(STOPPED) and gone(app)
     lines = [json.loads(line) for line in (tmp_path / "out" / "cells.jsonl").read_text().splitlines()]
     assert len([r for r in lines if not r["error"]]) == 4 and len(app.bench.records) == 4
     assert all(r["error"] == "cancelled" for r in lines if r["error"])
+
+
+def test_the_child_is_the_same_command_with_the_options_as_given(monkeypatch, tmp_path, capsys):
+    """Every option given goes to the child as written (a value that starts with a dash stays a value),
+    the defaults stay out, --tui becomes the progress stream."""
+    shown: list[BenchApp] = []
+    monkeypatch.setattr(bench_command, "show_view", shown.append)
+    db = tmp_path / "s.db"
+    with backends.registered(scripted_backend("local")), pytest.raises(SystemExit):
+        cli.main(bench_args(tmp_path, "--db", str(db), "--concurrency", "2", "--system", "-be brief", "--limit", "1"))
+    argv = shown[0].child.argv
+    assert argv[:4] == [*bench_command.CHILD_COMMAND, "bench"] and argv[-1] == bench_command.CHILD_FLAG
+    assert sorted(argv[4:-1]) == sorted([
+        f"--prompts={prompt_file(tmp_path)}", f"--strategies={STRATEGIES}", "--seeds=0,1", "--max-new-tokens=8",
+        "--judge=none", f"--out={tmp_path / 'out'}", f"--db={db}", "--concurrency=2", "--system=-be brief",
+        "--limit=1"])
+    assert capsys.readouterr().err.strip() == STOPPED  # the view never ran: nothing finished

@@ -43,15 +43,13 @@ from typing import Any
 from ...display.controls import error_line
 from ...errors import StarsError
 from ...policy.base import Candidate, Sampling
+from ..priority import BACKGROUND_NICENESS, lower_priority
 from ..spec import ModelSpec
 
 POLL_SECONDS = 0.05
 CLOSE_SECONDS = 5.0  # how long a closing worker may take to finish its call and exit before it is killed
 CANCELLABLE = ("sample", "sample_until_unsure", "grow")  # policy methods whose last argument is ``cancel``
-# Added to the worker's nice value once its models are loaded: on a busy machine the scheduler then
-# serves the UI's key presses before the model's next token (issue 19: 2-4 s from key to screen under
-# load). Not while loading, which the user waits for with nothing else to do.
-WORKER_NICENESS = 10
+WORKER_NICENESS = BACKGROUND_NICENESS  # once its models are loaded (``..priority`` says why)
 
 
 def start(spec: ModelSpec) -> tuple[ProcessPolicy, ProcessReward]:
@@ -277,7 +275,7 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
         conn.send(("failed", error_line(exc), 0))
         return
-    _lower_priority(WORKER_NICENESS)
+    lower_priority(WORKER_NICENESS)
     info = {"model_id": policy.model_id, "runtime": policy.runtime, "reward_id": reward.reward_id,
             "has_rubric": reward.rubric is not None, "reward_server_url": reward.server_url,
             "served_reward": reward.served_model}
@@ -320,18 +318,3 @@ def _serve(conn, spec: ModelSpec, flag) -> None:
 def _passes(policy: Any) -> int | None:
     """A policy's forward passes for the reply (None for the reward's requests)."""
     return None if policy is None else policy.forward_passes
-
-
-def _lower_priority(step: int) -> None:
-    """Raise the nice value of every thread of this process (on Linux it is per thread; torch's threads
-    started while loading would keep theirs); threads started later inherit it."""
-    try:
-        threads = [int(tid) for tid in os.listdir("/proc/self/task")]
-    except OSError:  # no /proc: the calling thread, which is the one that computes with one torch thread
-        os.nice(step)
-        return
-    for tid in threads:
-        try:
-            os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + step, 19))
-        except OSError:  # the thread has ended meanwhile
-            pass
