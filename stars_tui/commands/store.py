@@ -407,7 +407,8 @@ def export_command(
     db: DbOption = None,
 ) -> None:
     """Export a run or a whole session: md (transcript), jsonl (lossless), html (one page), csv (attempts),
-    pairs (preference pairs for DPO: passed against failed segments at one prefix, best against worst reply)."""
+    pairs (preference pairs for DPO: passed against failed segments at one prefix, best against worst reply;
+    runs whose turn was deleted or edited in the chat are left out of pairs, and kept, marked, in the others)."""
     if output is None:
         raise typer.BadParameter("say where to write ('-' for standard output)", param_hint="'--output' / '-o'")
     if (ident is None) == (not every):
@@ -420,8 +421,10 @@ def export_command(
     with _store(db, verify=True) as store:
         kind, full = store.resolve(ident) if ident is not None else ("every session", "")
         if chosen == PAIRS:
-            count = export_pairs(store, None if every else kind, full, output, force, min_gap)
+            count, left_out = export_pairs(store, None if every else kind, full, output, force, min_gap)
             written, what = output, f"{count} pair{'s' if count != 1 else ''} from {kind} {full}".rstrip()
+            if left_out:
+                what += f" ({left_out} removed run{'s' if left_out != 1 else ''} left out)"
         else:
             exporter = export_run if kind == "run" else export_session
             written, what = exporter(store, full, fmt, output, force), f"{kind} {full}"
