@@ -34,6 +34,7 @@ from ..errors import StarsError
 from ..events import AttemptScored, Event, ParamsChanged, rubric_label
 from ..run_state import RunState, SegmentView, describe_changes
 from .comparisons import Comparison, comparisons_of, to_line
+from .counts import count_turns
 from .store import RunInfo, SessionInfo, Store
 from .turns import removed_runs
 
@@ -225,8 +226,9 @@ def _md_comparison(bundle: Bundle, c: Comparison) -> list[str]:
 
 
 def counts(bundle: Bundle) -> str:
-    """``2 turn(s), 3 run(s)``: the prompts answered, and the runs that answered them (a redo is a run)."""
-    return f"{len({run.turn for run, _ in bundle.runs})} turn(s), {len(bundle.runs)} run(s)"
+    """``2 turn(s), 3 run(s)``: the prompts answered, and the runs that answered them (a redo is a run); the runs
+    taken out of the conversation, exported as the record, said apart (``counts.py``)."""
+    return count_turns((run.turn, bundle.removed.get(run.id, "")) for run, _ in bundle.runs).text()
 
 
 def _md_change(change: ParamsChanged, named: dict[str, str]) -> str:
