@@ -221,6 +221,7 @@ def test_the_command_says_and_records_the_schedule(capsys, tmp_path):
         runs = store.runs_of(session.id)
     assert sorted(r.id for r in runs) == sorted(c["run_id"] for c in summary["columns"])
     assert {r.status for r in runs} == {"finished"}
+    assert {r.turn for r in runs} == {0} and (session.turns, session.runs) == (1, 2)  # as the compare screen
 
 
 AT_ONCE_STARS = """
