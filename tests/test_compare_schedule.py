@@ -151,7 +151,7 @@ def test_cancel_stops_every_column_and_each_keeps_its_recorded_run(schedule, tmp
 
 
 @pytest.mark.parametrize("schedule", [AT_ONCE, INTERLEAVED])
-def test_every_column_records_its_own_run_in_one_new_session(schedule, tmp_path):
+def test_every_column_records_its_own_run_of_one_turn_in_one_new_session(schedule, tmp_path):
     db = tmp_path / "s.db"
     recorders = ColumnRecorders(db)
     compared = comparison()
@@ -164,7 +164,8 @@ def test_every_column_records_its_own_run_in_one_new_session(schedule, tmp_path)
         runs = {r.id: r for r in store.runs_of(session.id)}
     assert recorders.session_id == session.id
     assert [(runs[i].strategy, runs[i].turn, runs[i].final_text) for i in run_ids] == [
-        (c.params.strategy, c.index, o.text) for c, o in zip(compared.columns, compared.outcomes)]
+        (c.params.strategy, 0, o.text) for c, o in zip(compared.columns, compared.outcomes)]
+    assert session.turns == 1 and session.runs == 3  # one prompt, answered by every column
 
 
 def test_columns_join_a_given_session_as_one_turn(tmp_path):
@@ -179,6 +180,19 @@ def test_columns_join_a_given_session_as_one_turn(tmp_path):
         runs = {r.id: r for r in store.runs_of(session.id)}
     assert len(runs) == 4 and again.session_id == session.id
     assert [runs[again.run_id(c)].turn for c in compared.columns] == [5, 5]
+
+
+def test_columns_join_a_given_session_as_its_next_turn_when_none_is_given(tmp_path):
+    db = tmp_path / "s.db"
+    first = ColumnRecorders(db)
+    list(comparison("vanilla,bon-2").events(SiblingPolicy(), ScriptedReward(), threading.Event(), first.wrap))
+    again = ColumnRecorders(db, session_id=first.session_id)
+    compared = comparison("vanilla,bon-2", seed=9)
+    list(compared.events(SiblingPolicy(), ScriptedReward(), threading.Event(), again.wrap))
+    with open_store(db) as store:
+        runs = {r.id: r.turn for r in store.runs_of(first.session_id)}
+    assert sorted(runs.values()) == [0, 0, 1, 1]
+    assert [runs[again.run_id(c)] for c in compared.columns] == [1, 1]
 
 
 def test_a_missing_session_is_refused_before_any_column_runs(tmp_path):
@@ -207,6 +221,7 @@ def test_the_command_says_and_records_the_schedule(capsys, tmp_path):
         runs = store.runs_of(session.id)
     assert sorted(r.id for r in runs) == sorted(c["run_id"] for c in summary["columns"])
     assert {r.status for r in runs} == {"finished"}
+    assert {r.turn for r in runs} == {0} and (session.turns, session.runs) == (1, 2)  # as the compare screen
 
 
 AT_ONCE_STARS = """

@@ -1,4 +1,4 @@
-"""Each column of a comparison recorded as its own run, all in one session.
+"""Each column of a comparison recorded as its own run, all runs of one turn of one session.
 
 Columns that run side by side cannot share one ``Recorder`` (it follows one run
 at a time), so each gets its own, made when its stream starts, in the thread
@@ -15,27 +15,33 @@ from pathlib import Path
 from typing import Any
 
 from ..events import Event
-from ..store import Recorder
+from ..store import Recorder, open_store
 from ..store.comparisons import record_comparison
+from ..store.turns import next_turn
 from .columns import Column, Comparison
 from .ranking import verdict_lines
 
 
 class ColumnRecorders:
-    """``wrap`` for ``Comparison.events``: a Recorder per column, one session for all.
+    """``wrap`` for ``Comparison.events``: a Recorder per column, one session for all, one turn for all.
 
-    ``turn`` records every column as that turn of the session (the workbench:
-    the turn a reply taken from the comparison becomes); None numbers a new
-    session's columns 0, 1, … whatever order they start in.
+    A comparison answers one prompt, so its columns are the runs of one turn, as
+    a regenerated reply is another run of its turn: ``stars compare`` and the
+    workbench record it the same way. ``turn`` is that turn (the workbench: the
+    turn a reply taken from the comparison becomes); None: the session's next
+    turn (0 in a new session).
     """
 
     def __init__(self, db_path: Path, session_id: str | None = None, turn: int | None = None) -> None:
         self.db_path = Path(db_path)
         self.given_session = session_id
-        self.turn = turn
         self.recorders: dict[int, Recorder] = {}
         self.lock = threading.Lock()
         Recorder(self.db_path, session_id)  # a bad database or a missing session fails now, not mid-comparison
+        if turn is None and session_id is not None:
+            with open_store(self.db_path) as store:
+                turn = next_turn(store, session_id)
+        self.turn = 0 if turn is None else turn
 
     @property
     def session_id(self) -> str | None:
@@ -51,10 +57,7 @@ class ColumnRecorders:
         return recorder.run_id if recorder is not None else None
 
     def wrap(self, column: Column, stream: Iterator[Event]) -> Iterator[Event]:
-        turn = self.turn
-        if turn is None and self.given_session is None:
-            turn = column.index  # a session of its own: the columns' turns in column order
-        recorder = Recorder(self.db_path, self.session_id, turn=turn)
+        recorder = Recorder(self.db_path, self.session_id, turn=self.turn)
         with self.lock:
             self.recorders[column.index] = recorder
         return recorder.record(stream)

@@ -188,8 +188,8 @@ def record_comparison(db_path: Path, session_id: str, turn: int | None, prompt: 
                       summary: dict[str, Any] | None) -> str:
     """Record a comparison whose columns' runs are already in ``session_id``; returns its id.
 
-    ``turn`` None: the lowest turn of its runs (``stars compare`` records each
-    column as a turn of its own), -1 when none was recorded. ``summary`` is the
+    ``turn`` None: the lowest turn of its runs (the turn its columns share, as
+    ``ColumnRecorders`` records them), -1 when none was recorded. ``summary`` is the
     compare's JSON summary (``stars_engine.compare.summarize``, optionally with
     ``verdict_lines``: the lines it printed); None or {} for none. Refused in
     one line, writing nothing: a session or run that is not there, a run of

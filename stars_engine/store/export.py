@@ -34,6 +34,7 @@ from ..errors import StarsError
 from ..events import AttemptScored, Event, ParamsChanged, rubric_label
 from ..run_state import RunState, SegmentView, describe_changes
 from .comparisons import Comparison, comparisons_of, to_line
+from .counts import count_turns
 from .store import RunInfo, SessionInfo, Store
 from .turns import removed_runs
 
@@ -109,7 +110,12 @@ def _json_line(data: dict[str, object]) -> str:
 
 
 def to_jsonl(bundle: Bundle) -> str:
-    """A session line, then per run a run line and its events, one JSON object a line."""
+    """A session line, then per run a run line and its events, one JSON object a line.
+
+    A run line names its turn only when the import would number it otherwise (it
+    numbers a run by the runs before it in the file: the n-th is turn n-1), i.e.
+    when a turn has several runs (a redo, a comparison's columns) or is one run
+    of a session exported alone; a file of one run per turn reads as before."""
     s = bundle.session
     lines = [
         {
@@ -123,11 +129,12 @@ def to_jsonl(bundle: Bundle) -> str:
             **({"system_prompt": s.system_prompt} if s.system_prompt else {}),  # absent: none, as before it
         }
     ]
-    for run, events in bundle.runs:
+    for position, (run, events) in enumerate(bundle.runs):
         link = {"comparison_id": run.comparison_id, "comparison_column": run.comparison_column}
         lines.append({"type": "run", "id": run.id, "status": run.status, "finished_at": run.finished_at,
                       **(link if bundle.linked(run) else {}),  # absent: not a column, as before comparisons
-                      **({"removed": bundle.removed[run.id]} if run.id in bundle.removed else {})})  # absent: kept
+                      **({"removed": bundle.removed[run.id]} if run.id in bundle.removed else {}),  # absent: kept
+                      **({"turn": run.turn} if run.turn != position else {})})  # absent: the import numbers it so
         lines += [event.to_dict() for event in events]
     lines += [to_line(c) for c in bundle.comparisons]  # after the runs they link
     return "".join(_json_line(line) for line in lines)
@@ -219,8 +226,9 @@ def _md_comparison(bundle: Bundle, c: Comparison) -> list[str]:
 
 
 def counts(bundle: Bundle) -> str:
-    """``2 turn(s), 3 run(s)``: the prompts answered, and the runs that answered them (a redo is a run)."""
-    return f"{len({run.turn for run, _ in bundle.runs})} turn(s), {len(bundle.runs)} run(s)"
+    """``2 turn(s), 3 run(s)``: the prompts answered, and the runs that answered them (a redo is a run); the runs
+    taken out of the conversation, exported as the record, said apart (``counts.py``)."""
+    return count_turns((run.turn, bundle.removed.get(run.id, "")) for run, _ in bundle.runs).text()
 
 
 def _md_change(change: ParamsChanged, named: dict[str, str]) -> str:

@@ -59,6 +59,10 @@ class RunLine(msgspec.Struct):
     comparison_id: str = ""  # absent: not a column of a comparison
     comparison_column: int = -1
     removed: str = ""  # absent: still in the conversation; else how its turn left it (turns.REMOVED_AS)
+    turn: int = -1  # absent: the turn after the session's runs so far (export.to_jsonl)
+
+
+MAX_TURN = 2**31 - 1  # far past any conversation, and next_turn's +1 still fits SQLite
 
 
 @dataclass
@@ -137,7 +141,8 @@ def _run_header(raw: bytes) -> dict[str, Any]:
     problem = (_id_problem(line.id, "run")
                or (f"unknown run status {line.status!r:.40}" if line.status not in RUN_STATUSES else None)
                or timestamp_problem(line.finished_at, "finished_at")
-               or (f"unknown removal {line.removed!r:.40}" if line.removed not in ("", *REMOVED_AS) else None))
+               or (f"unknown removal {line.removed!r:.40}" if line.removed not in ("", *REMOVED_AS) else None)
+               or (None if -1 <= line.turn <= MAX_TURN else f"turn must be 0 to {MAX_TURN}"))
     if not problem and line.comparison_id:
         problem = _id_problem(line.comparison_id, "comparison id of the run") or (
             "comparison_column must be 0 or more" if line.comparison_column < 0 else None)
@@ -147,7 +152,7 @@ def _run_header(raw: bytes) -> dict[str, Any]:
         raise StarsError(problem)
     return {"id": line.id, "status": line.status, "finished_at": line.finished_at,
             "comparison_id": line.comparison_id, "comparison_column": line.comparison_column,
-            "removed": line.removed}
+            "removed": line.removed, "turn": None if line.turn == -1 else line.turn}
 
 
 def _comparison(raw: bytes, links: dict[str, tuple[str, int]]) -> tuple[dict[str, Any], list[Any]]:
@@ -341,7 +346,7 @@ def _write(store: Store, checked: Checked, written: list[str]) -> None:
                            "VALUES (?, ?, ?, ?, ?)", [head["id"], head["title"], head["created_at"],
                                                       head["updated_at"], head["system_prompt"]])
             elif kind == "run":
-                run, writer = item, RunWriter(db, session_id=head["id"], run_id=item["id"])
+                run, writer = item, RunWriter(db, session_id=head["id"], run_id=item["id"], turn=item["turn"])
             elif kind == "event":
                 last = isinstance(item, RunFinished | RunFailed)
                 writer.write(item, at=run["finished_at"] if last else None)

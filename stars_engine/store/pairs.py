@@ -16,6 +16,11 @@ prompt: TRL renders ``prompt + chosen`` with the chat template, which would
 close a partial assistant message in the prompt and open a second one. The
 shared prefix costs DPO nothing: its log-probabilities cancel in the
 chosen-minus-rejected difference. ``prefix`` says where the segment starts.
+
+A run the user took out of its conversation (its turn deleted or edited in the
+chat: ``runs.removed``) gives no pairs: the user rejected that exchange, so it
+is not preference data. The other exports keep such runs, marked, as the
+record; pairs have no mark to carry, so they leave them out.
 """
 
 from __future__ import annotations
@@ -79,21 +84,29 @@ def pairs_of(run: RunInfo, events: list[Event]) -> Iterator[dict[str, Any]]:
 
 def to_pairs(bundles: Iterable[Bundle], min_gap: float | None = None) -> str:
     """One JSON line per pair (with ``min_gap``, only those whose reward gap is at least that), escaped as the
-    JSONL export is. With soft acceptance a passed segment can score below a failed one: kept unless a gap is asked."""
+    JSONL export is; runs taken out of their conversation give none. With soft acceptance a passed segment can
+    score below a failed one: kept unless a gap is asked."""
     return "".join(
         _json_line(pair)
         for bundle in bundles
         for run, events in bundle.runs
+        if run.id not in bundle.removed
         for pair in pairs_of(run, events)
         if min_gap is None or pair["chosen_reward"] - pair["rejected_reward"] >= min_gap
     )
 
 
+def removed_count(bundles: Iterable[Bundle]) -> int:
+    """How many of the bundles' runs ``to_pairs`` leaves out as taken out of their conversation."""
+    return sum(run.id in bundle.removed for bundle in bundles for run, _ in bundle.runs)
+
+
 def export_pairs(
     store: Store, kind: str | None, ident: str | None, path: Path,
     force: bool = False, min_gap: float | None = None,
-) -> int:
-    """Write the pairs of one run, one session or (``kind`` None) every session to ``path``; how many were written."""
+) -> tuple[int, int]:
+    """Write the pairs of one run, one session or (``kind`` None) every session to ``path``; how many pairs
+    were written, and how many removed runs were left out."""
     format_for(path, PAIRS, force)
     if kind is None:
         bundles = [session_bundle(store, s.id) for s in store.list_sessions()]
@@ -101,4 +114,4 @@ def export_pairs(
         bundles = [run_bundle(store, ident or "") if kind == "run" else session_bundle(store, ident or "")]
     text = to_pairs(bundles, min_gap)
     write_text(path, text, force)
-    return text.count("\n")
+    return text.count("\n"), removed_count(bundles)

@@ -24,6 +24,7 @@ from ..errors import StarsError
 from ..events import Event, RunStarted, RunStats, last_user_message, rubric_label, system_message
 from . import ids
 from .connect import connect, mark_interrupted, write
+from .counts import TurnCounts, count_turns
 from .event_check import RunChecker
 from .rows import STEP_TABLES, DamagedRow, closing_event, loads, started_event, step_columns, step_event, typed
 
@@ -34,11 +35,17 @@ class SessionInfo:
     title: str
     created_at: str
     updated_at: str
-    runs: int  # every run, a redone or edited turn's earlier runs included
+    runs: int  # runs still in the conversation (a redone turn's earlier runs included; removed ones not)
     statuses: tuple[str, ...] = ()  # each run's, oldest first: finished, cancelled, failed, interrupted, running
     turns: int = 0  # user prompts answered (a turn run again counts once; a removed turn not at all)
     system_prompt: str = ""  # "" : none
     comparisons: int = 0  # comparisons recorded in it (each links 2-4 of its runs)
+    removed_runs: int = 0  # runs whose turn was deleted or edited in the chat, kept for the record
+
+    @property
+    def counts(self) -> TurnCounts:
+        """Its turns and runs as every view says them (``counts.count_turns``)."""
+        return TurnCounts(self.turns, self.runs, self.removed_runs)
 
     def status_summary(self) -> str:
         """``finished`` when every run is, else counts such as ``2 finished, 1 interrupted``."""
@@ -99,20 +106,23 @@ class SearchHit:
 MARK_START, MARK_END = "«", "»"
 RUN_STATUS = "CASE WHEN r.status = 'finished' AND r.stop_reason = 'cancelled' THEN 'cancelled' ELSE r.status END"
 SESSION_COLUMNS = (
-    "s.id, s.title, s.created_at, s.updated_at, (SELECT count(*) FROM runs r WHERE r.session_id = s.id), "
+    "s.id, s.title, s.created_at, s.updated_at, "
     f"(SELECT group_concat(status, ',') FROM (SELECT {RUN_STATUS} AS status FROM runs r "
     "WHERE r.session_id = s.id ORDER BY r.turn)), "
-    "(SELECT count(DISTINCT turn) FROM runs r WHERE r.session_id = s.id AND r.removed = ''), s.system_prompt, "
+    "(SELECT json_group_array(json_array(turn, removed)) FROM runs r WHERE r.session_id = s.id), s.system_prompt, "
     "(SELECT count(*) FROM comparisons c WHERE c.session_id = s.id)"
 )
 
 
 def _session_info(row: tuple[Any, ...]) -> SessionInfo:
     *head, statuses, turns, system_prompt, comparisons = row
-    data = dict(zip(("id", "title", "created_at", "updated_at", "runs"), head, strict=True))
+    what = f"session {head[0]!r:.40}"
+    counts = count_turns(typed(loads(turns, f"{what} runs"), list[tuple[int, str]], f"{what} runs"))
+    data = dict(zip(("id", "title", "created_at", "updated_at"), head, strict=True))
     data["statuses"] = statuses.split(",") if isinstance(statuses, str) and statuses else []
-    data["turns"], data["system_prompt"], data["comparisons"] = turns, system_prompt, comparisons
-    return typed(data, SessionInfo, f"session {head[0]!r:.40}")
+    data.update(turns=counts.turns, runs=counts.runs, removed_runs=counts.removed,
+                system_prompt=system_prompt, comparisons=comparisons)
+    return typed(data, SessionInfo, what)
 
 
 RUN_FIELDS = (*dict.fromkeys([f.name for f in fields(RunStarted)] + ["id", "session_id", "turn", "status",

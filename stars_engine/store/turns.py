@@ -1,32 +1,21 @@
-"""Taking a turn out of a conversation, and what a session holds, counted by turns.
+"""Taking a turn out of a conversation, and the turn numbers a session has used.
 
 A turn is one user prompt; each retry of it (regenerate, edit and resend) is
 another run of that turn. Deleting or editing a turn never deletes rows: its
 runs get ``runs.removed`` ("deleted" or "edited") and stay in the database, for
 replay, export and ``stars sessions show``, while a reopened session and the
 history sent to the model skip them. Turn numbers are never reused, so a
-removed turn's runs are never mistaken for a later turn's.
+removed turn's runs are never mistaken for a later turn's. How many turns and
+runs a session holds, removed ones apart, is ``counts.py``'s.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from ..errors import StarsError
 from .connect import mark_interrupted, write
 from .store import Store, reading
 
 REMOVED_AS = ("deleted", "edited")
-
-
-@dataclass(frozen=True)
-class SessionCounts:
-    """A session's system prompt, its turns still in the conversation, and every run recorded (removed too)."""
-
-    system_prompt: str
-    turns: int
-    runs: int
-    removed_runs: int
 
 
 @reading
@@ -66,20 +55,3 @@ def next_turn(store: Store, session_id: str) -> int:
     """The number a new turn of the session gets: past every turn recorded, removed ones too."""
     row = store.db.execute("SELECT max(turn) FROM runs WHERE session_id = ?", [session_id]).fetchone()
     return 0 if row is None or row[0] is None else int(row[0]) + 1
-
-
-@reading
-def session_counts(store: Store, session_id: str) -> SessionCounts:
-    """One query for the sessions screen's detail line."""
-    row = store.db.execute(
-        "SELECT s.system_prompt, "
-        "(SELECT count(DISTINCT turn) FROM runs r WHERE r.session_id = s.id AND r.removed = ''), "
-        "(SELECT count(*) FROM runs r WHERE r.session_id = s.id), "
-        "(SELECT count(*) FROM runs r WHERE r.session_id = s.id AND r.removed != '') "
-        "FROM sessions s WHERE s.id = ?",
-        [session_id],
-    ).fetchone()
-    if row is None:
-        raise StarsError(f"no session with id {session_id!r}")
-    system_prompt = row[0] if isinstance(row[0], str) else ""
-    return SessionCounts(system_prompt, int(row[1]), int(row[2]), int(row[3]))

@@ -3,7 +3,9 @@
 The columns run side by side on the models loaded once: at once on a served
 model (a thread each; the server batches them), interleaved in-process (one
 event of each in turn), as the policy allows (``stars_engine.compare.schedule``);
-each is recorded as an ordinary run of one session, by a recorder of its own.
+each is recorded as an ordinary run, by a recorder of its own, and the columns
+are the runs of one turn of a new session, as the workbench's compare screen
+records them (``stars_engine.compare.recording``).
 The engine side is ``stars_engine.compare``; this module parses the options,
 prints the stream or the table, and names the winners.
 """
@@ -100,8 +102,8 @@ def compare_command(
     """Run 2-4 strategies on one prompt and compare them: tally, guide reward, held-out judges.
 
     The columns run side by side on the models loaded once (at once on --server, interleaved
-    in-process), each recorded as a run of one session; Ctrl-C stops every column (what was written
-    is kept, as cancelled).
+    in-process), each recorded as a run of one turn of a new session (the comparison is that turn);
+    Ctrl-C stops every column (what was written is kept, as cancelled).
     """
     from stars_engine.bench.heldout import build_judges, parse_judges
     from stars_engine.compare import Comparison, Outcome, plan, random_seed, schedule_of, summarize, verdict_lines

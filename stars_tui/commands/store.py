@@ -104,7 +104,7 @@ def list_command(
         s = visible_fields(s)
         last = s.updated_at[:16].replace("T", " ")  # to the minute: the title keeps the room (--json has it all)
         title = Text(s.title) + (Text(f"\nsystem: {shorten(s.system_prompt, 40)}", "dim") if s.system_prompt else "")
-        table.add_row(s.id, title, str(s.turns), str(s.runs), *([str(s.comparisons)] if compared else []),
+        table.add_row(s.id, title, str(s.turns), s.counts.runs_cell(), *([str(s.comparisons)] if compared else []),
                       s.status_summary(), last)
     console.print(table)
 
@@ -127,7 +127,7 @@ def show_command(
         return
     info, runs = visible_fields(info), [visible_fields(r) for r in runs]
     console.print(f"[bold]{escape(info.title)}[/]  session {info.id} · {info.created_at} · "
-                  f"{info.turns} turn(s), {info.runs} run(s)")
+                  f"{info.counts.text()}")
     if info.system_prompt:
         console.print(Text("system prompt: ", style="magenta") + Text(info.system_prompt))
     for run in runs:
@@ -251,7 +251,7 @@ def delete_command(
             if not sys.stdin.isatty():
                 raise StarsError("not deleting without confirmation; pass --yes")
             title = visible_controls(info.title)
-            typer.confirm(f"Delete session {info.id} “{title}” ({info.runs} runs)?", abort=True)
+            typer.confirm(f"Delete session {info.id} “{title}” ({info.runs + info.removed_runs} runs)?", abort=True)
         store.delete_session(info.id)
     console.print(f"deleted session {info.id}")
 
@@ -407,7 +407,8 @@ def export_command(
     db: DbOption = None,
 ) -> None:
     """Export a run or a whole session: md (transcript), jsonl (lossless), html (one page), csv (attempts),
-    pairs (preference pairs for DPO: passed against failed segments at one prefix, best against worst reply)."""
+    pairs (preference pairs for DPO: passed against failed segments at one prefix, best against worst reply;
+    runs whose turn was deleted or edited in the chat are left out of pairs, and kept, marked, in the others)."""
     if output is None:
         raise typer.BadParameter("say where to write ('-' for standard output)", param_hint="'--output' / '-o'")
     if (ident is None) == (not every):
@@ -420,8 +421,10 @@ def export_command(
     with _store(db, verify=True) as store:
         kind, full = store.resolve(ident) if ident is not None else ("every session", "")
         if chosen == PAIRS:
-            count = export_pairs(store, None if every else kind, full, output, force, min_gap)
+            count, left_out = export_pairs(store, None if every else kind, full, output, force, min_gap)
             written, what = output, f"{count} pair{'s' if count != 1 else ''} from {kind} {full}".rstrip()
+            if left_out:
+                what += f" ({left_out} removed run{'s' if left_out != 1 else ''} left out)"
         else:
             exporter = export_run if kind == "run" else export_session
             written, what = exporter(store, full, fmt, output, force), f"{kind} {full}"

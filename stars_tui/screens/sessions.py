@@ -35,7 +35,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from stars_engine.display.format import number, shorten
 from stars_engine.errors import StarsError
 from stars_engine.store.store import MARK_END, MARK_START
-from stars_engine.store.turns import removed_runs, session_counts
+from stars_engine.store.turns import removed_runs
 
 from ..literal import literal, printable
 from ..saved_session import SavedSession, load_session
@@ -84,7 +84,7 @@ def snippet_text(snippet: str, width: int | None = None) -> Text:
 
 def _row(session, snippet: str) -> tuple:
     """Date first, so it is whole however narrow the screen (the id, which tells little, last)."""
-    runs = f"{session.runs} · {session.comparisons} cmp" if session.comparisons else str(session.runs)
+    runs = session.counts.runs_cell() + (f" · {session.comparisons} cmp" if session.comparisons else "")
     return (session.updated_at[:16].replace("T", " "), literal(shorten(session.title, 40)), runs,
             snippet_text(snippet, 50), session.id[:8])
 
@@ -108,17 +108,15 @@ def _status(run, removed: str | None) -> str:
     return " · ".join(filter(None, parts))
 
 
-def session_detail(store, session_id: str, snippet: str, compared: int = 0) -> Text:
-    """The line under the sessions list: turns and runs counted apart (and the ``compared`` comparisons),
-    the system prompt, the whole match."""
-    counts = session_counts(store, session_id)
-    text = Text(f"{counts.turns} turn{'s' * (counts.turns != 1)} · {counts.runs} run{'s' * (counts.runs != 1)}")
-    if counts.removed_runs:
-        text.append(f" ({counts.removed_runs} taken out of the conversation)")
+def session_detail(session, snippet: str) -> Text:
+    """The line under the sessions list, from the session's listed row (no query of its own): its turns and
+    runs as every view counts them, its comparisons, the system prompt, the whole match."""
+    text = Text(session.counts.text())
+    compared = session.comparisons
     if compared:
         text.append(f" · {compared} comparison{'s' * (compared != 1)} (p on a column's run replays it side by side)")
     text.append(" · system prompt: ", style="dim")
-    text.append(printable(shorten(" ".join(counts.system_prompt.split()), 200)) or "(none)")
+    text.append(printable(shorten(" ".join(session.system_prompt.split()), 200)) or "(none)")
     if snippet:
         text.append("\nmatch: ", style="dim")
         text.append_text(snippet_text(snippet))
@@ -147,7 +145,7 @@ class SessionsScreen(Screen):
         self.snippets: dict[str, str] = {}
         self.loading_rows = True
         self.compared: dict[str, str] = {}  # the shown session's runs that are a comparison's column
-        self.comparison_counts: dict[str, int] = {}  # each listed session's comparisons
+        self.listed: dict[str, Any] = {}  # each listed session's SessionInfo, for its detail line
         self._store = None
         self._lock = threading.Lock()
 
@@ -207,7 +205,7 @@ class SessionsScreen(Screen):
         table.clear()
         self.titles = {session.id: session.title for session, _ in rows}
         self.snippets = {session.id: snippet for session, snippet in rows}
-        self.comparison_counts = {session.id: session.comparisons for session, _ in rows}
+        self.listed = {session.id: session for session, _ in rows}
         for session, snippet in rows:
             table.add_row(*_row(session, snippet), key=session.id)
         title = f"sessions matching {query!r}" if query else "sessions"
@@ -217,11 +215,10 @@ class SessionsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self, session_id: str) -> None:
-        snippet = self.snippets.get(session_id, "")
-        count = self.comparison_counts.get(session_id, 0)
-        ok, found = self._use_store(lambda store: (run_rows(store, session_id),
-                                                   session_detail(store, session_id, snippet, count)))
-        (rows, compared), detail = found if ok else (([], {}), Text())
+        listed = self.listed.get(session_id)
+        ok, found = self._use_store(lambda store: run_rows(store, session_id))
+        rows, compared = found if ok else ([], {})
+        detail = session_detail(listed, self.snippets.get(session_id, "")) if ok and listed else Text()
         self.app.call_from_thread(self._show_runs, session_id, rows, detail, compared)
 
     def _show_runs(self, session_id: str, rows: list[tuple[str, tuple]], detail: Text,

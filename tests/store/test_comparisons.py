@@ -58,8 +58,8 @@ def test_a_recorded_comparison_reads_back_in_column_order_with_its_runs(compared
     assert [(col.index, col.spec) for col in c.columns] == [(0, "vanilla"), (1, "bon-2"), (2, "stars:seg=3:k=4")]
     assert [col.run.id for col in c.columns] == [o.run_id for o in engine_side.outcomes]
     assert [col.run.final_text for col in c.columns] == [o.text for o in engine_side.outcomes]
-    # stars compare records each column as a turn of its own: the comparison answered the first
-    assert c.turn == min(r.turn for r in runs) == 0
+    # stars compare records the columns as the runs of one turn, as the compare screen does: the comparison's
+    assert c.turn == 0 and [r.turn for r in runs] == [0] * len(c.columns)
     assert {(r.id, r.comparison_id, r.comparison_column) for r in runs} == {
         (col.run.id, comparison_id, col.index) for col in c.columns}
     guide = engine_side.outcomes[c.winners()[0][1]].stats.final_reward
@@ -199,10 +199,13 @@ def test_exports_show_the_columns_side_by_side_and_import_brings_the_comparison_
         assert import_jsonl(store, files["jsonl"]) == [session_id]
         assert load_comparison(store, comparison_id) == original
         assert store.session(session_id).comparisons == 1
-        export_session(store, session_id, "jsonl", tmp_path / "again.jsonl")
+        assert [r.turn for r in store.runs_of(session_id)] == [0, 0, 0]  # still one turn: the line names it
+        for fmt in files:
+            export_session(store, session_id, fmt, tmp_path / f"again.{fmt}")
         with pytest.raises(StarsError, match="already in"):
             import_jsonl(store, files["jsonl"])
-    assert (tmp_path / "again.jsonl").read_bytes() == files["jsonl"].read_bytes()
+    for fmt, path in files.items():
+        assert (tmp_path / f"again.{fmt}").read_bytes() == path.read_bytes(), fmt
 
 
 def _rewrite(path, change):
@@ -249,6 +252,21 @@ def test_an_import_whose_comparison_does_not_hold_together_is_refused_whole(comp
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_reopened_in_the_app_a_comparison_is_one_turn_answered_by_its_newest_column(compared):
+    """As ``stars compare`` records it now (the compare screen's way), the session reopens as one exchange,
+    not one copy of the prompt per column: the columns are runs of that turn, the newest one shown."""
+    from stars_tui.saved_session import load_session
+
+    db, _, session_id, engine_side = compared
+    with open_store(db) as store:
+        runs = store.runs_of(session_id)
+        saved = load_session(store, session_id)
+    assert [r.id for r in runs] == [o.run_id for o in engine_side.outcomes]  # column order
+    assert [t["role"] for t in saved.turns] == ["user", "assistant"] and saved.turns[0]["content"] == PROMPT
+    assert (saved.turns[1]["content"], saved.last_run_id) == (runs[-1].final_text, runs[-1].id)
+    assert (saved.numbers, saved.next_number) == ([0], 1)
+
+
 def test_deleting_the_session_deletes_its_comparison(compared):
     db, comparison_id, session_id, _ = compared
     with open_store(db) as store:
@@ -263,7 +281,7 @@ def test_sessions_list_and_show_name_the_comparison_and_its_columns(compared, ca
     code, out, _ = cli(["sessions", "list", "--db", str(db)], capsys)
     assert code == 0 and "compared" in out
     row = next(line for line in out.splitlines() if session_id in line)
-    assert re.search(r" 3 +3 +1 +finished ", row), row  # three turns, three runs, one comparison
+    assert re.search(r" 1 +3 +1 +finished ", row), row  # one turn, its three columns' runs, one comparison
 
     code, out, err = cli(["sessions", "show", session_id, "--db", str(db)], capsys)
     assert code == 0, err

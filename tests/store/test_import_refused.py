@@ -44,3 +44,15 @@ def test_the_unchanged_export_imports(export_lines, existing_db, tmp_path, capsy
     good = tmp_path / "good-again.jsonl"
     good.write_text("".join(json.dumps(line) + "\n" for line in export_lines))
     assert cli(["import", str(good), "--db", str(existing_db)], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("turn, words", [(-5, "turn must be 0 to 2147483647"), (2**31, "turn must be 0 to"),
+                                         ("x", "turn must be int"), (2**64, "beyond SQLite's 64-bit")])
+def test_a_run_line_with_a_turn_out_of_range_is_refused_and_changes_nothing(export_lines, existing_db, tmp_path,
+                                                                            capsys, turn, words):
+    lines = [dict(line, turn=turn) if line["type"] == "run" else line for line in export_lines]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    before = fingerprint(existing_db)
+    assert_refused(["import", str(bad), "--db", str(existing_db)], capsys, words)
+    assert fingerprint(existing_db) == before

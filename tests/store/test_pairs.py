@@ -128,6 +128,33 @@ def test_text_is_kept_literally_and_each_pair_is_one_line(tmp_path):
     assert json.loads(text)["rejected"][0]["content"] == odd
 
 
+def test_runs_taken_out_of_the_conversation_give_no_pairs(tmp_path, capsys):
+    """A turn deleted (or edited) in the chat is not preference data: ``export -f pairs`` of the session, of
+    the removed run and of ``--all`` leave its runs out and say how many; the other runs' pairs stay."""
+    from stars_engine.store.turns import remove_turns
+
+    def one_pair(text: str) -> list:
+        return _run("stars", _attempt(0, 0, "bad", 0.1, REJECTED), _attempt(0, 1, text, 0.9, ACCEPTED),
+                    SegmentAccepted(segment=0, text=text, reward=0.9, attempts=2, exhausted=False, threshold=0.5))
+
+    db = tmp_path / "p.db"
+    kept = Recorder(db, turn=0)
+    list(kept.record(one_pair("kept")))
+    gone = Recorder(db, session_id=kept.session_id, turn=1)
+    list(gone.record(one_pair("gone")))
+    with open_store(db) as store:
+        assert len(to_pairs([session_bundle(store, kept.session_id)]).splitlines()) == 2
+        assert remove_turns(store, kept.session_id, [1], "deleted") == 1
+    for args, count in (([kept.session_id], 1), ([gone.run_id], 0), (["--all"], 1)):
+        out = tmp_path / "pairs.jsonl"
+        code, shown, err = cli(["export", *args, "-f", "pairs", "-o", str(out), "--force", "--db", str(db)], capsys)
+        assert code == 0, err
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["run"] for r in rows] == [kept.run_id] * count
+        assert [r["chosen"][0]["content"] for r in rows] == ["kept"] * count
+        assert "(1 removed run left out)" in shown
+
+
 @pytest.mark.real
 def test_real_runs_export_pairs_that_datasets_reads_as_preference_data(tmp_path, real_policy, real_reward, capsys):
     """A real Best-of-N and a real STARS run, exported with ``--all --format pairs``, load with

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from stars_engine.engine import run
 from stars_engine.errors import StarsError
 from stars_engine.params import Params
 from stars_engine.store import Recorder, open_store
-from stars_engine.store.turns import next_turn, remove_turns, removed_runs, session_counts
+from stars_engine.store.turns import next_turn, remove_turns, removed_runs
 from stars_tui.saved_session import load_session
 
 PARAMS = Params(segment_tokens=3, max_new_tokens=9, max_attempts=3, seed=7)
@@ -42,11 +43,11 @@ def test_deleting_a_turn_marks_its_runs_and_reopening_skips_them(tmp_path):
         assert removed_runs(store, session) == {runs[1]: "deleted", runs[2]: "deleted"}
         assert len(store.runs_of(session)) == 4  # nothing deleted from the database
         saved = load_session(store, session)
-        counts = session_counts(store, session)
+        counts = store.session(session).counts
     assert [t["content"] for t in saved.turns if t["role"] == "user"] == ["rivers", "seas"]
     assert saved.numbers == [0, 2] and saved.next_number == 3
     assert saved.last_run_id == runs[3]
-    assert (counts.turns, counts.runs, counts.removed_runs) == (2, 4, 2)
+    assert (counts.turns, counts.runs, counts.removed) == (2, 2, 2)
 
 
 def test_a_removed_run_keeps_its_first_mark_and_the_last_turn_number_is_not_reused(tmp_path):
@@ -71,7 +72,7 @@ def test_removing_is_refused_for_an_unknown_mark_or_session(tmp_path):
         with pytest.raises(StarsError, match="no session"):
             remove_turns(store, "nope", [0], "deleted")
         with pytest.raises(StarsError, match="no session"):
-            session_counts(store, "nope")
+            store.session("nope")
         assert removed_runs(store, session) == {}
 
 
@@ -92,8 +93,49 @@ def test_the_system_prompt_is_in_the_counts(tmp_path):
     with open_store(db) as store:
         with store.db.conn:
             store.db.execute("UPDATE sessions SET system_prompt = ? WHERE id = ?", ["Be brief.", session])
-        counts = session_counts(store, session)
-    assert counts.system_prompt == "Be brief." and (counts.turns, counts.runs) == (3, 4)
+        info = store.session(session)
+    assert info.system_prompt == "Be brief." and (info.turns, info.runs, info.removed_runs) == (3, 4, 0)
+    assert info.counts.text() == "3 turn(s), 4 run(s)"
+
+
+def test_every_view_counts_only_the_turns_and_runs_still_in_the_conversation(tmp_path, capsys):
+    """Turn 2 (two runs) deleted, turn 3 edited and sent again as that turn: ``sessions list|show`` (and
+    ``--json``), the sessions screen's lines and the md / html export headers all say the same counts, the
+    removed runs apart; an export imported back says them again, byte for byte."""
+    import json
+
+    from stars_engine.store import export_session, import_jsonl
+    from stars_tui.screens.sessions import _row, session_detail
+
+    from .helpers import cli
+
+    db = tmp_path / "s.db"
+    session, _ = three_turns(db)
+    with open_store(db) as store:
+        assert remove_turns(store, session, [1], "deleted") == 2
+        assert remove_turns(store, session, [2], "edited") == 1
+    record_turn(db, session, 2, "oceans", [])  # the edited turn, sent again: a live run of turn 3
+    said = "2 turn(s), 2 run(s) (+3 removed)"
+    code, out, _ = cli(["sessions", "show", session, "--db", str(db)], capsys)
+    assert code == 0 and f"session {session} · " in out and said in " ".join(out.split())
+    code, out, _ = cli(["sessions", "list", "--db", str(db)], capsys)
+    row = next(line for line in out.splitlines() if session in line)
+    assert code == 0 and re.search(r" 2 +2 \+3 removed +finished ", row), row
+    code, out, _ = cli(["sessions", "list", "--json", "--db", str(db)], capsys)
+    (listed,) = json.loads(out)
+    assert (listed["turns"], listed["runs"], listed["removed_runs"]) == (2, 2, 3)
+    with open_store(db) as store:
+        assert session_detail(store.session(session), "").plain.startswith(said + " · system prompt")
+        assert _row(store.session(session), "")[2] == "2 +3 removed"
+        for fmt in ("md", "html", "jsonl"):
+            export_session(store, session, fmt, tmp_path / f"s.{fmt}")
+    assert f"· {said}\n" in (tmp_path / "s.md").read_text()
+    assert f"· {said}</p>" in (tmp_path / "s.html").read_text()
+    with open_store(tmp_path / "b.db") as store:
+        assert import_jsonl(store, tmp_path / "s.jsonl") == [session]
+        assert store.session(session).counts.text() == said
+        export_session(store, session, "md", tmp_path / "again.md")
+    assert (tmp_path / "again.md").read_bytes() == (tmp_path / "s.md").read_bytes()
 
 
 def test_sessions_show_marks_the_runs_taken_out(tmp_path, capsys):

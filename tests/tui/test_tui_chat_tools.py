@@ -253,7 +253,7 @@ async def test_f2_shows_the_snippet_the_system_prompt_and_turns_and_runs_apart(d
         detail = screen.query_one("#session-detail", Static)
         await wait_until(pilot, lambda: "match:" in detail.render().plain, "the hit's detail")
         shown = detail.render()
-        assert "2 turns · 3 runs · system prompt: Be [i]brief[/i]." in shown.plain
+        assert "2 turn(s), 3 run(s) · system prompt: Be [i]brief[/i]." in shown.plain
         assert "match: tell me about [b]otters[/b]" in shown.plain
         assert ("otters", "current") in marks(shown)
 
