@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/engine_throughput.py --random-init 1.7b --device cpu --tokens 8 --repeats 1
     .venv/bin/python benchmarks/engine_throughput.py --speedup [--before REF] [--repeats 3]
     .venv/bin/python benchmarks/engine_throughput.py --threads-compare [--repeats 3]
-    .venv/bin/python benchmarks/engine_throughput.py --try-compile --tokens 16
+    .venv/bin/python benchmarks/engine_throughput.py --try-compile [--repeats 3] [--tokens 64]
     .venv/bin/python benchmarks/engine_throughput.py --weights-compare [--repeats 3] [--tokens 96]
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 \
         .venv/bin/python benchmarks/engine_throughput.py --weights-compare   # AVX-512 CPU capped to AVX2
@@ -37,6 +37,7 @@ import statistics
 import sys
 import time
 
+import compile_sides
 import speed_sides
 import weight_sides
 from decode_rates import PROMPT, engine_tok_s, generate_tok_s, sample_tok_s
@@ -94,23 +95,6 @@ def segment_costs(policy, segments: int, segment_tokens: int, seed: int) -> list
     return costs
 
 
-def try_compile(policy, tokens: int, repeats: int) -> dict:
-    """``torch.compile`` of the model's forward (dynamic shapes: the cache grows every token).
-
-    Worth keeping only if (eager - compiled) seconds saved in one default reply exceed the compile time.
-    """
-    import torch
-
-    eager = [sample_tok_s(policy, 1, tokens, i) for i in range(repeats)]
-    policy.model.forward = torch.compile(policy.model.forward, dynamic=True)
-    started = time.perf_counter()
-    first = sample_tok_s(policy, 1, tokens, 0)
-    compile_s = time.perf_counter() - started - tokens / first
-    compiled = [sample_tok_s(policy, 1, tokens, i) for i in range(repeats)]
-    return {"eager_tok_s": round(statistics.median(eager), 2), "compile_s": round(compile_s, 1),
-            "compiled_tok_s": round(statistics.median(compiled), 2)}
-
-
 def median_ratio(numerator, denominator, repeats: int) -> tuple[float, float, float]:
     tops, bottoms = [], []
     for i in range(repeats):
@@ -134,12 +118,16 @@ def main() -> None:
     parser.add_argument("--before", default="62f9daa", help="git ref of the code before the speed work")
     parser.add_argument("--threads-compare", action="store_true", help="1 vs 2 threads, PASSIVE vs ACTIVE waits")
     parser.add_argument("--reply-tokens", type=int, default=128, help="STARS reply length for the process sides")
-    parser.add_argument("--try-compile", action="store_true", help="eager vs torch.compile of the model's forward")
+    parser.add_argument("--try-compile", action="store_true",
+                        help="the eager step vs one compiled for a static KV cache, per weight path and cache length")
     parser.add_argument("--weights-compare", action="store_true",
                         help="dense / fp16 / int4 / int8 weights and HF generate fp32, side by side")
     args = parser.parse_args()
     if args.weights_compare:
         print(json.dumps(weight_sides.compare(args.repeats, args.tokens), indent=2))
+        return
+    if args.try_compile:
+        print(json.dumps(compile_sides.compare(args.repeats, args.tokens), indent=2))
         return
     if args.speedup:
         report = speed_sides.speedup(args.before, runtime.usable_cores(), args.repeats, args.tokens, args.reply_tokens)
@@ -150,9 +138,6 @@ def main() -> None:
         return
 
     policy = random_policy(args.random_init, args.device) if args.random_init else load_policy(args.model, args.device)
-    if args.try_compile:
-        print(json.dumps(try_compile(policy, args.tokens, args.repeats), indent=2))
-        return
     reward = load_reward(device=args.device)
     segment_costs(policy, 2, 8, 0)  # warm-up
     vanilla = Params(strategy="vanilla", segment_tokens=16, max_new_tokens=args.tokens)
