@@ -92,6 +92,17 @@ def gone(app: BenchApp) -> bool:
     return False
 
 
+def gate_cells(monkeypatch, tmp_path: Path, hold: int | None = None) -> Path:
+    """A gate folder the fake child waits on: every reply from the ``hold``-th (default the first) waits at
+    its start until ``gate/open`` exists (``tests/fake_stars.py``)."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))
+    if hold is not None:
+        monkeypatch.setenv("FAKE_STARS_HOLD", str(hold))
+    return gate
+
+
 def held(gate: Path) -> int:
     return len(list(gate.glob("held-*")))
 
@@ -135,10 +146,7 @@ def test_cells_land_the_bar_fills_and_the_leaders_and_frontier_follow(monkeypatc
 
 
 def test_closing_mid_run_keeps_the_finished_cells_and_a_second_run_resumes_them(monkeypatch, tmp_path, capsys):
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))
-    monkeypatch.setenv("FAKE_STARS_HOLD", "3")
+    gate = gate_cells(monkeypatch, tmp_path, 3)
     db = tmp_path / "s.db"
     args = bench_args(tmp_path, "--db", str(db))
 
@@ -188,9 +196,7 @@ def test_closing_mid_run_keeps_the_finished_cells_and_a_second_run_resumes_them(
 
 def test_quitting_while_the_models_load_ends_the_child_at_once(monkeypatch, tmp_path, capsys):
     """Before the first cell there is nothing to keep: q kills the child without waiting for its models."""
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))  # the first reply never starts: the bench stays busy
+    gate_cells(monkeypatch, tmp_path)  # the first reply never starts: the bench stays busy
 
     async def quit_early(pilot, app: BenchApp) -> None:
         await pilot.press("q")
@@ -202,10 +208,7 @@ def test_quitting_while_the_models_load_ends_the_child_at_once(monkeypatch, tmp_
 
 def test_an_app_that_ends_otherwise_kills_its_child(monkeypatch, tmp_path):
     """The app's exit by any other way (here app.exit mid-cell) leaves no child; the cells logged stay."""
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))
-    monkeypatch.setenv("FAKE_STARS_HOLD", "2")
+    gate = gate_cells(monkeypatch, tmp_path, 2)
 
     async def exit_mid_cell(pilot, app: BenchApp) -> None:
         await wait_until(pilot, lambda: held(gate) == 1 and len(app.bench.records) == 1, "a cell landed")
@@ -291,10 +294,7 @@ def test_a_child_that_sends_what_is_not_progress_is_stopped_with_one_line(monkey
 
 def test_closing_with_two_cells_in_flight_keeps_both(monkeypatch, tmp_path, capsys):
     """With --concurrency 2 (two replicas), q lets both cells in flight finish and be kept; none starts after."""
-    gate = tmp_path / "gate"
-    gate.mkdir()
-    monkeypatch.setenv("FAKE_STARS_GATE", str(gate))
-    monkeypatch.setenv("FAKE_STARS_HOLD", "3")
+    gate = gate_cells(monkeypatch, tmp_path, 3)
 
     async def close_with_two_running(pilot, app: BenchApp) -> None:
         await wait_until(pilot, lambda: held(gate) == 2 and len(app.bench.records) == 2, "two cells held")
