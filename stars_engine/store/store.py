@@ -36,7 +36,7 @@ class SessionInfo:
     created_at: str
     updated_at: str
     runs: int  # runs still in the conversation (a redone turn's earlier runs included; removed ones not)
-    statuses: tuple[str, ...] = ()  # each run's, oldest first: finished, cancelled, failed, interrupted, running
+    statuses: tuple[str, ...] = ()  # each live run's, oldest first: finished, cancelled, failed, interrupted, running
     turns: int = 0  # user prompts answered (a turn run again counts once; a removed turn not at all)
     system_prompt: str = ""  # "" : none
     comparisons: int = 0  # comparisons recorded in it (each links 2-4 of its runs)
@@ -108,7 +108,7 @@ RUN_STATUS = "CASE WHEN r.status = 'finished' AND r.stop_reason = 'cancelled' TH
 SESSION_COLUMNS = (
     "s.id, s.title, s.created_at, s.updated_at, "
     f"(SELECT group_concat(status, ',') FROM (SELECT {RUN_STATUS} AS status FROM runs r "
-    "WHERE r.session_id = s.id ORDER BY r.turn)), "
+    "WHERE r.session_id = s.id AND coalesce(r.removed, '') = '' ORDER BY r.turn)), "
     "(SELECT json_group_array(json_array(turn, removed)) FROM runs r WHERE r.session_id = s.id), s.system_prompt, "
     "(SELECT count(*) FROM comparisons c WHERE c.session_id = s.id)"
 )

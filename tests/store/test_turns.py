@@ -156,3 +156,17 @@ def test_sessions_show_marks_the_runs_taken_out(tmp_path, capsys):
     assert text.count("· deleted (out of the conversation)") == 2 and "· [red]x (out of the conversation)" in text
     code, out, _ = cli(["sessions", "show", session, "--json", "--db", str(db)], capsys)
     assert [r["removed"] for r in json.loads(out)["runs"]] == ["", "deleted", "deleted", "[red]x"]
+
+
+def test_the_status_column_leaves_out_a_removed_runs_status(tmp_path):
+    """A turn whose run was cut short, then deleted: the session's status is its live runs' (finished)."""
+    db = tmp_path / "s.db"
+    session = record_turn(db, None, 0, "rivers", []).session_id
+    recorder = Recorder(db, session_id=session, turn=1)
+    partial = recorder.record(run(ScriptedPolicy(), ScriptedReward(), [{"role": "user", "content": "cut"}], PARAMS))
+    next(partial), next(partial)
+    partial.close()  # the stream stopped: the run reads as interrupted
+    with open_store(db) as store:
+        assert store.session(session).status_summary() == "1 finished, 1 interrupted"
+        assert remove_turns(store, session, [1], "deleted") == 1
+        assert store.session(session).status_summary() == "finished"
