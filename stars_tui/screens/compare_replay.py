@@ -75,11 +75,6 @@ class CompareReplayScreen(Playback, Screen):
         yield Static("", id="compare-replay-verdict")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        self.restart()
-        if self.autoplay:
-            self.action_toggle_play()
-
     @property
     def finished(self) -> bool:
         return self.position >= len(self.timeline)

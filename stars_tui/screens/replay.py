@@ -30,12 +30,19 @@ SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 16.0, 64.0)
 
 
 class Playback:
-    """The play / pause / speed / back keys both replay screens share. A screen sets ``playing``,
-    ``speed`` and ``_timer``, and gives ``finished``, ``restart``, ``redraw`` and ``_play`` (start its timer)."""
+    """The start and the play / pause / speed / back keys both replay screens share. A screen sets
+    ``playing``, ``speed``, ``autoplay`` and ``_timer``, and gives ``finished``, ``restart``, ``redraw``
+    and ``_play`` (start its timer)."""
 
     playing: bool
     speed: float
+    autoplay: bool
     _timer: Timer | None
+
+    def on_mount(self) -> None:
+        self.restart()  # type: ignore[attr-defined]
+        if self.autoplay:
+            self.action_toggle_play()
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
@@ -110,11 +117,6 @@ class ReplayScreen(Playback, Screen):
             yield SegmentInspector(id="inspector")
         yield StatusLine(id="status")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.restart()
-        if self.autoplay:
-            self.action_toggle_play()
 
     @property
     def finished(self) -> bool:
