@@ -60,8 +60,9 @@ def main() -> None:
     except ImportError:
         sys.exit("llama-cpp-python is not installed: .venv/bin/pip install llama-cpp-python")
 
-    policy = load_policy(None)  # the runtime's choice, for the record
-    engines = {f"engine_{path}": load_policy(None, weights=path) for path in ("fp16", "int4")}
+    policy = load_policy(None)  # the runtime's choice: one side, and the record of why
+    engines = {f"engine_{path}": policy if policy.runtime.get("weights") == path else load_policy(None, weights=path)
+               for path in ("fp16", "int4")}
     dense = load_policy(None, weights="dense")
     reward = load_reward()
     ids = policy.encode_chat(PROMPT)

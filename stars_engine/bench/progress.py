@@ -93,7 +93,8 @@ class ProgressWriter:
             self.stream.flush()
 
     def _pairs_total(self, n: int) -> None:
-        self._pairs = [0, n]
+        with self._lock:
+            self._pairs = [0, n]
         self.write(Pairs(0, n))
 
     def _pair_done(self) -> None:
